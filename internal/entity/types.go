@@ -18,7 +18,10 @@ func (e *Workspace) Refs() map[Kind]string         { return nil }
 // Service is an upstream API: where matched requests are proxied to.
 type Service struct {
 	Meta
-	Name           string `json:"name,omitempty"`
+	Name string `json:"name,omitempty"`
+	// URL is an input shorthand for protocol, host, port and path, as in
+	// Kong; it is never stored.
+	URL            string `json:"url,omitempty"`
 	Protocol       string `json:"protocol"`
 	Host           string `json:"host"`
 	Port           int    `json:"port"`
