@@ -1,0 +1,50 @@
+# Tollgate — build, run, test and measure.
+GO        ?= go
+BIN       := bin/tollgate
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS   := -s -w -X main.version=$(VERSION)
+GOTEST    ?= $(GO) test
+TESTFLAGS ?= -count=1 -timeout 20m
+
+.PHONY: build run test test-race fuzz bench bench-proxy bench-router cluster clean
+
+## build: compile the tollgate binary into bin/
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/tollgate
+
+## run: build and start a standalone node (proxy :8000, Admin API 127.0.0.1:8001, data in ./data)
+run: build
+	./$(BIN) standalone
+
+## test: vet and run every test (fuzz targets run their seed corpus)
+test:
+	$(GO) vet ./...
+	$(GOTEST) $(TESTFLAGS) ./...
+
+## test-race: the test suite under the race detector
+test-race:
+	$(GOTEST) $(TESTFLAGS) -race ./...
+
+## fuzz: run every fuzz target for FUZZTIME each (default 20s)
+FUZZTIME ?= 20s
+fuzz:
+	./scripts/fuzz.sh $(FUZZTIME)
+
+## bench: Go benchmarks of the hot paths (router, plugin chain, balancer, proxy)
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./gateway/...
+
+## bench-router: router lookup at 10 and 10,000 routes
+bench-router:
+	$(GO) test -run '^$$' -bench 'Match' -benchmem ./gateway/route/
+
+## bench-proxy: wrk against the upstream, nginx and tollgate on the same core (needs wrk and nginx)
+bench-proxy: build
+	./load/bench-proxy.sh
+
+## cluster: start the docker-compose deployment (needs a Docker engine)
+cluster:
+	docker compose up --build
+
+clean:
+	rm -rf bin

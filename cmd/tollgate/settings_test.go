@@ -1,0 +1,124 @@
+package main
+
+import (
+	"flag"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestSettingsPrecedence(t *testing.T) {
+	conf := filepath.Join(t.TempDir(), "tollgate.conf")
+	os.WriteFile(conf, []byte(`
+# comments and blank lines are ignored
+proxy_listen = 127.0.0.1:7000
+admin_listen = 127.0.0.1:7001   # trailing comment
+data_dir = "/from/file"
+log_level = debug
+`), 0o600)
+	env := map[string]string{
+		"TOLLGATE_ADMIN_LISTEN": "127.0.0.1:7101",
+		"TOLLGATE_DATA_DIR":     "/from/env",
+	}
+	s := DefaultSettings()
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	var c string
+	s.registerFlags(fs, &c)
+	if err := fs.Parse([]string{"--data-dir", "/from/flag", "--conf", conf}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.load(fs, c, func(k string) string { return env[k] }); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ name, got, want string }{
+		{"file over default", s.ProxyListen, "127.0.0.1:7000"},
+		{"env over file", s.AdminListen, "127.0.0.1:7101"},
+		{"flag over env", s.DataDir, "/from/flag"},
+		{"file value", s.LogLevel, "debug"},
+		{"default kept", s.StatusListen, "127.0.0.1:8100"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.got != tc.want {
+				t.Errorf("got %q, want %q", tc.got, tc.want)
+			}
+		})
+	}
+}
+
+func TestSettingsDefaults(t *testing.T) {
+	s := DefaultSettings()
+	if s.ProxyListen != "0.0.0.0:8000" || s.AdminListen != "127.0.0.1:8001" || s.StatusListen != "127.0.0.1:8100" || s.DataDir != "./data" {
+		t.Errorf("defaults differ from the documented ones: %+v", s)
+	}
+	if !s.adminIsLoopback() {
+		t.Error("the Admin API must listen on loopback by default")
+	}
+	if err := s.Validate(); err != nil {
+		t.Errorf("defaults do not validate: %v", err)
+	}
+}
+
+func TestSettingsRejected(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		mutate func(*Settings)
+		want   string
+	}{
+		{"proxy listener without port", func(s *Settings) { s.ProxyListen = "0.0.0.0" }, "proxy_listen"},
+		{"unknown listener option", func(s *Settings) { s.ProxyListen = "0.0.0.0:8443 http2" }, `unknown option "http2"`},
+		{"bad admin listener", func(s *Settings) { s.AdminListen = "nope" }, "admin_listen"},
+		{"bad trusted ip", func(s *Settings) { s.TrustedIPs = "10.0.0.0/8, banana" }, `trusted_ips: "banana"`},
+		{"bad log level", func(s *Settings) { s.LogLevel = "loud" }, "log_level"},
+		{"empty data dir", func(s *Settings) { s.DataDir = "" }, "data_dir"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := DefaultSettings()
+			tc.mutate(&s)
+			err := s.Validate()
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Validate() = %v, want an error mentioning %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestConfigFileUnknownKey(t *testing.T) {
+	conf := filepath.Join(t.TempDir(), "tollgate.conf")
+	os.WriteFile(conf, []byte("proxy_listen = 127.0.0.1:7000\nprxy_listen = x\n"), 0o600)
+	s := DefaultSettings()
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	err := s.load(fs, conf, func(string) string { return "" })
+	if err == nil || !strings.Contains(err.Error(), "unknown settings: prxy_listen") {
+		t.Fatalf("got %v, want the unknown key named", err)
+	}
+}
+
+func TestParseProxyListen(t *testing.T) {
+	ls, err := ParseProxyListen("0.0.0.0:8000, 0.0.0.0:8443 ssl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ls) != 2 || ls[0].TLS || !ls[1].TLS || ls[1].Addr != "0.0.0.0:8443" {
+		t.Errorf("got %+v", ls)
+	}
+}
+
+func FuzzParseConf(f *testing.F) {
+	f.Add([]byte("proxy_listen = 0.0.0.0:8000\n# c\nadmin_token = \"a#b\"\n"))
+	f.Add([]byte("=\n"))
+	f.Add([]byte("k=v=w"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		m, err := parseConf(data)
+		if err != nil {
+			return
+		}
+		for k := range m {
+			if k == "" || strings.ContainsAny(k, "\n") {
+				t.Fatalf("bad key %q", k)
+			}
+		}
+	})
+}
