@@ -1,0 +1,21 @@
+// Package validate checks configuration entities the way Kong 3.x's schemas
+// do, fills in Kong's defaults, and turns plaintext secrets into the hashes
+// that are stored.
+//
+// It owns the field rules of every entity kind (ranges, formats, the route
+// and upstream entity checks) and the secret handling of credentials
+// (SHA-256 key hashes, bcrypt password hashes, redaction for output). Its
+// messages follow Kong's schema messages so that tooling written against
+// Kong's Admin API reads them unchanged.
+//
+// It must never do I/O or look at other entities: whether a referenced
+// service or consumer exists, and whether a unique key is taken, is for the
+// callers and the store to say.
+//
+// Zero values count as absent: Normalize fills a default wherever a field
+// holds its zero value (the entity types have no separate "unset"). For the
+// two fields whose zero is valid and differs from Kong's default, this means
+// an explicit 0 reads as absent: a service's retries 0 becomes 5 and a
+// target's weight 0 becomes 100. A caller that can tell an explicit 0 from
+// an absent field (it has the input) restores the 0 after Normalize.
+package validate
