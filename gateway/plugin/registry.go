@@ -13,6 +13,11 @@ type Factory struct {
 	// Priority orders plugins within a phase, highest first, with Kong's
 	// values so that configurations behave as they do in Kong.
 	Priority int
+	// NoConsumer is true for plugins that cannot be scoped to a consumer
+	// (Kong's typedefs.no_consumer: the authentication plugins, acl, cors).
+	// The Admin API rejects such a plugin entity with a consumer
+	// ({"consumer": "value must be null"}); NewSet leaves it out.
+	NoConsumer bool
 	// NewConfig returns a pointer to a config struct holding the defaults;
 	// the gateway decodes the user's config into it strictly (unknown fields
 	// are errors) before calling New.
@@ -62,8 +67,19 @@ func (r *Registry) Validate(name string, config json.RawMessage) (json.RawMessag
 	if !ok {
 		return nil, entity.FieldErrors{"name": "plugin '" + name + "' not enabled; add it to 'plugins' configuration property"}
 	}
-	cfg, ferr := DecodeConfig(f, config)
+	cfg, ferr := decodeConfig(f, config)
 	if ferr != nil {
+		// Report the constructor's complaints about the other fields too,
+		// as Kong names every bad field at once.
+		if cfg != nil {
+			if _, err := f.New(cfg, Env{}); err != nil {
+				for k, v := range AsFieldErrors(err) {
+					if _, dup := ferr[k]; !dup && k != "@entity" {
+						ferr[k] = v
+					}
+				}
+			}
+		}
 		return nil, ferr
 	}
 	if _, err := f.New(cfg, Env{}); err != nil {
