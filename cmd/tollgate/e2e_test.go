@@ -163,7 +163,7 @@ func TestKongDeclarativeConfigEndToEnd(t *testing.T) {
 	})
 	t.Run("wrong key is 401", func(t *testing.T) {
 		resp, body := do(t, "GET", n.proxyURL()+"/orders/1", map[string]string{"apikey": "nope"}, nil)
-		if resp.StatusCode != 401 || !strings.Contains(string(body), "Invalid authentication credentials") {
+		if resp.StatusCode != 401 || !strings.Contains(string(body), "Unauthorized") {
 			t.Fatalf("got %d %s", resp.StatusCode, body)
 		}
 	})

@@ -94,8 +94,8 @@ func startNode(ctx context.Context, s Settings, st store.Store, log *slog.Logger
 	n.counters = ratelimit.NewLocal(ratelimit.LocalOptions{})
 	n.upstreams = upstream.NewManager(upstream.Options{
 		Logger: log.With("component", "upstream"),
-		OnHealthChange: func(ws, up, target string, healthy bool) {
-			m.SetTargetHealth(ws, up, target, healthy)
+		OnHealthChange: func(_, up, target string, healthy bool) {
+			m.SetTargetHealth(up, target, healthy)
 		},
 	})
 	plugins := bundledPlugins()
