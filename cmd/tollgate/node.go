@@ -214,6 +214,16 @@ func (n *node) statusFields() map[string]any {
 		"log_records_discarded": int64(0),
 		"proxy_listeners":       addrStrings(n.proxy.Addrs()),
 	}
+	if n.proxy != nil {
+		out["proxy_listeners"] = addrStrings(n.proxy.Addrs())
+		ps := n.proxy.Stats()
+		out["server"] = map[string]any{
+			"connections_accepted": ps.ConnectionsAccepted,
+			"connections_handled":  ps.ConnectionsAccepted,
+			"connections_active":   ps.ConnectionsActive,
+			"total_requests":       ps.TotalRequests,
+		}
+	}
 	if d, ok := n.sink.(*logsink.Discard); ok {
 		out["log_records_discarded"] = d.Count()
 	}

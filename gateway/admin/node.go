@@ -71,11 +71,6 @@ func (s *server) status(w http.ResponseWriter, r *http.Request, _ httprouter.Par
 			"sys":            mib(ms.Sys),
 			"goroutines":     runtime.NumGoroutine(),
 		},
-		"server": map[string]any{
-			"connections_active": 0, "connections_reading": 0, "connections_writing": 0,
-			"connections_waiting": 0, "connections_accepted": 0, "connections_handled": 0,
-			"total_requests": 0,
-		},
 		// Kong reports an md5 of the config; the store's version is what
 		// changes with every write here, in the same 32-hex-digit form.
 		"configuration_hash": fmt.Sprintf("%032x", version),

@@ -110,6 +110,7 @@ func newExchange(s *Server) *exchange {
 
 // serve is the fasthttp handler of a listener: the whole request path.
 func (l *listener) serve(ctx *fasthttp.RequestCtx) {
+	l.s.requests.Add(1)
 	x := l.s.pool.Get().(*exchange)
 	x.begin(l, ctx)
 	ctx.SetUserValue(exchangeKey{}, x)

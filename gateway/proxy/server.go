@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tollgate/tollgate/gateway/logsink"
@@ -85,6 +86,11 @@ type Server struct {
 	tunnels  tunnels
 	targets  targetCaches
 	janitorC chan struct{}
+
+	// accepted and requests count connections and requests over the
+	// server's life, for the node's status.
+	accepted atomic.Uint64
+	requests atomic.Uint64
 
 	mu        sync.Mutex
 	started   bool
@@ -223,12 +229,31 @@ func (s *Server) newFastServer(l *listener) *fasthttp.Server {
 		ConnState: func(c net.Conn, st fasthttp.ConnState) {
 			switch st {
 			case fasthttp.StateNew:
+				s.accepted.Add(1)
 				l.conns.Store(c, struct{}{})
 			case fasthttp.StateClosed, fasthttp.StateHijacked:
 				l.conns.Delete(c)
 			}
 		},
 	}
+}
+
+// Stats are the proxy's connection and request counts.
+type Stats struct {
+	ConnectionsAccepted uint64
+	ConnectionsActive   int
+	TotalRequests       uint64
+}
+
+// Stats returns the counts so far.
+func (s *Server) Stats() Stats {
+	st := Stats{ConnectionsAccepted: s.accepted.Load(), TotalRequests: s.requests.Load()}
+	s.mu.Lock()
+	for _, l := range s.listeners {
+		st.ConnectionsActive += int(l.srv.GetOpenConnectionsCount())
+	}
+	s.mu.Unlock()
+	return st
 }
 
 // tlsConfig picks the certificate by SNI from the current snapshot.
