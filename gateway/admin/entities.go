@@ -630,32 +630,11 @@ func (s *server) prepare(ctx context.Context, ws string, sc scope, par *resolved
 		errs.Add("id", msgUUID)
 	}
 	mergeMissing(errs, validate.Normalize(e, s.plugins))
-	keepExplicitZeros(e, in)
 	s.extraChecks(e, base, errs)
 	if len(errs) > 0 {
 		return nil, errSchema(errs)
 	}
 	return e, nil
-}
-
-// keepExplicitZeros restores the fields whose zero is a meaningful value
-// that validation would otherwise replace by the default: a target of
-// weight 0 takes no traffic, a service with 0 retries is not retried.
-func keepExplicitZeros(e entity.Entity, in map[string]any) {
-	isZero := func(k string) bool {
-		f, ok := number(in[k])
-		return ok && f == 0
-	}
-	switch e := e.(type) {
-	case *entity.Target:
-		if isZero("weight") {
-			e.Weight = 0
-		}
-	case *entity.Service:
-		if isZero("retries") {
-			e.Retries = 0
-		}
-	}
 }
 
 // mergeMissing adds the errors of src that dst does not have: a type error

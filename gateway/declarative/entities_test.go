@@ -73,7 +73,7 @@ func checkFixture(t *testing.T, ents []entity.Entity) {
 			if s.Protocol != "http" || s.Host != "orders.internal" || s.Port != 8080 || s.Path != "/v1" || s.URL != "" {
 				t.Errorf("orders: %+v", s)
 			}
-			if s.Retries != 3 || s.ConnectTimeout != 5000 || s.ReadTimeout != 60000 {
+			if s.RetryCount() != 3 || s.ConnectTimeout != 5000 || s.ReadTimeout != 60000 {
 				t.Errorf("orders timeouts: %+v", s)
 			}
 			if !reflect.DeepEqual(s.Tags, []string{"team-orders"}) {
@@ -165,8 +165,8 @@ func checkFixture(t *testing.T, ents []entity.Entity) {
 			t.Errorf("target %s upstream %v", tg.Target, tg.Upstream)
 		}
 		want := map[string]int{"10.0.0.1:8080": 100, "10.0.0.2:8080": 50, "10.0.0.3:8080": 100}[tg.Target]
-		if tg.Weight != want {
-			t.Errorf("target %s weight %d, want %d", tg.Target, tg.Weight, want)
+		if tg.WeightValue() != want {
+			t.Errorf("target %s weight %d, want %d", tg.Target, tg.WeightValue(), want)
 		}
 	}
 	up := k[entity.KindUpstream][0].(*entity.Upstream)

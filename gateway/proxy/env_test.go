@@ -230,7 +230,7 @@ func (e *env) service(name, rawURL string, mod ...func(*entity.Service)) *entity
 	}
 	var port int
 	fmt.Sscan(portStr, &port)
-	s := &entity.Service{Name: name, Protocol: proto, Host: host, Port: port, Retries: 5,
+	s := &entity.Service{Name: name, Protocol: proto, Host: host, Port: port, Retries: new(5),
 		ConnectTimeout: 60000, ReadTimeout: 60000, WriteTimeout: 60000}
 	if path != "" {
 		s.Path = "/" + path

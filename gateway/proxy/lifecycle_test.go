@@ -218,7 +218,7 @@ func TestHashCookieIsSet(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	e.create(&entity.Upstream{Meta: entity.Meta{ID: "hc"}, Name: "sticky", Algorithm: "consistent-hashing",
 		HashOn: "cookie", HashOnCookie: "tg-sticky", HashOnCookiePath: "/", HashFallback: "none", Slots: 100})
-	e.create(&entity.Target{Target: strings.TrimPrefix(up.URL, "http://"), Weight: 100, Upstream: &entity.Ref{ID: "hc"}})
+	e.create(&entity.Target{Target: strings.TrimPrefix(up.URL, "http://"), Weight: new(100), Upstream: &entity.Ref{ID: "hc"}})
 	e.route(e.service("sticky", "http://sticky:80"), func(r *entity.Route) { r.Paths = []string{"/sticky"} })
 	e.sync()
 	resp, b := e.get("/sticky")

@@ -83,7 +83,7 @@ func TestOneRecordPerRequest(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	svc := e.service("count", up.URL)
 	e.route(svc, func(r *entity.Route) { r.Name = "count-route"; r.Paths = []string{"/count"} })
-	dead := e.service("dead", "http://"+deadAddr(t), func(s *entity.Service) { s.Retries = 1 })
+	dead := e.service("dead", "http://"+deadAddr(t), func(s *entity.Service) { s.Retries = new(1) })
 	e.route(dead, func(r *entity.Route) { r.Name = "dead-route"; r.Paths = []string{"/dead"} })
 	e.sync()
 

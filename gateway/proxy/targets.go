@@ -86,6 +86,6 @@ func newServiceTarget(snap *snapshot.Snapshot, svc *entity.Service) *serviceTarg
 			}
 		}
 	}
-	st.maxTries = 1 + max(svc.Retries, 0)
+	st.maxTries = 1 + max(svc.RetryCount(), 0)
 	return st
 }

@@ -54,7 +54,7 @@ func TestUnreachableUpstreamRetries(t *testing.T) {
 		{name: "kong default", retries: 5, wantTries: 6},
 	}
 	for i, tc := range tests {
-		svc := e.service("dead-"+itoa(i), "http://"+deadAddr(t), func(s *entity.Service) { s.Retries = tc.retries })
+		svc := e.service("dead-"+itoa(i), "http://"+deadAddr(t), func(s *entity.Service) { s.Retries = new(tc.retries) })
 		e.route(svc, func(r *entity.Route) { r.Paths = []string{"/dead" + itoa(i)} })
 	}
 	e.sync()
@@ -82,9 +82,9 @@ func TestRetryGoesToAnotherTarget(t *testing.T) {
 	e.create(&entity.Upstream{Meta: entity.Meta{ID: "u1"}, Name: "pool", Algorithm: "round-robin", Slots: 100,
 		HashOn: "none", HashFallback: "none"})
 	dead := deadAddr(t)
-	e.create(&entity.Target{Target: dead, Weight: 100, Upstream: &entity.Ref{ID: "u1"}})
-	e.create(&entity.Target{Target: strings.TrimPrefix(alive.URL, "http://"), Weight: 100, Upstream: &entity.Ref{ID: "u1"}})
-	svc := e.service("pooled", "http://pool:80", func(s *entity.Service) { s.Retries = 1 })
+	e.create(&entity.Target{Target: dead, Weight: new(100), Upstream: &entity.Ref{ID: "u1"}})
+	e.create(&entity.Target{Target: strings.TrimPrefix(alive.URL, "http://"), Weight: new(100), Upstream: &entity.Ref{ID: "u1"}})
+	svc := e.service("pooled", "http://pool:80", func(s *entity.Service) { s.Retries = new(1) })
 	e.route(svc, func(r *entity.Route) { r.Paths = []string{"/pool"} })
 	e.sync()
 
@@ -115,8 +115,8 @@ func TestAllTargetsDownIs503(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	e.create(&entity.Upstream{Meta: entity.Meta{ID: "u2"}, Name: "down", Algorithm: "round-robin", Slots: 100})
 	a, b := strings.TrimPrefix(up.URL, "http://"), deadAddr(t)
-	e.create(&entity.Target{Target: a, Weight: 100, Upstream: &entity.Ref{ID: "u2"}})
-	e.create(&entity.Target{Target: b, Weight: 100, Upstream: &entity.Ref{ID: "u2"}})
+	e.create(&entity.Target{Target: a, Weight: new(100), Upstream: &entity.Ref{ID: "u2"}})
+	e.create(&entity.Target{Target: b, Weight: new(100), Upstream: &entity.Ref{ID: "u2"}})
 	e.route(e.service("down-svc", "http://down:80"), func(r *entity.Route) { r.Paths = []string{"/down"} })
 	e.sync()
 	for _, tg := range []string{a, b} {

@@ -47,7 +47,7 @@ func targetOf(u *entity.Upstream, addr string, weight int) *entity.Target {
 	return &entity.Target{
 		Meta:     entity.Meta{ID: "t-" + u.Name + "-" + addr},
 		Target:   addr,
-		Weight:   weight,
+		Weight:   &weight,
 		Upstream: &entity.Ref{ID: u.ID},
 	}
 }

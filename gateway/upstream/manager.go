@@ -223,7 +223,7 @@ func (m *Manager) collect(upstreams []*entity.Upstream, targets []*entity.Target
 			continue
 		}
 		c.seen[addr] = true
-		c.targets = append(c.targets, targetSpec{addr: addr, weight: clampWeight(t.Weight)})
+		c.targets = append(c.targets, targetSpec{addr: addr, weight: clampWeight(t.WeightValue())})
 	}
 	return confs
 }

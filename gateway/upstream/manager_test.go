@@ -17,14 +17,14 @@ func TestSyncResolvesUpstreamsAndTargets(t *testing.T) {
 	b := upstreamOf("api.v1") // same name, other workspace
 	b.ID = "id-b"
 	b.Workspace = "team-b"
-	byName := &entity.Target{Target: "10.0.0.9", Weight: 5, Upstream: &entity.Ref{ID: "api.v1"}}
+	byName := &entity.Target{Target: "10.0.0.9", Weight: new(5), Upstream: &entity.Ref{ID: "api.v1"}}
 	targets := []*entity.Target{
 		targetOf(a, "10.0.0.1:80", 10),
 		targetOf(a, "10.0.0.1:80", 99), // duplicate: the first stays
 		targetOf(a, "[::1]:81", 10),
 		targetOf(a, "not a target", 10),
-		{Target: "10.0.0.3:80", Weight: 1, Upstream: &entity.Ref{ID: "missing"}},
-		{Target: "10.0.0.4:80", Weight: 1},
+		{Target: "10.0.0.3:80", Weight: new(1), Upstream: &entity.Ref{ID: "missing"}},
+		{Target: "10.0.0.4:80", Weight: new(1)},
 		byName,
 		nil,
 	}

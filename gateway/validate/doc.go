@@ -13,9 +13,7 @@
 // callers and the store to say.
 //
 // Zero values count as absent: Normalize fills a default wherever a field
-// holds its zero value (the entity types have no separate "unset"). For the
-// two fields whose zero is valid and differs from Kong's default, this means
-// an explicit 0 reads as absent: a service's retries 0 becomes 5 and a
-// target's weight 0 becomes 100. A caller that can tell an explicit 0 from
-// an absent field (it has the input) restores the 0 after Normalize.
+// holds its zero value. The fields whose zero is a valid setting that
+// differs from Kong's default — a service's retries and a target's weight —
+// are pointers in the entity types, so an explicit 0 is kept.
 package validate

@@ -9,7 +9,6 @@ import (
 
 // Kong 3.x defaults (kong/db/schema/entities/services.lua).
 const (
-	defaultRetries = 5
 	defaultTimeout = 60000
 )
 
@@ -43,10 +42,11 @@ func normalizeService(s *entity.Service, errs entity.FieldErrors) {
 			errs.Add("path", msg)
 		}
 	}
-	if s.Retries == 0 {
-		s.Retries = defaultRetries
+	if s.Retries == nil {
+		r := entity.DefaultRetries
+		s.Retries = &r
 	}
-	between(errs, "retries", s.Retries, 0, 32767)
+	between(errs, "retries", *s.Retries, 0, 32767)
 	for _, t := range []struct {
 		field string
 		v     *int

@@ -11,7 +11,6 @@ import (
 // Kong 3.x defaults (kong/db/schema/entities/upstreams.lua and targets.lua).
 const (
 	defaultSlots      = 10000
-	defaultWeight     = 100
 	defaultTargetPort = 8000
 )
 
@@ -197,10 +196,11 @@ func checkStatuses(errs entity.FieldErrors, field string, codes []int) {
 
 func normalizeTarget(t *entity.Target, errs entity.FieldErrors) {
 	requireRef(errs, "upstream", t.Upstream)
-	if t.Weight == 0 {
-		t.Weight = defaultWeight
+	if t.Weight == nil {
+		w := entity.DefaultTargetWeight
+		t.Weight = &w
 	}
-	between(errs, "weight", t.Weight, 0, 65535)
+	between(errs, "weight", *t.Weight, 0, 65535)
 	if t.Target == "" {
 		errs.Add("target", msgRequired)
 		return

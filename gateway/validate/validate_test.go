@@ -104,7 +104,7 @@ func TestNormalizeErrors(t *testing.T) {
 			entity.FieldErrors{"path": "invalid path: '/a b' (characters outside of the reserved list of RFC 3986 found)"}},
 		{"service path bad escape", &entity.Service{Host: "a", Path: "/a%zz"},
 			entity.FieldErrors{"path": "invalid url-encoded value: '%zz'"}},
-		{"service timeouts and retries", &entity.Service{Host: "a", Retries: -1, ConnectTimeout: -5, ReadTimeout: 1 << 31, WriteTimeout: 1},
+		{"service timeouts and retries", &entity.Service{Host: "a", Retries: new(-1), ConnectTimeout: -5, ReadTimeout: 1 << 31, WriteTimeout: 1},
 			entity.FieldErrors{
 				"retries":         "value should be between 0 and 32767",
 				"connect_timeout": "value should be between 1 and 2147483646",
@@ -258,7 +258,7 @@ func TestNormalizeErrors(t *testing.T) {
 			entity.FieldErrors{"target": "Invalid target ('a b:80'); not a valid hostname or ip address"}},
 		{"target bad port", &entity.Target{Target: "a:99999", Upstream: ref(id1)},
 			entity.FieldErrors{"target": "Invalid target ('a:99999'); not a valid hostname or ip address"}},
-		{"target weight", &entity.Target{Target: "a", Weight: 70000, Upstream: ref(id1)},
+		{"target weight", &entity.Target{Target: "a", Weight: new(70000), Upstream: ref(id1)},
 			entity.FieldErrors{"weight": "value should be between 0 and 65535"}},
 
 		// certificates and SNIs
@@ -346,19 +346,26 @@ func TestNormalizeDefaults(t *testing.T) {
 		want entity.Entity
 	}{
 		{"service", &entity.Service{Host: "example.com"}, &entity.Service{
-			Host: "example.com", Protocol: "http", Port: 80, Retries: 5,
+			Host: "example.com", Protocol: "http", Port: 80, Retries: new(5),
 			ConnectTimeout: 60000, ReadTimeout: 60000, WriteTimeout: 60000, Enabled: boolPtr(true),
 		}},
 		{"https service", &entity.Service{Host: "example.com", Protocol: "https"}, &entity.Service{
-			Host: "example.com", Protocol: "https", Port: 443, Retries: 5,
+			Host: "example.com", Protocol: "https", Port: 443, Retries: new(5),
 			ConnectTimeout: 60000, ReadTimeout: 60000, WriteTimeout: 60000, Enabled: boolPtr(true),
 		}},
-		{"service url", &entity.Service{URL: "https://api.example.com/v1/a%20b", Retries: 2}, &entity.Service{
-			Host: "api.example.com", Protocol: "https", Port: 443, Path: "/v1/a%20b", Retries: 2,
+		{"service url", &entity.Service{URL: "https://api.example.com/v1/a%20b", Retries: new(2)}, &entity.Service{
+			Host: "api.example.com", Protocol: "https", Port: 443, Path: "/v1/a%20b", Retries: new(2),
 			ConnectTimeout: 60000, ReadTimeout: 60000, WriteTimeout: 60000, Enabled: boolPtr(true),
+		}},
+		{"explicit zero retries are kept", &entity.Service{Host: "example.com", Retries: new(0)}, &entity.Service{
+			Host: "example.com", Protocol: "http", Port: 80, Retries: new(0),
+			ConnectTimeout: 60000, ReadTimeout: 60000, WriteTimeout: 60000, Enabled: boolPtr(true),
+		}},
+		{"explicit zero weight is kept", &entity.Target{Target: "example.com", Weight: new(0), Upstream: ref(id1)}, &entity.Target{
+			Target: "example.com:8000", Weight: new(0), Upstream: ref(id1),
 		}},
 		{"service url with port", &entity.Service{URL: "http://[::1]:8080"}, &entity.Service{
-			Host: "::1", Protocol: "http", Port: 8080, Retries: 5,
+			Host: "::1", Protocol: "http", Port: 8080, Retries: new(5),
 			ConnectTimeout: 60000, ReadTimeout: 60000, WriteTimeout: 60000, Enabled: boolPtr(true),
 		}},
 		{"plugin config defaults", &entity.Plugin{Name: "limits", Config: json.RawMessage(`{"minute": 5}`), Route: ref(id2)}, &entity.Plugin{
@@ -380,10 +387,10 @@ func TestNormalizeDefaults(t *testing.T) {
 			RequestBuffering: boolPtr(true), ResponseBuffering: boolPtr(true),
 		}},
 		{"target", &entity.Target{Target: "example.com", Upstream: ref(id1)}, &entity.Target{
-			Target: "example.com:8000", Weight: 100, Upstream: ref(id1),
+			Target: "example.com:8000", Weight: new(100), Upstream: ref(id1),
 		}},
-		{"ipv6 target", &entity.Target{Target: "[::1]:81", Weight: 5, Upstream: ref(id1)}, &entity.Target{
-			Target: "[::1]:81", Weight: 5, Upstream: ref(id1),
+		{"ipv6 target", &entity.Target{Target: "[::1]:81", Weight: new(5), Upstream: ref(id1)}, &entity.Target{
+			Target: "[::1]:81", Weight: new(5), Upstream: ref(id1),
 		}},
 		{"upstream", &entity.Upstream{Name: "backend"}, &entity.Upstream{
 			Name: "backend", Algorithm: "round-robin", HashOn: "none", HashFallback: "none",

@@ -21,17 +21,19 @@ type Service struct {
 	Name string `json:"name,omitempty"`
 	// URL is an input shorthand for protocol, host, port and path, as in
 	// Kong; it is never stored.
-	URL            string `json:"url,omitempty"`
-	Protocol       string `json:"protocol"`
-	Host           string `json:"host"`
-	Port           int    `json:"port"`
-	Path           string `json:"path,omitempty"`
-	Retries        int    `json:"retries"`
-	ConnectTimeout int    `json:"connect_timeout"` // milliseconds
-	WriteTimeout   int    `json:"write_timeout"`   // milliseconds
-	ReadTimeout    int    `json:"read_timeout"`    // milliseconds
-	Enabled        *bool  `json:"enabled,omitempty"`
-	TLSVerify      *bool  `json:"tls_verify,omitempty"`
+	URL      string `json:"url,omitempty"`
+	Protocol string `json:"protocol"`
+	Host     string `json:"host"`
+	Port     int    `json:"port"`
+	Path     string `json:"path,omitempty"`
+	// Retries is a pointer so that an explicit 0 (no retries) is told
+	// apart from "not given" (Kong's default, 5).
+	Retries        *int  `json:"retries,omitempty"`
+	ConnectTimeout int   `json:"connect_timeout"` // milliseconds
+	WriteTimeout   int   `json:"write_timeout"`   // milliseconds
+	ReadTimeout    int   `json:"read_timeout"`    // milliseconds
+	Enabled        *bool `json:"enabled,omitempty"`
+	TLSVerify      *bool `json:"tls_verify,omitempty"`
 	// ClientCertificate is presented to the upstream for mutual TLS.
 	ClientCertificate *Ref `json:"client_certificate,omitempty"`
 }
@@ -44,6 +46,17 @@ func (e *Service) Refs() map[Kind]string {
 		return nil
 	}
 	return map[Kind]string{KindCertificate: e.ClientCertificate.ID}
+}
+
+// DefaultRetries is Kong's default number of retries of a service.
+const DefaultRetries = 5
+
+// RetryCount returns the service's retries (DefaultRetries when unset).
+func (e *Service) RetryCount() int {
+	if e.Retries == nil {
+		return DefaultRetries
+	}
+	return *e.Retries
 }
 
 // IsEnabled reports whether the service takes traffic (default true).
@@ -202,9 +215,22 @@ type UnhealthyRule struct {
 // Target is one host:port of an upstream with its weight.
 type Target struct {
 	Meta
-	Target   string `json:"target"`
-	Weight   int    `json:"weight"`
-	Upstream *Ref   `json:"upstream"`
+	Target string `json:"target"`
+	// Weight is a pointer so that an explicit 0 (no traffic) is told apart
+	// from "not given" (Kong's default, 100).
+	Weight   *int `json:"weight,omitempty"`
+	Upstream *Ref `json:"upstream"`
+}
+
+// DefaultTargetWeight is Kong's default weight of a target.
+const DefaultTargetWeight = 100
+
+// WeightValue returns the target's weight (DefaultTargetWeight when unset).
+func (e *Target) WeightValue() int {
+	if e.Weight == nil {
+		return DefaultTargetWeight
+	}
+	return *e.Weight
 }
 
 func (*Target) Kind() Kind       { return KindTarget }

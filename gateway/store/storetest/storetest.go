@@ -105,7 +105,7 @@ func sample(k entity.Kind, ws string, n int) entity.Entity {
 	case entity.KindUpstream:
 		return &entity.Upstream{Meta: meta, Name: name, Algorithm: "round-robin", Slots: 10000}
 	case entity.KindTarget:
-		return &entity.Target{Meta: meta, Target: name + ":8000", Weight: 100, Upstream: parent}
+		return &entity.Target{Meta: meta, Target: name + ":8000", Weight: new(100), Upstream: parent}
 	case entity.KindKeyAuth:
 		return &entity.KeyAuthCredential{Meta: meta, KeyHash: fmt.Sprintf("%064x", n+1), KeyPrefix: "abcd", Consumer: parent}
 	case entity.KindBasicAuth:
