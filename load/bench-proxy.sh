@@ -1,0 +1,554 @@
+#!/usr/bin/env bash
+# bench-proxy.sh — Tollgate's proxy against nginx on the same core, in one run.
+#
+#   (a) upstream   nginx answering `return 200` directly        (core 1)
+#   (b) nginx      nginx as a keep-alive reverse proxy to (a)     (core 0)
+#   (c) tollgate   one service and route, no plugins, GOMAXPROCS=1 (core 0)
+#   (d) tollgate   (c) plus key-auth, rate-limiting (local policy, limit far
+#                  above the load) and correlation-id            (core 0)
+#
+# wrk and the fixed-rate generator run on core 1. For each row it prints
+# requests/s and p99 latency from wrk (keep-alive, closed loop), and the CPU
+# time the measured server process spent per request (utime+stime from
+# /proc/PID/stat, master and worker for nginx). Then, at half of (c)'s
+# requests/s, load/cmd/fixedrate measures p50/p99 open loop and the p99
+# that (b), (c) and (d) add to (a). Next to every run it prints the CPU that
+# processes outside the benchmark used meanwhile ("other %"): numbers taken
+# while something else was busy are not worth keeping.
+#
+# Run it with `make bench-proxy` (which builds bin/tollgate first). Needs
+# wrk, nginx, taskset, curl and go, and at least 2 CPU cores. Settings:
+#   BENCH_DURATION=10     seconds per wrk run
+#   BENCH_WARMUP=2        seconds of wrk warm-up before each measured run
+#   BENCH_HALF_DURATION=10 seconds per fixed-rate run
+#   BENCH_CONNECTIONS=50  keep-alive connections (wrk -c, fixedrate -connections)
+#   BENCH_PORT_BASE=18000 ports used: base (tollgate proxy), +1 (admin),
+#                         +100 (status), +80 (upstream), +81 (nginx proxy)
+#   BENCH_ROWS=abcd       rows to measure; "ab" measures nginx alone
+#   BENCH_STRICT=1        exit with status 3 when a target is missed
+#   TOLLGATE_BIN=bin/tollgate
+# Everything listens on 127.0.0.1 only; every process it starts is stopped
+# and its temporary directory removed on exit.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+
+DURATION=${BENCH_DURATION:-10}
+WARMUP=${BENCH_WARMUP:-2}
+HALF_DURATION=${BENCH_HALF_DURATION:-10}
+CONNS=${BENCH_CONNECTIONS:-50}
+BASE=${BENCH_PORT_BASE:-18000}
+ROWS=${BENCH_ROWS:-abcd}
+STRICT=${BENCH_STRICT:-0}
+TOLLGATE_BIN=${TOLLGATE_BIN:-bin/tollgate}
+
+PORT_TG=$BASE
+PORT_ADMIN=$((BASE + 1))
+PORT_STATUS=$((BASE + 100))
+PORT_UP=$((BASE + 80))
+PORT_NGX=$((BASE + 81))
+APIKEY=benchkey
+
+die() {
+	echo "bench-proxy: FAIL: $*" >&2
+	exit 1
+}
+note() { echo "bench-proxy: $*" >&2; }
+has_row() { [[ $ROWS == *"$1"* ]]; }
+
+# ---------------------------------------------------------------- checks
+
+need() {
+	command -v "$1" >/dev/null 2>&1 || die "$1 not found; install it with: $2"
+}
+need wrk "apt-get install -y wrk"
+need nginx "apt-get install -y nginx-light"
+need taskset "apt-get install -y util-linux"
+need curl "apt-get install -y curl"
+need go "https://go.dev/dl/ (the version in go.mod)"
+need awk "apt-get install -y gawk"
+[[ $DURATION =~ ^[0-9]+$ && $WARMUP =~ ^[0-9]+$ && $HALF_DURATION =~ ^[0-9]+$ && $CONNS =~ ^[0-9]+$ && $BASE =~ ^[0-9]+$ ]] ||
+	die "BENCH_DURATION, BENCH_WARMUP, BENCH_HALF_DURATION, BENCH_CONNECTIONS and BENCH_PORT_BASE must be whole numbers"
+[[ $ROWS =~ ^[abcd]+$ ]] && has_row a || die "BENCH_ROWS=$ROWS: want letters from abcd, including a (the baseline)"
+
+if ! taskset -c 0,1 true 2>/dev/null; then
+	die "needs CPU cores 0 and 1 (the proxy on core 0, the load and the upstream on core 1); this machine has $(nproc) usable"
+fi
+if has_row c || has_row d; then
+	[[ -x $TOLLGATE_BIN ]] ||
+		die "$TOLLGATE_BIN not found or not executable: build it with 'make build' (make bench-proxy does), or set TOLLGATE_BIN, or BENCH_ROWS=ab to measure nginx alone"
+fi
+
+for port in "$PORT_TG" "$PORT_ADMIN" "$PORT_STATUS" "$PORT_UP" "$PORT_NGX"; do
+	if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+		die "127.0.0.1:$port is already in use; stop what listens there or set BENCH_PORT_BASE"
+	fi
+done
+
+CLK_TCK=$(getconf CLK_TCK)
+
+# ---------------------------------------------------------------- cleanup
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/bench-proxy.XXXXXX")
+PIDS=()
+CHILD= # the foreground measurement running now, if any
+# alive PID: the process is a child of this script and has not exited. The
+# parent check keeps a recycled PID from being mistaken for one of ours.
+alive() {
+	local stat
+	stat=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null) || return 1
+	set -- $stat
+	[[ $1 != Z && $2 == "$$" ]]
+}
+cleanup() {
+	local pid
+	[[ -n $CHILD ]] && PIDS+=("$CHILD")
+	for pid in "${PIDS[@]}"; do
+		if alive "$pid"; then
+			kill -TERM "$pid" 2>/dev/null || true
+		fi
+	done
+	for pid in "${PIDS[@]}"; do
+		for _ in $(seq 50); do
+			alive "$pid" || break
+			sleep 0.1
+		done
+		if alive "$pid"; then
+			kill -KILL "$pid" 2>/dev/null || true
+		fi
+		wait "$pid" 2>/dev/null || true
+	done
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# ---------------------------------------------------------------- helpers
+
+# run_child OUT CMD...: runs CMD with its output in OUT and returns its
+# status. It runs in the background so that a signal reaches the traps at
+# once and the cleanup stops it.
+run_child() {
+	local out=$1 rc=0
+	shift
+	"$@" >"$out" 2>&1 &
+	CHILD=$!
+	wait "$CHILD" || rc=$?
+	CHILD=
+	return "$rc"
+}
+
+# cpu_ticks PID... prints the summed utime+stime of the processes, in clock
+# ticks. Fields 14 and 15 of /proc/PID/stat (proc(5)); the command name in
+# field 2 may hold spaces, so fields are counted after its closing ")".
+cpu_ticks() {
+	local pid total=0 rest
+	for pid in "$@"; do
+		rest=$(sed 's/.*) //' "/proc/$pid/stat") || die "process $pid is gone"
+		total=$((total + $(awk '{print $12 + $13}' <<<"$rest")))
+	done
+	echo "$total"
+}
+
+# machine_ticks prints the CPU ticks spent on all cores by anyone: the
+# user, nice, system and steal columns of /proc/stat's cpu line (proc(5)).
+# Softirq is left out: loopback traffic is processed there, on behalf of
+# the processes being measured, and is not charged to them.
+machine_ticks() {
+	awk '/^cpu / {print $2 + $3 + $4 + $9; exit}' /proc/stat
+}
+
+# own_ticks VAR sets VAR to the CPU ticks of this script and of its
+# children that have exited (wrk, fixedrate, curl), from the times builtin.
+# It must run in this shell, not in a $(...) subshell, whose times would be
+# its own.
+own_ticks() {
+	times >"$WORK/times"
+	printf -v "$1" '%s' "$(awk -v hz="$CLK_TCK" '
+		function sec(x, p) { split(x, p, "m"); sub(/s$/, "", p[2]); return p[1] * 60 + p[2] }
+		{ t += sec($1) + sec($2) }
+		END { printf "%d", t * hz }' "$WORK/times")"
+}
+
+# foreign_begin and foreign_end PCT_VAR SECONDS measure the CPU that
+# processes other than ours used meanwhile, in percent of one core: a
+# benchmark sharing its cores with a compiler measures the compiler.
+foreign_begin() {
+	F_MACHINE=$(machine_ticks)
+	own_ticks F_OWN
+	# shellcheck disable=SC2086
+	F_SERVERS=$(cpu_ticks $SERVER_PIDS)
+}
+foreign_end() {
+	local machine own servers
+	machine=$(machine_ticks)
+	own_ticks own
+	# shellcheck disable=SC2086
+	servers=$(cpu_ticks $SERVER_PIDS)
+	printf -v "$1" '%s' "$(awk -v t=$(((machine - F_MACHINE) - (own - F_OWN) - (servers - F_SERVERS))) -v hz="$CLK_TCK" -v d="$2" \
+		'BEGIN {t = t < 0 ? 0 : t; printf "%.0f", 100 * t / hz / d}')"
+}
+
+# nginx_pids MASTER prints the master's PID and its workers'.
+nginx_pids() {
+	echo "$1" $(pgrep -P "$1" || true)
+}
+
+# http_code URL [curl args...] prints the status of one GET.
+http_code() {
+	local url=$1
+	shift
+	curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$@" "$url" || true
+}
+
+# expect_200 URL [curl args...] checks one request before a run: a
+# benchmark of error responses measures nothing.
+expect_200() {
+	local code
+	code=$(http_code "$@")
+	[[ $code == 200 ]] || die "GET $1 answered $code before the run, want 200"
+}
+
+# wait_code URL WANT SECONDS [curl args...] polls until the URL answers WANT.
+wait_code() {
+	local url=$1 want=$2 secs=$3 code=
+	shift 3
+	for _ in $(seq $((secs * 10))); do
+		code=$(http_code "$url" "$@")
+		[[ $code == "$want" ]] && return 0
+		sleep 0.1
+	done
+	die "GET $url answered ${code:-nothing} for ${secs}s, want $want"
+}
+
+# to_ms VALUE converts wrk's "812.00us", "1.23ms" or "1.02s" to ms.
+to_ms() {
+	awk -v v="$1" 'BEGIN {
+		if (v ~ /us$/) { sub(/us$/, "", v); printf "%.3f", v / 1000 }
+		else if (v ~ /ms$/) { sub(/ms$/, "", v); printf "%.3f", v }
+		else if (v ~ /s$/) { sub(/s$/, "", v); printf "%.3f", v * 1000 }
+		else { exit 1 }
+	}'
+}
+
+# start_nginx NAME CORE CONF_BODY starts nginx pinned to CORE with the
+# given http{} body and sets NGINX_PID.
+start_nginx() {
+	local name=$1 core=$2 body=$3 temps=
+	local dir="$WORK/$name"
+	mkdir -p "$dir"
+	# Temp paths default to /var/lib/nginx; point every compiled-in one
+	# here so that nginx runs without root and without that directory.
+	local mod
+	for mod in client_body proxy fastcgi uwsgi scgi; do
+		if [[ $mod == client_body ]] || ! nginx -V 2>&1 | grep -q -- "--without-http_${mod}_module"; then
+			temps+="    ${mod}_temp_path $dir/${mod}_temp;"$'\n'
+		fi
+	done
+	cat >"$dir/nginx.conf" <<EOF
+worker_processes 1;
+daemon off;
+master_process on;
+pid $dir/nginx.pid;
+error_log $dir/error.log warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    default_type text/plain;
+$temps
+    # keepalive_requests defaults to 1000: clients would reconnect every
+    # 1000 requests, a cost none of the other rows pay.
+    keepalive_requests 1000000;
+    keepalive_timeout 120s;
+$body
+}
+EOF
+	nginx -t -q -e "$dir/error.log" -p "$dir" -c "$dir/nginx.conf" 2>"$dir/test.log" ||
+		die "nginx config for $name rejected: $(cat "$dir/test.log" "$dir/error.log" 2>/dev/null)"
+	taskset -c "$core" nginx -e "$dir/error.log" -p "$dir" -c "$dir/nginx.conf" >"$dir/stdout.log" 2>&1 &
+	NGINX_PID=$!
+	PIDS+=("$NGINX_PID")
+}
+
+# Results, indexed by row letter.
+declare -A RPS P99 CPU_US UTIL OTHER HALF_P50 HALF_P99 HALF_OTHER LAG_P99 URL HDR PROCS LABEL
+LABEL[a]="(a) upstream nginx, direct"
+LABEL[b]="(b) nginx reverse proxy"
+LABEL[c]="(c) tollgate, no plugins"
+LABEL[d]="(d) tollgate, key-auth+rate-limiting+correlation-id"
+
+# run_wrk ROW: warm-up, then the measured wrk run against URL[ROW] with the
+# CPU time of PROCS[ROW] read before and after.
+run_wrk() {
+	local row=$1 out="$WORK/wrk-$1.txt" hdr=() before after requests non2xx errs
+	if [[ -n ${HDR[$row]:-} ]]; then
+		hdr=(-H "${HDR[$row]}")
+	fi
+	expect_200 "${URL[$row]}" "${hdr[@]}"
+	note "${LABEL[$row]}: wrk ${WARMUP}s warm-up, ${DURATION}s measured"
+	if ((WARMUP > 0)); then
+		run_child "$WORK/warmup-$row.txt" timeout $((WARMUP + 10)) taskset -c 1 wrk -t1 -c"$CONNS" -d"${WARMUP}s" "${hdr[@]}" "${URL[$row]}" ||
+			die "${LABEL[$row]}: wrk warm-up failed: $(cat "$WORK/warmup-$row.txt")"
+	fi
+	expect_200 "${URL[$row]}" "${hdr[@]}"
+	# shellcheck disable=SC2086
+	before=$(cpu_ticks ${PROCS[$row]})
+	foreign_begin
+	run_child "$out" timeout $((DURATION + 15)) taskset -c 1 wrk -t1 -c"$CONNS" -d"${DURATION}s" --latency "${hdr[@]}" "${URL[$row]}" ||
+		die "${LABEL[$row]}: wrk failed: $(cat "$out")"
+	# shellcheck disable=SC2086
+	after=$(cpu_ticks ${PROCS[$row]})
+	foreign_end "OTHER[$row]" "$DURATION"
+
+	non2xx=$(awk '/Non-2xx or 3xx responses:/ {print $NF}' "$out")
+	[[ -z $non2xx ]] || die "${LABEL[$row]}: wrk counted $non2xx non-2xx/3xx responses; a benchmark of errors is worthless:"$'\n'"$(cat "$out")"
+	errs=$(sed -n 's/^ *\(Socket errors:.*\)/\1/p' "$out")
+	[[ -z $errs ]] || die "${LABEL[$row]}: wrk reported $errs:"$'\n'"$(cat "$out")"
+	requests=$(awk '/requests in/ {print $1; exit}' "$out")
+	RPS[$row]=$(awk '/^Requests\/sec:/ {print $2}' "$out")
+	P99[$row]=$(to_ms "$(awk '$1 == "99%" {print $2; exit}' "$out")") || die "${LABEL[$row]}: no p99 in wrk output: $(cat "$out")"
+	[[ -n $requests && $requests -gt 0 && -n ${RPS[$row]} ]] || die "${LABEL[$row]}: cannot read wrk output: $(cat "$out")"
+	CPU_US[$row]=$(awk -v t=$((after - before)) -v hz="$CLK_TCK" -v n="$requests" 'BEGIN {printf "%.2f", t * 1e6 / hz / n}')
+	UTIL[$row]=$(awk -v t=$((after - before)) -v hz="$CLK_TCK" -v d="$DURATION" 'BEGIN {printf "%.0f", 100 * t / hz / d}')
+}
+
+# run_half ROW RATE: the fixed-rate generator against URL[ROW].
+run_half() {
+	local row=$1 rate=$2 out="$WORK/half-$1.txt" hdr=() curl_hdr=()
+	if [[ -n ${HDR[$row]:-} ]]; then
+		hdr=(-header "${HDR[$row]}")
+		curl_hdr=(-H "${HDR[$row]}")
+	fi
+	expect_200 "${URL[$row]}" "${curl_hdr[@]}"
+	note "${LABEL[$row]}: fixed rate ${rate}/s for ${HALF_DURATION}s"
+	foreign_begin
+	run_child "$out" timeout $((HALF_DURATION + 20)) taskset -c 1 "$FIXEDRATE" -url "${URL[$row]}" -rate "$rate" \
+		-duration "${HALF_DURATION}s" -connections "$CONNS" -timeout 2s "${hdr[@]}" ||
+		die "${LABEL[$row]}: fixed-rate run failed:"$'\n'"$(cat "$out")"
+	foreign_end "HALF_OTHER[$row]" "$HALF_DURATION"
+	HALF_P50[$row]=$(sed -n 's/^latency_ms .*p50=\([0-9.]*\).*/\1/p' "$out")
+	HALF_P99[$row]=$(sed -n 's/^latency_ms .*p99=\([0-9.]*\).*/\1/p' "$out")
+	[[ -n ${HALF_P50[$row]} && -n ${HALF_P99[$row]} ]] || die "${LABEL[$row]}: cannot read fixedrate output: $(cat "$out")"
+	# Keep the generator's own delay in view: it is part of every row.
+	LAG_P99[$row]=$(sed -n 's/^send_lag_ms .*p99=\([0-9.]*\).*/\1/p' "$out")
+}
+
+# admin METHOD PATH [curl args...]: one Admin API call that must succeed.
+admin() {
+	local method=$1 path=$2 code
+	shift 2
+	code=$(curl -s -o "$WORK/admin.out" -w '%{http_code}' --max-time 5 -X "$method" "$@" "http://127.0.0.1:$PORT_ADMIN$path") || true
+	[[ $code == 2?? ]] || die "Admin API $method $path answered ${code:-nothing}: $(cat "$WORK/admin.out" 2>/dev/null)"
+}
+
+# ---------------------------------------------------------------- build
+
+note "building load/cmd/fixedrate"
+FIXEDRATE="$WORK/fixedrate"
+go build -o "$FIXEDRATE" ./load/cmd/fixedrate || die "go build ./load/cmd/fixedrate failed"
+
+load=$(cut -d' ' -f1 /proc/loadavg)
+if awk -v l="$load" 'BEGIN {exit !(l > 0.5)}'; then
+	note "warning: load average is $load before the run; other work on the machine makes the numbers noisy"
+fi
+
+# ---------------------------------------------------------------- upstream and nginx
+
+start_nginx upstream 1 "    server {
+        listen 127.0.0.1:$PORT_UP default_server;
+        location / { return 200 'hello from upstream'; }
+    }"
+UP_PID=$NGINX_PID
+URL[a]="http://127.0.0.1:$PORT_UP/"
+wait_code "${URL[a]}" 200 10
+
+if has_row b; then
+	start_nginx proxy 0 "    upstream bench {
+        server 127.0.0.1:$PORT_UP;
+        keepalive 64;
+        keepalive_requests 1000000;
+    }
+    server {
+        listen 127.0.0.1:$PORT_NGX default_server;
+        location / {
+            proxy_pass http://bench;
+            proxy_http_version 1.1;
+            proxy_set_header Connection \"\";
+        }
+    }"
+	NGX_PID=$NGINX_PID
+	URL[b]="http://127.0.0.1:$PORT_NGX/"
+	wait_code "${URL[b]}" 200 10
+fi
+# Workers exist once nginx answers.
+PROCS[a]=$(nginx_pids "$UP_PID")
+SERVER_PIDS=${PROCS[a]}
+if has_row b; then
+	PROCS[b]=$(nginx_pids "$NGX_PID")
+	SERVER_PIDS+=" ${PROCS[b]}"
+fi
+
+run_wrk a
+if has_row b; then
+	run_wrk b
+fi
+
+# ---------------------------------------------------------------- tollgate
+
+if has_row c || has_row d; then
+	mkdir -p "$WORK/tollgate-data"
+	note "starting $TOLLGATE_BIN standalone on core 0 with GOMAXPROCS=1"
+	TOLLGATE_PROXY_LISTEN="127.0.0.1:$PORT_TG" \
+		TOLLGATE_ADMIN_LISTEN="127.0.0.1:$PORT_ADMIN" \
+		TOLLGATE_STATUS_LISTEN="127.0.0.1:$PORT_STATUS" \
+		TOLLGATE_DATA_DIR="$WORK/tollgate-data" \
+		TOLLGATE_LOG_LEVEL=warn \
+		GOMAXPROCS=1 \
+		taskset -c 0 "$TOLLGATE_BIN" standalone >"$WORK/tollgate.log" 2>&1 &
+	TG_PID=$!
+	PIDS+=("$TG_PID")
+	ready=
+	for _ in $(seq 150); do
+		kill -0 "$TG_PID" 2>/dev/null || die "tollgate exited at start:"$'\n'"$(cat "$WORK/tollgate.log")"
+		if [[ $(http_code "http://127.0.0.1:$PORT_STATUS/ready") == 200 ]]; then
+			ready=1
+			break
+		fi
+		sleep 0.1
+	done
+	[[ -n $ready ]] || die "tollgate not ready after 15s (GET /ready on :$PORT_STATUS):"$'\n'"$(cat "$WORK/tollgate.log")"
+
+	admin POST /services -d name=bench -d "url=http://127.0.0.1:$PORT_UP"
+	admin POST /services/bench/routes -d name=r -d 'paths[]=/'
+	URL[c]="http://127.0.0.1:$PORT_TG/"
+	URL[d]=${URL[c]}
+	HDR[d]="apikey: $APIKEY"
+	PROCS[c]=$TG_PID
+	PROCS[d]=$TG_PID
+	SERVER_PIDS+=" $TG_PID"
+	# The route reaches the proxy when the node rebuilds its snapshot.
+	wait_code "${URL[c]}" 200 10
+fi
+
+# Half of (c)'s req/s, or of the best nginx row when (c) is not measured.
+if has_row c; then
+	run_wrk c
+	base_rps=${RPS[c]} HALF_OF="(c)"
+elif has_row b; then
+	base_rps=${RPS[b]} HALF_OF="(b)"
+else
+	base_rps=${RPS[a]} HALF_OF="(a)"
+fi
+HALF_RATE=$(awk -v r="$base_rps" 'BEGIN {printf "%d", r / 2}')
+((HALF_RATE > 0)) || die "half load rate is $HALF_RATE req/s"
+
+# (a), (b), (c) at half load now, while (c) is still configured.
+for row in a b c; do
+	if has_row "$row"; then
+		run_half "$row" "$HALF_RATE"
+	fi
+done
+
+if has_row d; then
+	admin POST /consumers -d username=bench
+	admin POST /consumers/bench/key-auth -d "key=$APIKEY"
+	admin POST /services/bench/plugins -d name=key-auth
+	admin POST /services/bench/plugins -d name=rate-limiting -d config.second=1000000000 -d config.policy=local
+	admin POST /services/bench/plugins -d name=correlation-id
+	admin GET /services/bench/plugins
+	for p in key-auth rate-limiting correlation-id; do
+		grep -q "\"name\":\"$p\"" "$WORK/admin.out" || die "plugin $p missing from GET /services/bench/plugins: $(cat "$WORK/admin.out")"
+	done
+	# Without a key the gateway must refuse: that proves key-auth runs.
+	wait_code "${URL[d]}" 401 10
+	wait_code "${URL[d]}" 200 10 -H "${HDR[d]}"
+	if ! curl -s -D - -o /dev/null --max-time 5 -H "${HDR[d]}" "${URL[d]}" | grep -qi '^x-\?ratelimit-'; then
+		note "warning: no RateLimit or X-RateLimit header in the response; is rate-limiting running?"
+	fi
+	run_wrk d
+	run_half d "$HALF_RATE"
+fi
+
+# ---------------------------------------------------------------- report
+
+cpu_model=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
+echo
+echo "Proxy benchmark, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs (${cpu_model:-unknown}), kernel $(uname -r)"
+echo "$(nginx -v 2>&1 | sed 's/.*: //'), wrk $(wrk -v 2>&1 | awk 'NR == 1 {print $2}')$(has_row c && echo ", $("$TOLLGATE_BIN" version 2>/dev/null || echo tollgate)")"
+echo "wrk -t1 -c$CONNS -d${DURATION}s --latency on core 1; proxies on core 0; upstream on core 1"
+echo
+WARNINGS=()
+printf '%-52s %9s %8s %11s %6s %8s\n' row "req/s" "p99 ms" "CPU µs/req" "CPU %" "other %"
+for row in a b c d; do
+	has_row "$row" || continue
+	printf '%-52s %9.0f %8.3f %11.2f %6s %8s\n' "${LABEL[$row]}" "${RPS[$row]}" "${P99[$row]}" "${CPU_US[$row]}" "${UTIL[$row]}" "${OTHER[$row]}"
+	# A proxy that was not busy was not the bottleneck: the load side was.
+	if [[ $row != a ]] && ((UTIL[$row] < 85)); then
+		WARNINGS+=("${LABEL[$row]} used only ${UTIL[$row]}% of its core: core 1 (wrk and the upstream) or other processes limited that row")
+	fi
+	if ((OTHER[$row] > 10)); then
+		WARNINGS+=("other processes used ${OTHER[$row]}% of a core during the wrk run of ${LABEL[$row]}")
+	fi
+done
+echo
+
+missed=0
+# ratio NAME NUM DEN OP TARGET prints NUM/DEN next to its target; OP is
+# min (the ratio must be at least TARGET) or max (at most).
+ratio() {
+	local name=$1 num=$2 den=$3 op=$4 target=$5 r ok sym
+	r=$(awk -v n="$num" -v d="$den" 'BEGIN {printf "%.2f", n / d}')
+	if awk -v r="$r" -v t="$target" -v op="$op" 'BEGIN {exit !(op == "min" ? r >= t : r <= t)}'; then
+		ok=ok
+	else
+		ok=MISSED
+		missed=1
+	fi
+	sym="≥"
+	[[ $op == min ]] || sym="≤"
+	printf '%-26s %6s   target %s %s   %s\n' "$name" "$r" "$sym" "$target" "$ok"
+}
+if has_row b && has_row c; then
+	ratio "(c)/(b) req/s" "${RPS[c]}" "${RPS[b]}" min 0.9
+	ratio "(c)/(b) CPU per request" "${CPU_US[c]}" "${CPU_US[b]}" max 1.2
+fi
+if has_row c && has_row d; then
+	ratio "(d)/(c) req/s" "${RPS[d]}" "${RPS[c]}" min 0.9
+fi
+
+echo
+echo "Open loop at ${HALF_RATE} req/s (half of $HALF_OF), ${HALF_DURATION}s, $CONNS connections, load/cmd/fixedrate on core 1"
+printf '%-52s %8s %8s %13s %13s %8s\n' row "p50 ms" "p99 ms" "added p99 ms" "gen lag p99" "other %"
+for row in a b c d; do
+	has_row "$row" || continue
+	added=-
+	if [[ $row != a ]]; then
+		added=$(awk -v x="${HALF_P99[$row]}" -v a="${HALF_P99[a]}" 'BEGIN {printf "%.3f", x - a}')
+	fi
+	printf '%-52s %8.3f %8.3f %13s %13s %8s' "${LABEL[$row]}" "${HALF_P50[$row]}" "${HALF_P99[$row]}" "$added" "${LAG_P99[$row]}" "${HALF_OTHER[$row]}"
+	if [[ $row == c || $row == d ]]; then
+		if awk -v x="$added" 'BEGIN {exit !(x <= 0.3)}'; then
+			printf '   target ≤ 0.3   ok'
+		else
+			printf '   target ≤ 0.3   MISSED'
+			missed=1
+		fi
+	fi
+	echo
+	if ((HALF_OTHER[$row] > 10)); then
+		WARNINGS+=("other processes used ${HALF_OTHER[$row]}% of a core during the open-loop run of ${LABEL[$row]}")
+	fi
+done
+echo "(gen lag: how late the generator itself sent, part of every latency in this table; other %: CPU used meanwhile by processes outside the benchmark, in % of one core)"
+
+if ((${#WARNINGS[@]} > 0)); then
+	echo
+	for w in "${WARNINGS[@]}"; do
+		echo "warning: $w"
+	done
+fi
+
+if ((missed)) && [[ $STRICT == 1 ]]; then
+	exit 3
+fi

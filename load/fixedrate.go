@@ -1,0 +1,396 @@
+package load
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/valyala/fasthttp"
+)
+
+// Config describes one fixed-rate run.
+type Config struct {
+	// URL is the http:// URL every request is sent to.
+	URL string
+	// Method is the request method; GET when empty. Requests carry no body.
+	Method string
+	// Header holds extra request headers, sent on every request.
+	Header http.Header
+	// Rate is the number of requests scheduled per second.
+	Rate float64
+	// Duration is how long requests are scheduled for; the run schedules
+	// ⌊Rate·Duration⌋ requests and then waits for the outstanding ones.
+	Duration time.Duration
+	// Connections is the number of keep-alive connections, and so the most
+	// requests in flight at once. When all are busy, due requests wait, and
+	// the wait counts in their latency.
+	Connections int
+	// Timeout bounds one request: connect, write and read of the response.
+	Timeout time.Duration
+}
+
+// DefaultConfig returns a Config with every field but URL set.
+func DefaultConfig() Config {
+	return Config{
+		Method:      http.MethodGet,
+		Rate:        1000,
+		Duration:    10 * time.Second,
+		Connections: 50,
+		Timeout:     5 * time.Second,
+	}
+}
+
+// maxScheduled bounds ⌊Rate·Duration⌋ so that a typo cannot ask for a run
+// that never ends.
+const maxScheduled = 1 << 32
+
+// Validate reports every field that makes the run impossible.
+func (c Config) Validate() error {
+	var errs []error
+	if u, err := url.Parse(c.URL); err != nil {
+		errs = append(errs, fmt.Errorf("url: %w", err))
+	} else if u.Scheme != "http" || u.Host == "" {
+		errs = append(errs, fmt.Errorf("url: %q: want http://host[:port]/path", c.URL))
+	}
+	if !(c.Rate > 0) || math.IsInf(c.Rate, 0) {
+		errs = append(errs, fmt.Errorf("rate: %v: must be a positive number of requests per second", c.Rate))
+	}
+	if c.Duration <= 0 {
+		errs = append(errs, fmt.Errorf("duration: %v: must be positive", c.Duration))
+	}
+	if c.Rate > 0 && c.Duration > 0 && c.Rate*c.Duration.Seconds() > maxScheduled {
+		errs = append(errs, fmt.Errorf("rate×duration: %.0f requests: more than %d", c.Rate*c.Duration.Seconds(), int64(maxScheduled)))
+	}
+	if c.Connections < 1 {
+		errs = append(errs, fmt.Errorf("connections: %d: must be at least 1", c.Connections))
+	}
+	if c.Timeout <= 0 {
+		errs = append(errs, fmt.Errorf("timeout: %v: must be positive", c.Timeout))
+	}
+	return errors.Join(errs...)
+}
+
+// Result is what one run measured.
+type Result struct {
+	// Scheduled is the number of requests the schedule called for.
+	Scheduled int64
+	// Completed counts responses received, whatever their status.
+	Completed int64
+	// Non2xx counts completed responses whose status was not 2xx.
+	Non2xx int64
+	// Errors counts requests that got no response: connect, write or read
+	// failures, timeouts and malformed responses.
+	Errors int64
+	// Timeouts counts the Errors that were timeouts: connect, write or read
+	// not done within Timeout.
+	Timeouts int64
+	// Unsent counts scheduled requests never sent because the context ended
+	// or the run's deadline (Duration plus Timeout, plus a second) passed.
+	Unsent int64
+	// Dials counts connections opened; with keep-alive it stays close to
+	// Connections.
+	Dials int64
+	// FirstError is the first error behind Errors, if any.
+	FirstError error
+	// Elapsed runs from the first request's due time to the last response.
+	Elapsed time.Duration
+	// Latency holds, for every completed request, the time from when it was
+	// due to when its response had been read in full.
+	Latency Histogram
+	// SendLag holds, for every request sent, the time from when it was due
+	// to when it was written: the generator's own delay (timer precision, a
+	// busy CPU) plus the wait for a free connection. It is part of Latency
+	// and tells how much of Latency the generator itself is responsible for.
+	SendLag Histogram
+}
+
+// Achieved returns completed requests per second of Elapsed.
+func (r *Result) Achieved() float64 {
+	if r.Elapsed <= 0 {
+		return 0
+	}
+	return float64(r.Completed) / r.Elapsed.Seconds()
+}
+
+// Run sends cfg.Rate requests per second for cfg.Duration to cfg.URL and
+// returns what it measured. It returns an error only when cfg is invalid;
+// failed requests are counted in the Result. Cancelling ctx ends the run
+// early: requests not yet sent are counted as Unsent. Run returns only when
+// every goroutine it started has stopped and every connection is closed.
+func Run(ctx context.Context, cfg Config) (*Result, error) {
+	if cfg.Method == "" {
+		cfg.Method = http.MethodGet
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("load config: %w", err)
+	}
+	raw, addr, err := encodeRequest(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("load config: %w", err)
+	}
+
+	total := int64(cfg.Rate * cfg.Duration.Seconds())
+	res := &Result{Scheduled: total}
+	if total == 0 {
+		return res, nil
+	}
+
+	// The hard deadline keeps the run bounded when the server stops
+	// answering: every request in flight at that point is cut off and
+	// every request still queued is counted as unsent.
+	runCtx, cancel := context.WithTimeout(ctx, cfg.Duration+cfg.Timeout+time.Second)
+	defer cancel()
+	deadline, _ := runCtx.Deadline()
+
+	// due carries each request's due time as an offset from start. The
+	// buffer lets the scheduler run ahead of busy workers for a while; when
+	// it is full the scheduler blocks, which is harmless: due times come
+	// from the schedule, not from when the send happened.
+	due := make(chan time.Duration, 4096)
+	start := time.Now()
+
+	workers := make([]*worker, cfg.Connections)
+	var wg sync.WaitGroup
+	for i := range workers {
+		w := &worker{raw: raw, addr: addr, timeout: cfg.Timeout, deadline: deadline, start: start, noBody: cfg.Method == http.MethodHead}
+		workers[i] = w
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w.run(runCtx, due)
+		}()
+	}
+
+	unscheduled := schedule(runCtx, start, total, cfg.Rate, due)
+	close(due)
+	wg.Wait()
+
+	res.Unsent = unscheduled
+	var last time.Duration
+	for _, w := range workers {
+		res.Completed += w.completed
+		res.Non2xx += w.non2xx
+		res.Errors += w.errors
+		res.Timeouts += w.timeouts
+		res.Unsent += w.unsent
+		res.Dials += w.dials
+		if res.FirstError == nil && w.firstErr != nil {
+			res.FirstError = w.firstErr
+		}
+		res.Latency.Merge(&w.latency)
+		res.SendLag.Merge(&w.lag)
+		last = max(last, w.lastDone)
+	}
+	res.Elapsed = last
+	return res, nil
+}
+
+// schedule hands out total due times, rate per second from start, waiting
+// for each one's time to come. It returns how many it did not hand out
+// because ctx ended.
+func schedule(ctx context.Context, start time.Time, total int64, rate float64, due chan<- time.Duration) int64 {
+	s := newSleeper()
+	defer s.close()
+	// Long waits (low rates) go to a runtime timer, which ctx can cut
+	// short, up to coarseMargin before the due time; the precise sleeper
+	// does the rest.
+	const coarseMargin = 2 * time.Millisecond
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	interval := float64(time.Second) / rate
+	for i := int64(0); i < total; i++ {
+		at := time.Duration(float64(i) * interval)
+		for wait := at - time.Since(start); wait > 0; wait = at - time.Since(start) {
+			if wait <= 2*coarseMargin {
+				s.sleep(wait)
+				continue
+			}
+			timer.Reset(wait - coarseMargin)
+			select {
+			case <-timer.C:
+			case <-ctx.Done():
+				return total - i
+			}
+		}
+		select {
+		case due <- at:
+		case <-ctx.Done():
+			return total - i
+		}
+	}
+	return 0
+}
+
+// worker owns one keep-alive connection and sends the requests it takes
+// from the schedule over it, one at a time.
+type worker struct {
+	raw      []byte // the encoded request, written as is
+	addr     string
+	timeout  time.Duration
+	deadline time.Time // the run's hard deadline
+	start    time.Time
+	noBody   bool // HEAD: responses carry no body whatever they declare
+
+	conn net.Conn
+	br   *bufio.Reader
+	resp fasthttp.Response
+
+	completed, non2xx, errors, timeouts, unsent, dials int64
+	firstErr                                           error
+	lastDone                                           time.Duration
+	latency, lag                                       Histogram
+}
+
+func (w *worker) run(ctx context.Context, due <-chan time.Duration) {
+	defer w.closeConn()
+	for at := range due {
+		// Drain the schedule even after the end, so that the scheduler
+		// never blocks on a full channel and every request is accounted.
+		if ctx.Err() != nil {
+			w.unsent++
+			continue
+		}
+		w.lag.Record(time.Since(w.start) - at)
+		status, err := w.roundTrip(ctx)
+		done := time.Since(w.start)
+		if err != nil {
+			w.errors++
+			if isTimeout(err) {
+				w.timeouts++
+			}
+			if w.firstErr == nil {
+				w.firstErr = err
+			}
+			continue
+		}
+		w.completed++
+		if status < 200 || status > 299 {
+			w.non2xx++
+		}
+		w.latency.Record(done - at)
+		w.lastDone = max(w.lastDone, done)
+	}
+}
+
+// roundTrip sends the request and reads the whole response. A request on a
+// reused connection that the server had already closed is retried once on a
+// new connection, as net/http does for idempotent requests: the server never
+// saw it.
+func (w *worker) roundTrip(ctx context.Context) (int, error) {
+	reused := w.conn != nil
+	status, err := w.try(ctx)
+	if err != nil && reused && closedBeforeResponse(err) {
+		status, err = w.try(ctx)
+	}
+	return status, err
+}
+
+func (w *worker) try(ctx context.Context) (int, error) {
+	dl := time.Now().Add(w.timeout)
+	if dl.After(w.deadline) {
+		dl = w.deadline
+	}
+	if w.conn == nil {
+		d := net.Dialer{Deadline: dl}
+		c, err := d.DialContext(ctx, "tcp", w.addr)
+		if err != nil {
+			return 0, fmt.Errorf("connect %s: %w", w.addr, err)
+		}
+		w.dials++
+		w.conn = c
+		if w.br == nil {
+			w.br = bufio.NewReaderSize(c, 16<<10)
+		} else {
+			w.br.Reset(c)
+		}
+	}
+	if err := w.conn.SetDeadline(dl); err != nil {
+		w.closeConn()
+		return 0, fmt.Errorf("set deadline: %w", err)
+	}
+	if _, err := w.conn.Write(w.raw); err != nil {
+		w.closeConn()
+		return 0, fmt.Errorf("write request: %w", err)
+	}
+	w.resp.Reset()
+	w.resp.SkipBody = w.noBody
+	if err := w.resp.Read(w.br); err != nil {
+		w.closeConn()
+		return 0, fmt.Errorf("read response: %w", err)
+	}
+	if w.resp.ConnectionClose() {
+		w.closeConn()
+	}
+	return w.resp.StatusCode(), nil
+}
+
+func (w *worker) closeConn() {
+	if w.conn != nil {
+		_ = w.conn.Close()
+		w.conn = nil
+	}
+}
+
+// closedBeforeResponse tells whether err means the connection was closed by
+// the server before any of the response arrived.
+func closedBeforeResponse(err error) bool {
+	var nothing fasthttp.ErrNothingRead
+	return errors.As(err, &nothing) ||
+		errors.Is(err, io.EOF) ||
+		errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, syscall.EPIPE)
+}
+
+// isTimeout tells whether err is a deadline expiring. fasthttp reports an
+// expired read deadline as its own ErrTimeout.
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, fasthttp.ErrTimeout) ||
+		errors.Is(err, os.ErrDeadlineExceeded) ||
+		(errors.As(err, &ne) && ne.Timeout())
+}
+
+// encodeRequest renders the request once; every send writes the same bytes.
+func encodeRequest(cfg Config) (raw []byte, addr string, err error) {
+	u, err := url.Parse(cfg.URL)
+	if err != nil {
+		return nil, "", fmt.Errorf("url: %w", err)
+	}
+	addr = u.Host
+	if u.Port() == "" {
+		addr = net.JoinHostPort(u.Hostname(), "80")
+	}
+	var req fasthttp.Request
+	req.SetRequestURI(cfg.URL)
+	req.Header.SetMethod(cfg.Method)
+	req.Header.SetUserAgent("tollgate-load")
+	for k, vs := range cfg.Header {
+		for _, v := range vs {
+			if http.CanonicalHeaderKey(k) == "Host" {
+				req.Header.SetHost(v)
+				continue
+			}
+			req.Header.Add(k, v)
+		}
+	}
+	var buf bytes.Buffer
+	bw := bufio.NewWriter(&buf)
+	if err := req.Write(bw); err != nil {
+		return nil, "", fmt.Errorf("encode request: %w", err)
+	}
+	if err := bw.Flush(); err != nil {
+		return nil, "", fmt.Errorf("encode request: %w", err)
+	}
+	return buf.Bytes(), addr, nil
+}

@@ -1,0 +1,52 @@
+package load
+
+import (
+	"runtime"
+	"syscall"
+	"time"
+)
+
+// prctl options from linux/prctl.h.
+const (
+	prSetTimerSlack = 29
+	prGetTimerSlack = 30
+)
+
+// sleeper waits with microsecond precision. The Go runtime's timers wake
+// up to a millisecond late on Linux, because the netpoller waits with
+// epoll_pwait's millisecond timeout (golang/go#44343), which at thousands
+// of requests per second would turn an even schedule into bursts. So the
+// scheduling goroutine keeps one OS thread, sets that thread's timer slack
+// (50 µs by default, prctl(2) PR_SET_TIMERSLACK) to 1 ns, and sleeps with
+// nanosleep(2).
+type sleeper struct {
+	oldSlack uintptr
+	slackSet bool
+}
+
+func newSleeper() *sleeper {
+	runtime.LockOSThread()
+	s := &sleeper{}
+	old, _, errno := syscall.Syscall6(syscall.SYS_PRCTL, prGetTimerSlack, 0, 0, 0, 0, 0)
+	if errno == 0 {
+		if _, _, errno := syscall.Syscall6(syscall.SYS_PRCTL, prSetTimerSlack, 1, 0, 0, 0, 0); errno == 0 {
+			s.oldSlack, s.slackSet = old, true
+		}
+	}
+	return s
+}
+
+func (s *sleeper) sleep(d time.Duration) {
+	ts := syscall.NsecToTimespec(int64(d))
+	// An interrupted nanosleep returns early; the scheduler checks the
+	// clock again, so there is nothing to resume.
+	_ = syscall.Nanosleep(&ts, nil)
+}
+
+// close gives the thread back to the runtime as it was.
+func (s *sleeper) close() {
+	if s.slackSet {
+		_, _, _ = syscall.Syscall6(syscall.SYS_PRCTL, prSetTimerSlack, s.oldSlack, 0, 0, 0, 0)
+	}
+	runtime.UnlockOSThread()
+}
