@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"sync"
@@ -179,6 +180,11 @@ func startNode(ctx context.Context, s Settings, st store.Store, log *slog.Logger
 			io.WriteString(w, `{"message":"ready"}`+"\n")
 		})
 		mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+		// Go's profiler, for diagnosing a live node; the status listener is
+		// on loopback by default.
+		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+		mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
 		n.statusLn, err = net.Listen("tcp", s.StatusListen)
 		if err != nil {
 			return n, fmt.Errorf("status_listen %s: %w", s.StatusListen, err)
