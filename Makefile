@@ -4,9 +4,9 @@ BIN       := bin/tollgate
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -s -w -X main.version=$(VERSION)
 GOTEST    ?= $(GO) test
-TESTFLAGS ?= -count=1 -timeout 20m
+TESTFLAGS ?= -count=1 -race -timeout 20m
 
-.PHONY: build run test test-race fuzz bench bench-proxy bench-router cluster clean
+.PHONY: build run test fuzz bench bench-proxy bench-router cluster clean
 
 ## build: compile the tollgate binary into bin/
 build:
@@ -16,14 +16,10 @@ build:
 run: build
 	./$(BIN) standalone
 
-## test: vet and run every test (fuzz targets run their seed corpus)
+## test: vet and run every test under the race detector (fuzz targets run their seed corpus)
 test:
 	$(GO) vet ./...
 	$(GOTEST) $(TESTFLAGS) ./...
-
-## test-race: the test suite under the race detector
-test-race:
-	$(GOTEST) $(TESTFLAGS) -race ./...
 
 ## fuzz: run every fuzz target for FUZZTIME each (default 20s)
 FUZZTIME ?= 20s

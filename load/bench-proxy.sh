@@ -25,6 +25,7 @@
 #   BENCH_PORT_BASE=18000 ports used: base (tollgate proxy), +1 (admin),
 #                         +100 (status), +80 (upstream), +81 (nginx proxy)
 #   BENCH_ROWS=abcd       rows to measure; "ab" measures nginx alone
+#   BENCH_HALF_RATE=      req/s of the open-loop runs instead of half of (c)'s
 #   BENCH_STRICT=1        exit with status 3 when a target is missed
 #   TOLLGATE_BIN=bin/tollgate
 # Everything listens on 127.0.0.1 only; every process it starts is stopped
@@ -40,6 +41,7 @@ CONNS=${BENCH_CONNECTIONS:-50}
 BASE=${BENCH_PORT_BASE:-18000}
 ROWS=${BENCH_ROWS:-abcd}
 STRICT=${BENCH_STRICT:-0}
+HALF_RATE_SET=${BENCH_HALF_RATE:-}
 TOLLGATE_BIN=${TOLLGATE_BIN:-bin/tollgate}
 
 PORT_TG=$BASE
@@ -69,6 +71,7 @@ need go "https://go.dev/dl/ (the version in go.mod)"
 need awk "apt-get install -y gawk"
 [[ $DURATION =~ ^[0-9]+$ && $WARMUP =~ ^[0-9]+$ && $HALF_DURATION =~ ^[0-9]+$ && $CONNS =~ ^[0-9]+$ && $BASE =~ ^[0-9]+$ ]] ||
 	die "BENCH_DURATION, BENCH_WARMUP, BENCH_HALF_DURATION, BENCH_CONNECTIONS and BENCH_PORT_BASE must be whole numbers"
+[[ -z $HALF_RATE_SET || $HALF_RATE_SET =~ ^[1-9][0-9]*$ ]] || die "BENCH_HALF_RATE=$HALF_RATE_SET: want a whole number of requests per second"
 [[ $ROWS =~ ^[abcd]+$ ]] && has_row a || die "BENCH_ROWS=$ROWS: want letters from abcd, including a (the baseline)"
 
 if ! taskset -c 0,1 true 2>/dev/null; then
@@ -159,6 +162,14 @@ machine_ticks() {
 	awk '/^cpu / {print $2 + $3 + $4 + $9; exit}' /proc/stat
 }
 
+# core1_ticks prints the busy ticks of core 1, where the load generator
+# and the upstream run: every column of its /proc/stat line but idle and
+# iowait. A core 1 near 100 % busy means the load side, not the proxy, set
+# the numbers.
+core1_ticks() {
+	awk '/^cpu1 / {print $2 + $3 + $4 + $7 + $8 + $9; exit}' /proc/stat
+}
+
 # own_ticks VAR sets VAR to the CPU ticks of this script and of its
 # children that have exited (wrk, fixedrate, curl), from the times builtin.
 # It must run in this shell, not in a $(...) subshell, whose times would be
@@ -176,13 +187,16 @@ own_ticks() {
 # benchmark sharing its cores with a compiler measures the compiler.
 foreign_begin() {
 	F_MACHINE=$(machine_ticks)
+	F_CORE1=$(core1_ticks)
 	own_ticks F_OWN
 	# shellcheck disable=SC2086
 	F_SERVERS=$(cpu_ticks $SERVER_PIDS)
 }
 foreign_end() {
-	local machine own servers
+	local machine own servers core1
 	machine=$(machine_ticks)
+	core1=$(core1_ticks)
+	F_CORE1_PCT=$(awk -v t=$((core1 - F_CORE1)) -v hz="$CLK_TCK" -v d="$2" 'BEGIN {printf "%.0f", 100 * t / hz / d}')
 	own_ticks own
 	# shellcheck disable=SC2086
 	servers=$(cpu_ticks $SERVER_PIDS)
@@ -272,7 +286,7 @@ EOF
 }
 
 # Results, indexed by row letter.
-declare -A RPS P99 CPU_US UTIL OTHER HALF_P50 HALF_P99 HALF_OTHER LAG_P99 URL HDR PROCS LABEL
+declare -A RPS P99 CPU_US UTIL OTHER CORE1 HALF_P50 HALF_P99 HALF_OTHER HALF_CORE1 LAG_P99 URL HDR PROCS LABEL
 LABEL[a]="(a) upstream nginx, direct"
 LABEL[b]="(b) nginx reverse proxy"
 LABEL[c]="(c) tollgate, no plugins"
@@ -300,6 +314,7 @@ run_wrk() {
 	# shellcheck disable=SC2086
 	after=$(cpu_ticks ${PROCS[$row]})
 	foreign_end "OTHER[$row]" "$DURATION"
+	CORE1[$row]=$F_CORE1_PCT
 
 	non2xx=$(awk '/Non-2xx or 3xx responses:/ {print $NF}' "$out")
 	[[ -z $non2xx ]] || die "${LABEL[$row]}: wrk counted $non2xx non-2xx/3xx responses; a benchmark of errors is worthless:"$'\n'"$(cat "$out")"
@@ -327,6 +342,7 @@ run_half() {
 		-duration "${HALF_DURATION}s" -connections "$CONNS" -timeout 2s "${hdr[@]}" ||
 		die "${LABEL[$row]}: fixed-rate run failed:"$'\n'"$(cat "$out")"
 	foreign_end "HALF_OTHER[$row]" "$HALF_DURATION"
+	HALF_CORE1[$row]=$F_CORE1_PCT
 	HALF_P50[$row]=$(sed -n 's/^latency_ms .*p50=\([0-9.]*\).*/\1/p' "$out")
 	HALF_P99[$row]=$(sed -n 's/^latency_ms .*p99=\([0-9.]*\).*/\1/p' "$out")
 	[[ -n ${HALF_P50[$row]} && -n ${HALF_P99[$row]} ]] || die "${LABEL[$row]}: cannot read fixedrate output: $(cat "$out")"
@@ -441,6 +457,9 @@ else
 	base_rps=${RPS[a]} HALF_OF="(a)"
 fi
 HALF_RATE=$(awk -v r="$base_rps" 'BEGIN {printf "%d", r / 2}')
+if [[ -n $HALF_RATE_SET ]]; then
+	HALF_RATE=$HALF_RATE_SET HALF_OF="BENCH_HALF_RATE"
+fi
 ((HALF_RATE > 0)) || die "half load rate is $HALF_RATE req/s"
 
 # (a), (b), (c) at half load now, while (c) is still configured.
@@ -479,10 +498,10 @@ echo "$(nginx -v 2>&1 | sed 's/.*: //'), wrk $(wrk -v 2>&1 | awk 'NR == 1 {print
 echo "wrk -t1 -c$CONNS -d${DURATION}s --latency on core 1; proxies on core 0; upstream on core 1"
 echo
 WARNINGS=()
-printf '%-52s %9s %8s %11s %6s %8s\n' row "req/s" "p99 ms" "CPU µs/req" "CPU %" "other %"
+printf '%-52s %9s %8s %11s %6s %8s %8s\n' row "req/s" "p99 ms" "CPU µs/req" "CPU %" "core1 %" "other %"
 for row in a b c d; do
 	has_row "$row" || continue
-	printf '%-52s %9.0f %8.3f %11.2f %6s %8s\n' "${LABEL[$row]}" "${RPS[$row]}" "${P99[$row]}" "${CPU_US[$row]}" "${UTIL[$row]}" "${OTHER[$row]}"
+	printf '%-52s %9.0f %8.3f %11.2f %6s %8s %8s\n' "${LABEL[$row]}" "${RPS[$row]}" "${P99[$row]}" "${CPU_US[$row]}" "${UTIL[$row]}" "${CORE1[$row]}" "${OTHER[$row]}"
 	# A proxy that was not busy was not the bottleneck: the load side was.
 	if [[ $row != a ]] && ((UTIL[$row] < 85)); then
 		WARNINGS+=("${LABEL[$row]} used only ${UTIL[$row]}% of its core: core 1 (wrk and the upstream) or other processes limited that row")
@@ -518,15 +537,18 @@ if has_row c && has_row d; then
 fi
 
 echo
-echo "Open loop at ${HALF_RATE} req/s (half of $HALF_OF), ${HALF_DURATION}s, $CONNS connections, load/cmd/fixedrate on core 1"
-printf '%-52s %8s %8s %13s %13s %8s\n' row "p50 ms" "p99 ms" "added p99 ms" "gen lag p99" "other %"
+if [[ $HALF_OF != BENCH_HALF_RATE ]]; then
+	HALF_OF="half of $HALF_OF"
+fi
+echo "Open loop at ${HALF_RATE} req/s ($HALF_OF), ${HALF_DURATION}s, $CONNS connections, load/cmd/fixedrate on core 1"
+printf '%-52s %8s %8s %13s %12s %8s %8s\n' row "p50 ms" "p99 ms" "added p99 ms" "gen lag p99" "core1 %" "other %"
 for row in a b c d; do
 	has_row "$row" || continue
 	added=-
 	if [[ $row != a ]]; then
 		added=$(awk -v x="${HALF_P99[$row]}" -v a="${HALF_P99[a]}" 'BEGIN {printf "%.3f", x - a}')
 	fi
-	printf '%-52s %8.3f %8.3f %13s %13s %8s' "${LABEL[$row]}" "${HALF_P50[$row]}" "${HALF_P99[$row]}" "$added" "${LAG_P99[$row]}" "${HALF_OTHER[$row]}"
+	printf '%-52s %8.3f %8.3f %13s %12s %8s %8s' "${LABEL[$row]}" "${HALF_P50[$row]}" "${HALF_P99[$row]}" "$added" "${LAG_P99[$row]}" "${HALF_CORE1[$row]}" "${HALF_OTHER[$row]}"
 	if [[ $row == c || $row == d ]]; then
 		if awk -v x="$added" 'BEGIN {exit !(x <= 0.3)}'; then
 			printf '   target ≤ 0.3   ok'
@@ -536,11 +558,14 @@ for row in a b c d; do
 		fi
 	fi
 	echo
+	if ((HALF_CORE1[$row] >= 90)); then
+		WARNINGS+=("core 1 was ${HALF_CORE1[$row]}% busy during the open-loop run of ${LABEL[$row]}: the generator and the upstream, not the proxy, set its latency")
+	fi
 	if ((HALF_OTHER[$row] > 10)); then
 		WARNINGS+=("other processes used ${HALF_OTHER[$row]}% of a core during the open-loop run of ${LABEL[$row]}")
 	fi
 done
-echo "(gen lag: how late the generator itself sent, part of every latency in this table; other %: CPU used meanwhile by processes outside the benchmark, in % of one core)"
+echo "(gen lag: how late the generator itself sent, part of every latency in this table; core1 %: how busy the generator's and upstream's core was; other %: CPU used meanwhile by processes outside the benchmark, in % of one core)"
 
 if ((${#WARNINGS[@]} > 0)); then
 	echo
