@@ -10,6 +10,7 @@ package requesttransformer
 
 import (
 	"encoding/json"
+	"github.com/tollgate/tollgate/gateway/plugin/jsonobject"
 	"mime"
 	"net/url"
 	"strconv"
@@ -253,50 +254,50 @@ func (t *Transformer) transformBody(req plugin.Request) {
 	}
 }
 
-func jsonString(s string) json.RawMessage { return quote(s) }
+func jsonString(s string) json.RawMessage { return jsonobject.Quote(s) }
 
 // transformJSON is Kong's transform_json_body; nil means unchanged.
 func (t *Transformer) transformJSON(req plugin.Request, body []byte) []byte {
 	nonEmpty := len(body) > 0
-	o, err := parseObject(body)
+	o, err := jsonobject.Parse(body)
 	if err != nil {
 		if nonEmpty {
 			return nil
 		}
-		o = object{}
+		o = jsonobject.Object{}
 	}
 	changed := false
 	if nonEmpty {
 		for _, p := range t.remove.body {
-			o.del(p.name)
+			o.Del(p.name)
 			changed = true
 		}
 		for _, p := range t.rename.body {
-			o.rename(p.name, p.value.parts[0].lit)
+			o.Rename(p.name, p.value.parts[0].lit)
 			changed = true
 		}
 		for _, p := range t.replace.body {
-			if _, ok := o.get(p.name); ok {
-				o.set(p.name, jsonString(p.value.render(req)))
+			if _, ok := o.Get(p.name); ok {
+				o.Set(p.name, jsonString(p.value.render(req)))
 				changed = true
 			}
 		}
 	}
 	for _, p := range t.add.body {
-		if _, ok := o.get(p.name); !ok {
-			o.set(p.name, jsonString(p.value.render(req)))
+		if _, ok := o.Get(p.name); !ok {
+			o.Set(p.name, jsonString(p.value.render(req)))
 			changed = true
 		}
 	}
 	for _, p := range t.appd.body {
-		old, ok := o.get(p.name)
-		o.set(p.name, appendValue(old, ok, jsonString(p.value.render(req))))
+		old, ok := o.Get(p.name)
+		o.Set(p.name, jsonobject.AppendValue(old, ok, jsonString(p.value.render(req))))
 		changed = true
 	}
 	if !changed {
 		return nil
 	}
-	return o.marshal()
+	return o.Marshal()
 }
 
 type kv struct{ k, v string }

@@ -11,6 +11,7 @@ package responsetransformer
 
 import (
 	"encoding/json"
+	"github.com/tollgate/tollgate/gateway/plugin/jsonobject"
 	"strconv"
 	"strings"
 
@@ -149,7 +150,7 @@ func typed(c Changes) ([]pair, entity.FieldErrors) {
 		case "boolean":
 			p.jsonValue, _ = json.Marshal(strings.EqualFold(p.value, "true"))
 		default:
-			p.jsonValue = quote(p.value)
+			p.jsonValue = jsonobject.Quote(p.value)
 		}
 	}
 	return ps, nil
@@ -285,42 +286,42 @@ func (t *Transformer) BodyFilter(c *plugin.Context) {
 	if enc := r.Header("Content-Encoding"); enc != "" && !strings.EqualFold(enc, "identity") {
 		return
 	}
-	o, err := parseObject(r.Body())
+	o, err := jsonobject.Parse(r.Body())
 	if err != nil {
 		return
 	}
 	for _, p := range t.removeJSON {
-		o.del(p.name)
+		o.Del(p.name)
 	}
 	for _, p := range t.renameJSON {
-		if _, ok := o.get(p.name); ok && p.value != "" {
-			o.rename(p.name, p.value)
+		if _, ok := o.Get(p.name); ok && p.value != "" {
+			o.Rename(p.name, p.value)
 		}
 	}
 	for _, p := range t.replaceJSON {
 		if p.skip {
 			continue
 		}
-		if v, ok := o.get(p.name); ok && !isFalsy(v) {
-			o.set(p.name, p.jsonValue)
+		if v, ok := o.Get(p.name); ok && !isFalsy(v) {
+			o.Set(p.name, p.jsonValue)
 		}
 	}
 	for _, p := range t.addJSON {
 		if p.skip {
 			continue
 		}
-		if _, ok := o.get(p.name); !ok {
-			o.set(p.name, p.jsonValue)
+		if _, ok := o.Get(p.name); !ok {
+			o.Set(p.name, p.jsonValue)
 		}
 	}
 	for _, p := range t.appendJSON {
 		if p.skip {
 			continue
 		}
-		old, ok := o.get(p.name)
-		o.set(p.name, appendValue(old, ok, p.jsonValue))
+		old, ok := o.Get(p.name)
+		o.Set(p.name, jsonobject.AppendValue(old, ok, p.jsonValue))
 	}
-	r.SetBody(o.marshal())
+	r.SetBody(o.Marshal())
 }
 
 // isFalsy: Kong replaces only when json_body[name] is truthy in Lua, so a

@@ -1,4 +1,8 @@
-package responsetransformer
+// Package jsonobject edits JSON objects in place for the transformer
+// plugins: members keep their order, so a transformed body differs from the
+// original only where it was changed. It never fails on input it cannot
+// parse except by returning an error.
+package jsonobject
 
 import (
 	"bytes"
@@ -7,18 +11,18 @@ import (
 	"io"
 )
 
-// object is a JSON object that keeps its members in order, so that a
+// Object is a JSON object that keeps its members in order, so that a
 // transformed body differs from the original only where it was changed.
-type object []member
+type Object []member
 
 type member struct {
 	key string
 	val json.RawMessage
 }
 
-// parseObject parses a JSON object; a repeated key keeps its first place and
+// Parse parses a JSON object; a repeated key keeps its first place and
 // its last value.
-func parseObject(b []byte) (object, error) {
+func Parse(b []byte) (Object, error) {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	tok, err := dec.Token()
 	if err != nil {
@@ -27,7 +31,7 @@ func parseObject(b []byte) (object, error) {
 	if d, ok := tok.(json.Delim); !ok || d != '{' {
 		return nil, errors.New("not a JSON object")
 	}
-	o := object{}
+	o := Object{}
 	for dec.More() {
 		tok, err := dec.Token()
 		if err != nil {
@@ -38,7 +42,7 @@ func parseObject(b []byte) (object, error) {
 		if err := dec.Decode(&val); err != nil {
 			return nil, err
 		}
-		o.set(key, val)
+		o.Set(key, val)
 	}
 	if _, err := dec.Token(); err != nil {
 		return nil, err
@@ -49,7 +53,7 @@ func parseObject(b []byte) (object, error) {
 	return o, nil
 }
 
-func (o object) index(key string) int {
+func (o Object) index(key string) int {
 	for i := range o {
 		if o[i].key == key {
 			return i
@@ -58,14 +62,16 @@ func (o object) index(key string) int {
 	return -1
 }
 
-func (o object) get(key string) (json.RawMessage, bool) {
+// Get returns the value of key.
+func (o Object) Get(key string) (json.RawMessage, bool) {
 	if i := o.index(key); i >= 0 {
 		return o[i].val, true
 	}
 	return nil, false
 }
 
-func (o *object) set(key string, val json.RawMessage) {
+// Set replaces key's value, or appends the member when key is absent.
+func (o *Object) Set(key string, val json.RawMessage) {
 	if i := o.index(key); i >= 0 {
 		(*o)[i].val = val
 		return
@@ -73,34 +79,36 @@ func (o *object) set(key string, val json.RawMessage) {
 	*o = append(*o, member{key, val})
 }
 
-// rename moves old's value to key new in old's place (Kong assigns
+// Rename moves old's value to key new in old's place (Kong assigns
 // new = old then removes old, so an absent old removes new too).
-func (o *object) rename(old, new string) {
+func (o *Object) Rename(old, new string) {
 	if old == new {
 		return
 	}
 	i := o.index(old)
-	o.del(new)
+	o.Del(new)
 	if i < 0 {
 		return
 	}
 	(*o)[o.index(old)].key = new
 }
 
-func (o *object) del(key string) {
+// Del removes key.
+func (o *Object) Del(key string) {
 	if i := o.index(key); i >= 0 {
 		*o = append((*o)[:i], (*o)[i+1:]...)
 	}
 }
 
-func (o object) marshal() []byte {
+// Marshal encodes the object with its members in order.
+func (o Object) Marshal() []byte {
 	var buf bytes.Buffer
 	buf.WriteByte('{')
 	for i, m := range o {
 		if i > 0 {
 			buf.WriteByte(',')
 		}
-		buf.Write(quote(m.key))
+		buf.Write(Quote(m.key))
 		buf.WriteByte(':')
 		buf.Write(m.val)
 	}
@@ -108,8 +116,8 @@ func (o object) marshal() []byte {
 	return buf.Bytes()
 }
 
-// quote encodes s as a JSON string without HTML escaping.
-func quote(s string) []byte {
+// Quote encodes s as a JSON string without HTML escaping.
+func Quote(s string) []byte {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
@@ -117,9 +125,9 @@ func quote(s string) []byte {
 	return bytes.TrimRight(buf.Bytes(), "\n")
 }
 
-// appendValue is Kong's append_value: no value becomes the new one, an array
+// AppendValue is Kong's append_value: no value becomes the new one, an array
 // gets it appended, anything else becomes an array of both.
-func appendValue(old json.RawMessage, ok bool, v json.RawMessage) json.RawMessage {
+func AppendValue(old json.RawMessage, ok bool, v json.RawMessage) json.RawMessage {
 	if !ok {
 		return v
 	}
