@@ -33,18 +33,18 @@ func runConfig(ctx context.Context, args []string, stdout, stderr io.Writer, get
 	verb := args[0]
 	var workspace string
 	var format string
-	s, fs, err := loadSettings("config "+verb, args[1:], stderr, getenv, func(fs *flag.FlagSet) {
+	s, rest, err := loadSettings("config "+verb, args[1:], stderr, getenv, func(fs *flag.FlagSet) {
 		fs.StringVar(&workspace, "workspace", entity.DefaultWorkspace, "workspace to import into or export from")
 		fs.StringVar(&format, "format", "", "export format: yaml or json (default: from the file name, else yaml)")
 	})
 	if err != nil {
 		return err
 	}
-	if fs.NArg() != 1 {
+	if len(rest) != 1 {
 		fmt.Fprint(stderr, configUsage)
 		return errUsage
 	}
-	file := fs.Arg(0)
+	file := rest[0]
 	plugins := bundledPlugins()
 	switch verb {
 	case "validate":

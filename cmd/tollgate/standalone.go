@@ -28,8 +28,10 @@ func newLogger(w io.Writer, level string) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
 }
 
-// loadSettings parses a command's flags and resolves its settings.
-func loadSettings(name string, args []string, stderr io.Writer, getenv func(string) string, extra func(*flag.FlagSet)) (Settings, *flag.FlagSet, error) {
+// loadSettings parses a command's flags, which may stand before or after its
+// arguments ("export FILE --format json"), and resolves its settings; it
+// returns the arguments that are not flags.
+func loadSettings(name string, args []string, stderr io.Writer, getenv func(string) string, extra func(*flag.FlagSet)) (Settings, []string, error) {
 	s := DefaultSettings()
 	fs := flag.NewFlagSet("tollgate "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -38,20 +40,31 @@ func loadSettings(name string, args []string, stderr io.Writer, getenv func(stri
 	if extra != nil {
 		extra(fs)
 	}
-	if err := fs.Parse(args); err != nil {
-		return s, fs, errUsage
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return s, nil, errUsage
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		positional = append(positional, fs.Arg(0))
+		args = fs.Args()[1:]
 	}
 	if err := s.load(fs, conf, getenv); err != nil {
-		return s, fs, fmt.Errorf("settings: %w", err)
+		return s, nil, fmt.Errorf("settings: %w", err)
 	}
-	return s, fs, nil
+	return s, positional, nil
 }
 
 // runStandalone runs a gateway node with the embedded store until ctx ends.
 func runStandalone(ctx context.Context, args []string, stderr io.Writer, getenv func(string) string) error {
-	s, _, err := loadSettings("standalone", args, stderr, getenv, nil)
+	s, rest, err := loadSettings("standalone", args, stderr, getenv, nil)
 	if err != nil {
 		return err
+	}
+	if len(rest) > 0 {
+		return fmt.Errorf("standalone takes no arguments, got %q", rest)
 	}
 	log := newLogger(stderr, s.LogLevel).With("node_id", s.NodeID)
 	st, err := openBoltStore(s.DataDir, log.With("component", "store"))
