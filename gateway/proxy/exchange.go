@@ -381,8 +381,8 @@ func (x *exchange) prepareRequest(hostHdr string, tlsUp, upgrade bool) {
 		h.Set(hConnection, "Upgrade")
 	}
 	var vb [128]byte
-	h.SetBytesV(hVia, appendVia(vb[:0], h.Peek(hVia)))
-	h.SetBytesV(hRequestID, x.rid[:])
+	h.SetCanonical(bVia, appendVia(vb[:0], h.Peek(hVia)))
+	h.SetCanonical(bRequestID, x.rid[:])
 	h.SetProtocol("HTTP/1.1")
 	h.SetHost(hostHdr)
 	req.UseHostHeader = true
@@ -418,23 +418,23 @@ func (x *exchange) setForwarded(h *fasthttp.RequestHeader) {
 		}
 	}
 	b = x.peer.AppendTo(b)
-	h.SetBytesV(hXForwardedFor, b)
+	h.SetCanonical(bXForwardedFor, b)
 	if !trusted || len(h.Peek(hXForwardedProto)) == 0 {
-		h.Set(hXForwardedProto, x.scheme)
+		h.SetCanonical(bXForwardedProto, s2b(x.scheme))
 	}
 	if !trusted || len(h.Peek(hXForwardedHost)) == 0 {
-		h.SetBytesV(hXForwardedHost, hostWithoutPort(h.Host()))
+		h.SetCanonical(bXForwardedHost, hostWithoutPort(h.Host()))
 	}
 	if !trusted || len(h.Peek(hXForwardedPort)) == 0 {
-		h.Set(hXForwardedPort, x.l.port)
+		h.SetCanonical(bXForwardedPort, s2b(x.l.port))
 	}
 	if !trusted || len(h.Peek(hXForwardedPath)) == 0 {
-		h.Set(hXForwardedPath, x.path)
+		h.SetCanonical(bXForwardedPath, s2b(x.path))
 	}
 	if !trusted {
 		h.Del(hXForwardedPrefix)
 	}
-	h.Set(hXRealIP, x.clientIPStr)
+	h.SetCanonical(bXRealIP, s2b(x.clientIPStr))
 }
 
 // relay turns the upstream's response into the client's.
@@ -444,7 +444,7 @@ func (x *exchange) relay() {
 	up.Header.CopyTo(&resp.Header)
 	stripResponseHopByHop(&resp.Header)
 	var vb [128]byte
-	resp.Header.SetBytesV(hVia, appendVia(vb[:0], resp.Header.Peek(hVia)))
+	resp.Header.SetCanonical(bVia, appendVia(vb[:0], resp.Header.Peek(hVia)))
 	x.responder = "upstream"
 	if bs := up.BodyStream(); bs != nil {
 		x.body.init(x, bs)
@@ -468,7 +468,7 @@ func (x *exchange) relay() {
 		}
 	}
 	if x.setCookie != nil {
-		resp.Header.SetBytesV(hSetCookie, x.setCookie)
+		resp.Header.SetCanonical(bSetCookie, x.setCookie)
 	}
 	x.finish()
 }
@@ -476,7 +476,7 @@ func (x *exchange) relay() {
 // finish runs the response phases on whatever response is in ctx.
 func (x *exchange) finish() {
 	resp := &x.ctx.Response
-	resp.Header.SetBytesV(hRequestID, x.rid[:])
+	resp.Header.SetCanonical(bRequestID, x.rid[:])
 	if x.set == nil {
 		return
 	}

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bytes"
+	"unsafe"
 
 	"github.com/valyala/fasthttp"
 )
@@ -30,6 +31,28 @@ const (
 	hSetCookie         = "Set-Cookie"
 	hTraceparent       = "Traceparent"
 )
+
+// Canonical header names as bytes, for SetCanonical: the request path sets
+// these on every request and need not normalize them each time.
+var (
+	bVia             = []byte(hVia)
+	bRequestID       = []byte(hRequestID)
+	bXForwardedFor   = []byte(hXForwardedFor)
+	bXForwardedProto = []byte(hXForwardedProto)
+	bXForwardedHost  = []byte(hXForwardedHost)
+	bXForwardedPort  = []byte(hXForwardedPort)
+	bXForwardedPath  = []byte(hXForwardedPath)
+	bXRealIP         = []byte(hXRealIP)
+	bSetCookie       = []byte(hSetCookie)
+)
+
+// s2b views s as bytes without copying; the bytes must not be modified.
+func s2b(s string) []byte {
+	if s == "" {
+		return nil
+	}
+	return unsafe.Slice(unsafe.StringData(s), len(s))
+}
 
 // viaToken is this gateway's entry in Via (RFC 9110 §7.6.3).
 const viaToken = "1.1 tollgate"
