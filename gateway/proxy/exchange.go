@@ -76,6 +76,7 @@ type exchange struct {
 	failed    failure
 	responder string
 	errBuf    []byte
+	smallBuf  []byte // a short upstream body, kept between requests
 
 	bodyBuffered bool
 
@@ -459,8 +460,15 @@ func (x *exchange) relay() {
 				x.respondFailure(classify(err), err)
 				return
 			}
+		} else if cl := up.Header.ContentLength(); cl >= 0 && cl <= smallBody {
+			// A short body is read whole and written with the head: no
+			// stream to relay, and the upstream connection goes back to
+			// its pool at once.
+			if err := x.readSmallBody(cl); err != nil {
+				x.respondFailure(classify(err), err)
+				return
+			}
 		} else {
-			cl := up.Header.ContentLength()
 			if cl < -1 {
 				cl = -1 // read-until-close upstream body: chunk it to the client
 			}
@@ -471,6 +479,42 @@ func (x *exchange) relay() {
 		resp.Header.SetCanonical(bSetCookie, x.setCookie)
 	}
 	x.finish()
+}
+
+// smallBody is the largest upstream body, by Content-Length, that is
+// buffered rather than streamed to the client.
+const smallBody = 64 << 10
+
+// readSmallBody reads the upstream body of length cl to its end into the
+// exchange's buffer and makes it the client's response body, releasing the
+// upstream stream.
+func (x *exchange) readSmallBody(cl int) error {
+	if cap(x.smallBuf) < cl+1 {
+		x.smallBuf = make([]byte, 0, max(cl+1, 512))
+	}
+	buf := x.smallBuf[:cap(x.smallBuf)]
+	n := 0
+	var err error
+	for {
+		var m int
+		m, err = x.body.Read(buf[n:])
+		n += m
+		if err != nil || n > cl {
+			break
+		}
+	}
+	if errors.Is(err, io.EOF) {
+		err = nil
+	}
+	if err == nil && n != cl {
+		err = io.ErrUnexpectedEOF
+	}
+	_ = x.body.CloseWithError(err)
+	if err != nil {
+		return err
+	}
+	x.ctx.Response.SetBodyRaw(buf[:n])
+	return nil
 }
 
 // finish runs the response phases on whatever response is in ctx.
