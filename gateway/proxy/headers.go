@@ -129,6 +129,13 @@ func stripRequestHopByHop(h *fasthttp.RequestHeader) {
 // stripResponseHopByHop does the same for a response on its way back. The
 // upstream closing its connection must not close the client's.
 func stripResponseHopByHop(h *fasthttp.ResponseHeader) {
+	switch responseHopByHop(h) {
+	case hopNone:
+		return
+	case hopConnection:
+		h.Del(hConnection)
+		return
+	}
 	if v := h.Peek(hConnection); len(v) > 0 {
 		var buf [256]byte
 		cv := append(buf[:0], v...)
@@ -138,6 +145,54 @@ func stripResponseHopByHop(h *fasthttp.ResponseHeader) {
 	for _, name := range hopByHopResponse {
 		h.Del(name)
 	}
+}
+
+// What stripResponseHopByHop has to remove.
+const (
+	hopNone       = iota // nothing
+	hopConnection        // Connection, naming no other field
+	hopAll               // other fields: the full pass
+)
+
+// responseHopByHop tells what stripResponseHopByHop has to do: one pass
+// over the fields costs less than a lookup of each name. Fields of an
+// announced trailer are not in the scan, so an announcement takes the full
+// pass.
+func responseHopByHop(h *fasthttp.ResponseHeader) int {
+	for range h.Trailers() {
+		return hopAll
+	}
+	res := hopNone
+	for k, v := range h.All() {
+		if !isHopByHopResponse(k) {
+			continue
+		}
+		if len(k) != len(hConnection) || !bytes.EqualFold(k, []byte(hConnection)) {
+			return hopAll
+		}
+		named := false
+		connectionTokens(v, func([]byte) { named = true })
+		if named {
+			return hopAll
+		}
+		res = hopConnection
+	}
+	return res
+}
+
+func isHopByHopResponse(k []byte) bool {
+	if len(k) < len(hTE) || len(k) > len(hProxyAuthenticate) {
+		return false
+	}
+	if len(k) == len(hConnection) && bytes.EqualFold(k, []byte(hConnection)) {
+		return true
+	}
+	for _, n := range hopByHopResponse {
+		if len(n) == len(k) && bytes.EqualFold(k, []byte(n)) {
+			return true
+		}
+	}
+	return false
 }
 
 // appendVia returns the Via value with this gateway's entry appended to
