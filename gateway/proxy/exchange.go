@@ -376,7 +376,12 @@ func (x *exchange) prepareRequest(hostHdr string, tlsUp, upgrade bool) {
 	req := &x.ctx.Request
 	h := &req.Header
 	x.setForwarded(h) // before Host changes: it reports the client's view
-	stripRequestHopByHop(h)
+	if x.set == nil {
+		// No plugin can have changed the fields received.
+		stripReceivedRequestHopByHop(h)
+	} else {
+		stripRequestHopByHop(h)
+	}
 	if upgrade {
 		h.Set(hUpgrade, "websocket")
 		h.Set(hConnection, "Upgrade")

@@ -126,6 +126,81 @@ func stripRequestHopByHop(h *fasthttp.RequestHeader) {
 	}
 }
 
+// stripReceivedRequestHopByHop is stripRequestHopByHop for a request whose
+// fields are still those received, apart from ones set by this hop that are
+// not hop-by-hop: the received block tells, in one pass, whether there is
+// anything to remove.
+func stripReceivedRequestHopByHop(h *fasthttp.RequestHeader) {
+	switch rawRequestHopByHop(h.RawHeaders()) {
+	case hopNone:
+		if h.ConnectionClose() {
+			h.Del(hConnection) // the engine's close flag, without a field
+		}
+		return
+	case hopConnection:
+		h.Del(hConnection)
+		return
+	}
+	stripRequestHopByHop(h)
+}
+
+// rawRequestHopByHop scans a received header block for hop-by-hop fields.
+// An empty block (nothing received, or not kept) takes the full pass.
+func rawRequestHopByHop(raw []byte) int {
+	if len(raw) == 0 {
+		return hopAll
+	}
+	res := hopNone
+	for len(raw) > 0 {
+		line := raw
+		if i := bytes.IndexByte(raw, '\n'); i >= 0 {
+			line, raw = raw[:i], raw[i+1:]
+		} else {
+			raw = nil
+		}
+		line = bytes.TrimSuffix(line, []byte{'\r'})
+		if len(line) == 0 {
+			continue // end of the block
+		}
+		if line[0] == ' ' || line[0] == '\t' {
+			return hopAll // a folded value: leave it to the full pass
+		}
+		i := bytes.IndexByte(line, ':')
+		if i < 0 {
+			return hopAll
+		}
+		k := trimSpace(line[:i])
+		if !isHopByHopRequest(k) {
+			continue
+		}
+		if len(k) != len(hConnection) || !bytes.EqualFold(k, []byte(hConnection)) {
+			return hopAll
+		}
+		named := false
+		connectionTokens(trimSpace(line[i+1:]), func([]byte) { named = true })
+		if named {
+			return hopAll
+		}
+		res = hopConnection
+	}
+	return res
+}
+
+func isHopByHopRequest(k []byte) bool {
+	if len(k) < len(hTE) || len(k) > len(hProxyAuthorize) {
+		return false
+	}
+	if len(k) == len(hConnection) && bytes.EqualFold(k, []byte(hConnection)) {
+		return true
+	}
+	for _, n := range hopByHopRequest {
+		if len(n) == len(k) && bytes.EqualFold(k, []byte(n)) {
+			return true
+		}
+	}
+	return false
+}
+
 // stripResponseHopByHop does the same for a response on its way back. The
 // upstream closing its connection must not close the client's.
 func stripResponseHopByHop(h *fasthttp.ResponseHeader) {

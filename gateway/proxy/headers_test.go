@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tollgate/tollgate/internal/entity"
+	"github.com/valyala/fasthttp"
 )
 
 // rawConn sends hand-written requests, so that tests control every byte.
@@ -182,6 +183,52 @@ func TestHopByHopHeaders(t *testing.T) {
 		}
 		if v := resp.Header.Get("Via"); v != "1.1 backend, 1.1 tollgate" {
 			t.Errorf("response Via = %q", v)
+		}
+	}
+}
+
+func TestReceivedRequestHopByHop(t *testing.T) {
+	cases := []struct {
+		raw  string
+		want int
+	}{
+		{"", hopAll},
+		{"Host: x\r\nUser-Agent: a\r\n\r\n", hopNone},
+		{"Host: x\r\nConnection: keep-alive\r\n\r\n", hopConnection},
+		{"Host: x\r\nconnection:  Close \r\n\r\n", hopConnection},
+		{"Host: x\r\nConnection: keep-alive, X-Hop\r\n\r\n", hopAll},
+		{"Host: x\r\nConnection: keep-alive\r\n X-Hop\r\n\r\n", hopAll},
+		{"Host: x\r\nKeep-Alive: timeout=5\r\n\r\n", hopAll},
+		{"Host: x\r\nte: trailers\r\n\r\n", hopAll},
+		{"Host: x\r\nTransfer-Encoding: chunked\r\n\r\n", hopAll},
+		{"Host: x\r\nProxy-Authorization: Basic eA==\r\n\r\n", hopAll},
+		{"Host: x\r\nProxy-Connection: keep-alive\r\n\r\n", hopAll},
+		{"Host: x\r\nUPGRADE: websocket\r\n\r\n", hopAll},
+		{"Host: x\r\nX-Connection: 1\r\nTeapot: 1\r\n\r\n", hopNone},
+	}
+	for _, c := range cases {
+		if got := rawRequestHopByHop([]byte(c.raw)); got != c.want {
+			t.Errorf("%q: got %d, want %d", c.raw, got, c.want)
+		}
+	}
+
+	// Both ways of stripping leave the same request.
+	for _, raw := range []string{
+		"GET / HTTP/1.1\r\nHost: x\r\nConnection: keep-alive, X-Hop\r\nX-Hop: 1\r\nKeep-Alive: timeout=5\r\nTE: trailers\r\nX-Keep: 1\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-Keep: 1\r\n\r\n",
+		"GET / HTTP/1.0\r\nHost: x\r\nX-Keep: 1\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: x\r\nX-Keep: 1\r\n\r\n",
+	} {
+		var a, b fasthttp.RequestHeader
+		for _, h := range []*fasthttp.RequestHeader{&a, &b} {
+			if err := h.Read(bufio.NewReader(strings.NewReader(raw))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		stripRequestHopByHop(&a)
+		stripReceivedRequestHopByHop(&b)
+		if string(a.Header()) != string(b.Header()) || a.ConnectionClose() != b.ConnectionClose() {
+			t.Errorf("%q:\nfull pass %q (close %v)\nfast pass %q (close %v)", raw, a.Header(), a.ConnectionClose(), b.Header(), b.ConnectionClose())
 		}
 	}
 }
