@@ -347,7 +347,7 @@ run_half() {
 	HALF_P99[$row]=$(sed -n 's/^latency_ms .*p99=\([0-9.]*\).*/\1/p' "$out")
 	[[ -n ${HALF_P50[$row]} && -n ${HALF_P99[$row]} ]] || die "${LABEL[$row]}: cannot read fixedrate output: $(cat "$out")"
 	# Keep the generator's own delay in view: it is part of every row.
-	LAG_P99[$row]=$(sed -n 's/^send_lag_ms .*p99=\([0-9.]*\).*/\1/p' "$out")
+	LAG_P99[$row]=$(sed -n 's/^schedule_lag_ms .*p99=\([0-9.]*\).*/\1/p' "$out")
 }
 
 # admin METHOD PATH [curl args...]: one Admin API call that must succeed.
@@ -565,7 +565,7 @@ for row in a b c d; do
 		WARNINGS+=("other processes used ${HALF_OTHER[$row]}% of a core during the open-loop run of ${LABEL[$row]}")
 	fi
 done
-echo "(gen lag: how late the generator itself sent, part of every latency in this table; core1 %: how busy the generator's and upstream's core was; other %: CPU used meanwhile by processes outside the benchmark, in % of one core)"
+echo "(gen lag: how late the generator's own scheduler was, part of every latency in this table; core1 %: how busy the generator's and upstream's core was; other %: CPU used meanwhile by processes outside the benchmark, in % of one core)"
 
 if ((${#WARNINGS[@]} > 0)); then
 	echo

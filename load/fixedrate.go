@@ -109,10 +109,13 @@ type Result struct {
 	// due to when its response had been read in full.
 	Latency Histogram
 	// SendLag holds, for every request sent, the time from when it was due
-	// to when it was written: the generator's own delay (timer precision, a
-	// busy CPU) plus the wait for a free connection. It is part of Latency
-	// and tells how much of Latency the generator itself is responsible for.
+	// to when it was written: ScheduleLag plus the wait for a free
+	// connection, which grows when the server is slow. It is part of Latency.
 	SendLag Histogram
+	// ScheduleLag holds, for every request handed out, how late the
+	// generator's own scheduler was (timer precision, a starved CPU): the
+	// share of Latency that the generator alone is responsible for.
+	ScheduleLag Histogram
 }
 
 // Achieved returns completed requests per second of Elapsed.
@@ -172,7 +175,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		}()
 	}
 
-	unscheduled := schedule(runCtx, start, total, cfg.Rate, due)
+	unscheduled := schedule(runCtx, start, total, cfg.Rate, due, &res.ScheduleLag)
 	close(due)
 	wg.Wait()
 
@@ -198,8 +201,8 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 
 // schedule hands out total due times, rate per second from start, waiting
 // for each one's time to come. It returns how many it did not hand out
-// because ctx ended.
-func schedule(ctx context.Context, start time.Time, total int64, rate float64, due chan<- time.Duration) int64 {
+// because ctx ended. It records in late how late it was for each.
+func schedule(ctx context.Context, start time.Time, total int64, rate float64, due chan<- time.Duration, late *Histogram) int64 {
 	s := newSleeper()
 	defer s.close()
 	// Long waits (low rates) go to a runtime timer, which ctx can cut
@@ -223,6 +226,7 @@ func schedule(ctx context.Context, start time.Time, total int64, rate float64, d
 				return total - i
 			}
 		}
+		late.Record(time.Since(start) - at)
 		select {
 		case due <- at:
 		case <-ctx.Done():

@@ -246,6 +246,13 @@ func TestRunMeasuresFromDueTime(t *testing.T) {
 	if lag := res.SendLag.Quantile(0.9); lag < 50*time.Millisecond {
 		t.Errorf("p90 send lag %v: the wait for the busy connection should show as send lag", lag)
 	}
+	// The scheduler itself was not held up by the stall.
+	if n := res.ScheduleLag.Count(); n != 200 {
+		t.Errorf("schedule lag recorded for %d requests, want 200", n)
+	}
+	if sched, send := res.ScheduleLag.Quantile(0.9), res.SendLag.Quantile(0.9); sched > send/2 {
+		t.Errorf("p90 schedule lag %v against p90 send lag %v: the scheduler waited for the server", sched, send)
+	}
 }
 
 // TestRunRetriesStaleKeepAlive uses a server that closes each connection

@@ -6,7 +6,7 @@ import "time"
 
 // sleeper falls back to the runtime's timers where there is no precise
 // sleep of the thread's own; they may wake late by up to a millisecond,
-// which shows in Result.SendLag.
+// which shows in Result.ScheduleLag.
 type sleeper struct{}
 
 func newSleeper() *sleeper { return &sleeper{} }

@@ -9,7 +9,9 @@
 //	requests scheduled=50000 completed=50000 non2xx=0 errors=0 timeouts=0 unsent=0 dials=50 achieved=4999.9/s
 //	latency_ms p50=0.112 p90=0.150 p99=0.310 p99.9=0.800 max=2.100 mean=0.121
 //
-// and a third, send_lag_ms, with the generator's own share of the latency.
+// then send_lag_ms, how late requests were written (waiting for a free
+// connection included), and schedule_lag_ms, how late the generator's own
+// scheduler was: its share of the latency.
 // It exits with status 1 when any request failed, got a non-2xx status or
 // was not sent, so that a run measuring errors cannot pass for a benchmark.
 package main
@@ -111,6 +113,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		ms(l.Quantile(0.5)), ms(l.Quantile(0.9)), ms(l.Quantile(0.99)), ms(l.Quantile(0.999)), ms(l.Max()), ms(l.Mean()))
 	g := &res.SendLag
 	fmt.Fprintf(stdout, "send_lag_ms p50=%.3f p99=%.3f max=%.3f\n",
+		ms(g.Quantile(0.5)), ms(g.Quantile(0.99)), ms(g.Max()))
+	g = &res.ScheduleLag
+	fmt.Fprintf(stdout, "schedule_lag_ms p50=%.3f p99=%.3f max=%.3f\n",
 		ms(g.Quantile(0.5)), ms(g.Quantile(0.99)), ms(g.Max()))
 	if res.FirstError != nil {
 		fmt.Fprintf(stderr, "fixedrate: first error: %v\n", res.FirstError)

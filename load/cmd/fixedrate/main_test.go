@@ -44,7 +44,8 @@ func TestRun(t *testing.T) {
 			wantCode: 0,
 			wantOut: regexp.MustCompile(`(?m)^requests scheduled=20 completed=20 non2xx=0 errors=0 timeouts=0 unsent=0 dials=[12] achieved=[0-9.]+/s\n` +
 				`latency_ms p50=[0-9.]+ p90=[0-9.]+ p99=[0-9.]+ p99\.9=[0-9.]+ max=[0-9.]+ mean=[0-9.]+\n` +
-				`send_lag_ms p50=[0-9.]+ p99=[0-9.]+ max=[0-9.]+\n$`),
+				`send_lag_ms p50=[0-9.]+ p99=[0-9.]+ max=[0-9.]+\n` +
+				`schedule_lag_ms p50=[0-9.]+ p99=[0-9.]+ max=[0-9.]+\n$`),
 		},
 		{
 			name:     "non-2xx responses fail the run",
