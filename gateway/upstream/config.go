@@ -188,7 +188,7 @@ func compileActive(u *entity.Upstream, warn func(msg string)) activeConfig {
 		hostHeader:        u.HostHeader,
 		timeout:           seconds(a.Timeout),
 		concurrency:       a.Concurrency,
-		verifyCertificate: a.HTTPSVerifyCertificate,
+		verifyCertificate: a.VerifiesCertificate(),
 		healthyInterval:   seconds(a.Healthy.Interval),
 		unhealthyInterval: seconds(a.Unhealthy.Interval),
 		thresholds: thresholds{

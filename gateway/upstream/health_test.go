@@ -244,7 +244,7 @@ func active(typ string, interval time.Duration, mod ...func(*entity.ActiveHealth
 		a := &u.Healthchecks.Active
 		a.Type = typ
 		a.Timeout = 0.2
-		a.HTTPSVerifyCertificate = true
+		a.HTTPSVerifyCertificate = new(true)
 		a.Healthy.Interval = interval.Seconds()
 		a.Healthy.Successes = 2
 		a.Unhealthy.Interval = interval.Seconds()
@@ -407,7 +407,7 @@ func TestActiveHTTPSChecks(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			m := newTestManager(t, Options{})
 			u := upstreamOf("svc", active("https", 50*time.Millisecond, func(a *entity.ActiveHealthcheck) {
-				a.HTTPSVerifyCertificate = tc.verify
+				a.HTTPSVerifyCertificate = new(tc.verify)
 				a.Unhealthy.Interval = 0 // probe healthy targets only: a verdict stays put
 			}))
 			m.Sync([]*entity.Upstream{u}, []*entity.Target{targetOf(u, addr, 100)}, nil)

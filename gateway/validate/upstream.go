@@ -131,6 +131,10 @@ func normalizeHealthchecks(h *entity.Healthchecks, errs entity.FieldErrors) {
 		a.Timeout = 1
 	}
 	betweenFloat(errs, pre+"active.timeout", a.Timeout, 0, 65535)
+	if a.HTTPSVerifyCertificate == nil {
+		verify := true
+		a.HTTPSVerifyCertificate = &verify
+	}
 	if a.Concurrency == 0 {
 		a.Concurrency = 10
 	}

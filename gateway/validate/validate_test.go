@@ -397,7 +397,7 @@ func TestNormalizeDefaults(t *testing.T) {
 			HashOnCookiePath: "/", Slots: 10000,
 			Healthchecks: entity.Healthchecks{
 				Active: entity.ActiveHealthcheck{
-					Type: "http", HTTPPath: "/", Timeout: 1, Concurrency: 10,
+					Type: "http", HTTPPath: "/", Timeout: 1, Concurrency: 10, HTTPSVerifyCertificate: new(true),
 					Healthy:   entity.HealthyRule{HTTPStatuses: []int{200, 302}},
 					Unhealthy: entity.UnhealthyRule{HTTPStatuses: []int{429, 404, 500, 501, 502, 503, 504, 505}},
 				},

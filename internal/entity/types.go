@@ -180,13 +180,20 @@ type Healthchecks struct {
 
 // ActiveHealthcheck probes every target periodically.
 type ActiveHealthcheck struct {
-	Type                   string        `json:"type"` // http, https, tcp
-	HTTPPath               string        `json:"http_path"`
-	Timeout                float64       `json:"timeout"` // seconds
-	Concurrency            int           `json:"concurrency"`
-	HTTPSVerifyCertificate bool          `json:"https_verify_certificate"`
+	Type        string  `json:"type"` // http, https, tcp
+	HTTPPath    string  `json:"http_path"`
+	Timeout     float64 `json:"timeout"` // seconds
+	Concurrency int     `json:"concurrency"`
+	// HTTPSVerifyCertificate checks probed targets' certificates; a pointer
+	// so that unset means Kong's default, true.
+	HTTPSVerifyCertificate *bool         `json:"https_verify_certificate,omitempty"`
 	Healthy                HealthyRule   `json:"healthy"`
 	Unhealthy              UnhealthyRule `json:"unhealthy"`
+}
+
+// VerifiesCertificate reports https_verify_certificate (default true).
+func (a *ActiveHealthcheck) VerifiesCertificate() bool {
+	return a.HTTPSVerifyCertificate == nil || *a.HTTPSVerifyCertificate
 }
 
 // PassiveHealthcheck counts failures of proxied traffic.
