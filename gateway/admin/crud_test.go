@@ -2,6 +2,7 @@ package admin
 
 import (
 	"fmt"
+	"github.com/tollgate/tollgate/internal/testcert"
 	"net/http"
 	"strings"
 	"testing"
@@ -395,7 +396,7 @@ func TestUpstreamsTargetsHealth(t *testing.T) {
 
 func TestCertificatesAndSNIs(t *testing.T) {
 	f := newFixture(t)
-	cert, key := selfSigned(t, "example.com", "www.example.com")
+	cert, key := testcert.PEM(t, "example.com", "example.com", "www.example.com")
 
 	c := f.must(http.StatusCreated, "POST", "/certificates", map[string]any{"cert": cert, "key": key, "snis": []string{"example.com", "www.example.com"}})
 	cid := c.str("id")
@@ -439,7 +440,7 @@ func TestCertificatesAndSNIs(t *testing.T) {
 	})
 
 	t.Run("multipart upload", func(t *testing.T) {
-		cert2, key2 := selfSigned(t, "upload.example.com")
+		cert2, key2 := testcert.PEM(t, "upload.example.com", "upload.example.com")
 		mb := newMultipart(t, map[string]string{"snis[]": "upload.example.com", "tags": "uploaded"}, map[string]string{"cert": cert2, "key": key2})
 		r := f.must(http.StatusCreated, "POST", "/certificates", mb)
 		if fmt.Sprint(r.get("snis")) != "[upload.example.com]" || fmt.Sprint(r.get("tags")) != "[uploaded]" {

@@ -1,52 +1,20 @@
 package proxy
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
+	"github.com/tollgate/tollgate/internal/testcert"
 	"io"
-	"math/big"
 	"net/http"
 	"testing"
-	"time"
 
 	"github.com/tollgate/tollgate/internal/entity"
 )
 
-func selfSignedPEM(t testing.TB, cn string, names ...string) (string, string) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()),
-		Subject:      pkix.Name{CommonName: cn},
-		DNSNames:     names,
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})),
-		string(pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}))
-}
-
 func TestTLSCertificateBySNI(t *testing.T) {
 	up := echoServer(t, "up")
 	e := newEnv(t, envOptions{})
-	certA, keyA := selfSignedPEM(t, "a-cert", "a.example.com")
-	certW, keyW := selfSignedPEM(t, "wild-cert", "*.example.org")
+	certA, keyA := testcert.PEM(t, "a-cert", "a.example.com")
+	certW, keyW := testcert.PEM(t, "wild-cert", "*.example.org")
 	e.create(&entity.Certificate{Meta: entity.Meta{ID: "ca"}, Cert: certA, Key: keyA})
 	e.create(&entity.Certificate{Meta: entity.Meta{ID: "cw"}, Cert: certW, Key: keyW})
 	e.create(&entity.SNI{Name: "a.example.com", Certificate: &entity.Ref{ID: "ca"}})

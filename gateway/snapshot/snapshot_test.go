@@ -3,6 +3,7 @@ package snapshot
 import (
 	"bytes"
 	"encoding/json"
+	"github.com/tollgate/tollgate/internal/testcert"
 	"log/slog"
 	"strings"
 	"testing"
@@ -19,9 +20,9 @@ import (
 
 func buildFixture(t *testing.T, log *slog.Logger) *Snapshot {
 	t.Helper()
-	exactCert, exactKey := selfSigned(t, "exact", "api.example.com")
-	wildCert, wildKey := selfSigned(t, "wild", "*.example.com")
-	trailCert, trailKey := selfSigned(t, "trail", "example.*")
+	exactCert, exactKey := testcert.PEM(t, "exact", "api.example.com")
+	wildCert, wildKey := testcert.PEM(t, "wild", "*.example.com")
+	trailCert, trailKey := testcert.PEM(t, "trail", "example.*")
 	hash, err := bcrypt.GenerateFromPassword([]byte("s3cret"), bcrypt.MinCost)
 	if err != nil {
 		t.Fatal(err)
