@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"testing"
 
 	"github.com/tollgate/tollgate/gateway/plugin"
 	"github.com/tollgate/tollgate/internal/entity"
@@ -474,4 +475,19 @@ func Serve(s *plugin.Set, c *plugin.Context, upstream *Response) *Response {
 	s.BodyFilter(c)
 	s.Log(c)
 	return resp
+}
+
+// Build decodes config for f and constructs the plugin with env, failing
+// the test on any error: what the gateway does with a stored plugin entity.
+func Build(t testing.TB, f *plugin.Factory, config string, env plugin.Env) any {
+	t.Helper()
+	cfg, fe := plugin.DecodeConfig(f, []byte(config))
+	if fe != nil {
+		t.Fatalf("decode %s config %s: %v", f.Name, config, fe)
+	}
+	inst, err := f.New(cfg, env)
+	if err != nil {
+		t.Fatalf("build %s with config %s: %v", f.Name, config, err)
+	}
+	return inst
 }

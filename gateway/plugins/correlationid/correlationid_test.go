@@ -63,16 +63,8 @@ func TestAccess(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := Factory()
-			cfg, fe := plugin.DecodeConfig(f, []byte(tt.config))
-			if fe != nil {
-				t.Fatal(fe)
-			}
 			env := plugin.Env{Now: func() time.Time { return time.UnixMilli(1700000000123) }}
-			inst, err := f.New(cfg, env)
-			if err != nil {
-				t.Fatal(err)
-			}
+			inst := plugintest.Build(t, Factory(), tt.config, env)
 			p := inst.(*CorrelationID)
 			h := map[string]string{"Host": "api.test"}
 			if tt.incoming != "" {
@@ -89,7 +81,7 @@ func TestAccess(t *testing.T) {
 				t.Errorf("TraceID = %q, want %q", c.Record.TraceID, id)
 			}
 			// The echo goes through the pipeline's response headers.
-			set, err := plugin.NewSet(plugin.NewRegistry(f), []*entity.Plugin{{Meta: entity.Meta{ID: "p"}, Name: Name, Config: json.RawMessage(tt.config)}}, env)
+			set, err := plugin.NewSet(plugin.NewRegistry(Factory()), []*entity.Plugin{{Meta: entity.Meta{ID: "p"}, Name: Name, Config: json.RawMessage(tt.config)}}, env)
 			if err != nil {
 				t.Fatal(err)
 			}

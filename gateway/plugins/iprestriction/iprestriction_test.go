@@ -61,15 +61,7 @@ func TestAccess(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := Factory()
-			cfg, fe := plugin.DecodeConfig(f, []byte(tt.config))
-			if fe != nil {
-				t.Fatal(fe)
-			}
-			inst, err := f.New(cfg, plugin.Env{})
-			if err != nil {
-				t.Fatal(err)
-			}
+			inst := plugintest.Build(t, Factory(), tt.config, plugin.Env{})
 			c := &plugin.Context{Request: plugintest.NewRequest("GET", "/", nil, nil)}
 			if tt.ip != "" {
 				c.ClientIP = netip.MustParseAddr(tt.ip)

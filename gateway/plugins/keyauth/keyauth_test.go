@@ -16,15 +16,7 @@ import (
 
 func build(t *testing.T, config string) *KeyAuth {
 	t.Helper()
-	f := Factory()
-	cfg, fe := plugin.DecodeConfig(f, []byte(config))
-	if fe != nil {
-		t.Fatalf("DecodeConfig(%s): %v", config, fe)
-	}
-	in, err := f.New(cfg, plugin.Env{})
-	if err != nil {
-		t.Fatalf("New(%s): %v", config, err)
-	}
+	in := plugintest.Build(t, Factory(), config, plugin.Env{})
 	return in.(*KeyAuth)
 }
 

@@ -46,15 +46,7 @@ func TestConfigValidation(t *testing.T) {
 
 func run(t *testing.T, config string, req *plugintest.Request) {
 	t.Helper()
-	f := Factory()
-	cfg, fe := plugin.DecodeConfig(f, []byte(config))
-	if fe != nil {
-		t.Fatal(fe)
-	}
-	inst, err := f.New(cfg, plugin.Env{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	inst := plugintest.Build(t, Factory(), config, plugin.Env{})
 	inst.(plugin.Accessor).Access(&plugin.Context{Request: req})
 }
 

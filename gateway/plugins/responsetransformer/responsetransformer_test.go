@@ -41,15 +41,7 @@ func TestConfigValidation(t *testing.T) {
 
 func build(t *testing.T, config string) *Transformer {
 	t.Helper()
-	f := Factory()
-	cfg, fe := plugin.DecodeConfig(f, []byte(config))
-	if fe != nil {
-		t.Fatal(fe)
-	}
-	inst, err := f.New(cfg, plugin.Env{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	inst := plugintest.Build(t, Factory(), config, plugin.Env{})
 	return inst.(*Transformer)
 }
 
