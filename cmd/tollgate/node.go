@@ -94,10 +94,8 @@ func startNode(ctx context.Context, s Settings, st store.Store, log *slog.Logger
 
 	n.counters = ratelimit.NewLocal(ratelimit.LocalOptions{})
 	n.upstreams = upstream.NewManager(upstream.Options{
-		Logger: log.With("component", "upstream"),
-		OnHealthChange: func(_, up, target string, healthy bool) {
-			m.SetTargetHealth(up, target, healthy)
-		},
+		Logger:         log.With("component", "upstream"),
+		OnHealthChange: m.OnHealthChange,
 	})
 	plugins := bundledPlugins()
 	n.holder = snapshot.NewHolder(st, snapshot.Deps{
