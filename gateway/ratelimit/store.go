@@ -4,7 +4,11 @@
 // them in the background. No implementation may do I/O on the request path.
 package ratelimit
 
-import "time"
+import (
+	"context"
+	"errors"
+	"time"
+)
 
 // Window is a fixed rate-limit period.
 type Window string
@@ -55,3 +59,28 @@ func Start(w Window, t time.Time) (start, end time.Time) {
 	}
 	return t, t
 }
+
+// Shared is a Store whose windows are shared by every node of a cluster:
+// the rate-limiting plugin's "cluster" policy. Add and Get count this node's
+// hits and report the cluster-wide total as last synced plus this node's
+// hits since. Counts are synced in the background; Add, Get and Budget never
+// do I/O.
+type Shared interface {
+	Store
+	// Budget returns how many more hits this node may admit now for key in
+	// the window of w containing now, when the whole cluster may admit limit
+	// hits in it. Nodes split what remains of limit in proportion to their
+	// recent rates, so that together they stay close to limit between
+	// syncs.
+	Budget(key string, w Window, now time.Time, limit int64) (int64, error)
+	// TakeExact counts one hit for key against limit synchronously with the
+	// cluster (one compare-and-set per call): admitted says whether it
+	// fitted; total is the window's total after the call. This is I/O on the
+	// request path, for low quotas configured to be exact.
+	TakeExact(ctx context.Context, key string, w Window, now time.Time, limit int64) (total int64, admitted bool, err error)
+}
+
+// ErrUnsynced is returned (wrapped) by a Shared store whose counters could
+// not be synced with the cluster recently: the value returned with it is
+// this node's local answer, which a fault-tolerant caller may use.
+var ErrUnsynced = errors.New("ratelimit: cluster counters unreachable, counting locally")
