@@ -38,6 +38,10 @@ type Settings struct {
 	RealIPHeader string
 	// LogLevel is debug, info, warn or error.
 	LogLevel string
+
+	// Cluster holds the settings of `tollgate gateway` and `tollgate
+	// migrate cassandra`: where Cassandra is and how the node syncs with it.
+	Cluster ClusterSettings
 }
 
 // DefaultSettings returns the settings a fresh install runs with.
@@ -54,6 +58,7 @@ func DefaultSettings() Settings {
 		NodeID:       host,
 		RealIPHeader: "X-Forwarded-For",
 		LogLevel:     "info",
+		Cluster:      DefaultClusterSettings(),
 	}
 }
 
@@ -64,7 +69,7 @@ type setting struct {
 }
 
 func (s *Settings) table() []setting {
-	return []setting{
+	return append([]setting{
 		{"proxy_listen", "proxy listeners, comma-separated host:port with optional ' ssl'", &s.ProxyListen},
 		{"admin_listen", "Admin API listener (keep it on loopback or set an admin token)", &s.AdminListen},
 		{"status_listen", "listener for /status, /ready and /metrics", &s.StatusListen},
@@ -74,7 +79,7 @@ func (s *Settings) table() []setting {
 		{"trusted_ips", "comma-separated CIDRs whose X-Forwarded-* headers are trusted", &s.TrustedIPs},
 		{"real_ip_header", "header carrying the client address from trusted proxies", &s.RealIPHeader},
 		{"log_level", "debug, info, warn or error", &s.LogLevel},
-	}
+	}, s.Cluster.table()...)
 }
 
 func envName(key string) string  { return "TOLLGATE_" + strings.ToUpper(key) }
@@ -254,6 +259,7 @@ func (s *Settings) Validate() error {
 	if s.DataDir == "" {
 		errs = append(errs, errors.New("data_dir: must not be empty"))
 	}
+	errs = append(errs, s.Cluster.validate()...)
 	return errors.Join(errs...)
 }
 

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestSettingsPrecedence(t *testing.T) {
@@ -73,6 +74,12 @@ func TestSettingsRejected(t *testing.T) {
 		{"bad trusted ip", func(s *Settings) { s.TrustedIPs = "10.0.0.0/8, banana" }, `trusted_ips: "banana"`},
 		{"bad log level", func(s *Settings) { s.LogLevel = "loud" }, "log_level"},
 		{"empty data dir", func(s *Settings) { s.DataDir = "" }, "data_dir"},
+		{"bad poll interval", func(s *Settings) { s.Cluster.DBUpdateFrequency = "soon" }, "db_update_frequency"},
+		{"negative sync interval", func(s *Settings) { s.Cluster.RatelimitSyncInterval = "-1s" }, "ratelimit_sync_interval"},
+		{"unknown consistency", func(s *Settings) { s.Cluster.CassandraConsistency = "MOSTLY" }, "cassandra_consistency"},
+		{"bad keyspace", func(s *Settings) { s.Cluster.CassandraKeyspace = "toll-gate" }, "cassandra_keyspace"},
+		{"no cassandra host", func(s *Settings) { s.Cluster.CassandraHosts = " , " }, "cassandra_hosts"},
+		{"bad ssl switch", func(s *Settings) { s.Cluster.CassandraSSL = "maybe" }, "cassandra_ssl"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := DefaultSettings()
@@ -121,4 +128,20 @@ func FuzzParseConf(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestClusterIntervalsAcceptKongSeconds(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want time.Duration
+	}{
+		{"100ms", 100 * time.Millisecond},
+		{"0.1", 100 * time.Millisecond},
+		{"5", 5 * time.Second},
+	} {
+		got, err := parseInterval(tc.in)
+		if err != nil || got != tc.want {
+			t.Errorf("parseInterval(%q) = %v, %v; want %v", tc.in, got, err, tc.want)
+		}
+	}
 }
