@@ -26,25 +26,50 @@ func TestComposeFileIsValid(t *testing.T) {
 	if err != nil {
 		t.Fatalf("docker-compose.yml does not load: %v", err)
 	}
-	gw, ok := p.Services["gateway"]
-	if !ok {
-		t.Fatalf("no gateway service; services: %v", p.ServiceNames())
-	}
-	if gw.Build == nil || !strings.HasSuffix(gw.Build.Dockerfile, "Dockerfile") {
-		t.Errorf("gateway is not built from the Dockerfile: %+v", gw.Build)
-	}
 	if _, err := os.Stat("../../Dockerfile"); err != nil {
 		t.Errorf("Dockerfile: %v", err)
 	}
-	if tok := gw.Environment["TOLLGATE_ADMIN_TOKEN"]; tok == nil || *tok != "secret" {
-		t.Errorf("TOLLGATE_ADMIN_TOKEN not passed through to the gateway: %v", tok)
+	cass, ok := p.Services["cassandra"]
+	if !ok || !strings.HasPrefix(cass.Image, "cassandra:5") {
+		t.Errorf("no Cassandra 5 service: %+v", cass.Image)
 	}
-	for _, port := range gw.Ports {
-		if port.Target == 8001 && port.HostIP != "127.0.0.1" {
-			t.Errorf("the Admin API port is published beyond the host's loopback: %+v", port)
+	mig, ok := p.Services["migrate"]
+	if !ok || strings.Join(mig.Command, " ") != "migrate cassandra up" {
+		t.Errorf("no migrate service running `migrate cassandra up`: %v", mig.Command)
+	}
+	ids := map[string]bool{}
+	for _, name := range []string{"gateway-1", "gateway-2", "gateway-3"} {
+		gw, ok := p.Services[name]
+		if !ok {
+			t.Fatalf("no %s service; services: %v", name, p.ServiceNames())
 		}
-	}
-	if len(gw.Volumes) == 0 {
-		t.Error("the gateway's data dir is not on a volume: its config would not survive a restart")
+		if gw.Build == nil || !strings.HasSuffix(gw.Build.Dockerfile, "Dockerfile") {
+			t.Errorf("%s is not built from the Dockerfile: %+v", name, gw.Build)
+		}
+		if strings.Join(gw.Command, " ") != "gateway" {
+			t.Errorf("%s runs %v, want `gateway`", name, gw.Command)
+		}
+		if dep, ok := gw.DependsOn["migrate"]; !ok || dep.Condition != "service_completed_successfully" {
+			t.Errorf("%s does not wait for migrations: %+v", name, gw.DependsOn)
+		}
+		if tok := gw.Environment["TOLLGATE_ADMIN_TOKEN"]; tok == nil || *tok != "secret" {
+			t.Errorf("TOLLGATE_ADMIN_TOKEN not passed through to %s: %v", name, tok)
+		}
+		if h := gw.Environment["TOLLGATE_CASSANDRA_HOSTS"]; h == nil || *h != "cassandra:9042" {
+			t.Errorf("%s does not point at the cassandra service: %v", name, h)
+		}
+		if id := gw.Environment["TOLLGATE_NODE_ID"]; id == nil || ids[*id] {
+			t.Errorf("%s has no node id of its own: %v", name, id)
+		} else {
+			ids[*id] = true
+		}
+		for _, port := range gw.Ports {
+			if port.Target == 8001 && port.HostIP != "127.0.0.1" {
+				t.Errorf("%s publishes the Admin API beyond the host's loopback: %+v", name, port)
+			}
+		}
+		if len(gw.Volumes) == 0 {
+			t.Errorf("%s's data dir is not on a volume: its config cache would not survive a restart", name)
+		}
 	}
 }
