@@ -16,7 +16,7 @@ type LocalOptions struct {
 	// that concurrent requests for different keys rarely contend.
 	Shards int
 	// SweepInterval is how often a background janitor drops the counters of
-	// windows that have ended (default 10s). Negative disables the janitor;
+	// windows before the previous one (default 10s). Negative disables the janitor;
 	// Sweep can then be called by the owner.
 	SweepInterval time.Duration
 	// Now is the janitor's clock (default time.Now).
@@ -143,8 +143,9 @@ func (l *Local) Get(key string, w Window, now time.Time) (int64, error) {
 	return c.n, nil
 }
 
-// Sweep drops the counters of windows that ended at or before now and
-// returns how many it dropped.
+// Sweep drops the counters of windows whose next window ended at or before
+// now (the previous window stays, for sliding windows) and returns how many
+// it dropped.
 func (l *Local) Sweep(now time.Time) int {
 	cut := now.UnixNano()
 	dropped := 0
@@ -152,7 +153,7 @@ func (l *Local) Sweep(now time.Time) int {
 		s := &l.shards[i]
 		s.mu.Lock()
 		for k, c := range s.m {
-			if c.end <= cut {
+			if _, next := Start(k.w, time.Unix(0, c.end)); next.UnixNano() <= cut {
 				delete(s.m, k)
 				dropped++
 			}

@@ -105,17 +105,28 @@ func TestLocalSweep(t *testing.T) {
 	if got := l.Sweep(now); got != 0 {
 		t.Errorf("Sweep inside the windows dropped %d", got)
 	}
-	if got := l.Sweep(utc("2024-05-05T05:05:06Z")); got != 1 {
-		t.Errorf("Sweep at the second's end dropped %d, want 1", got)
+	// A window is kept for one more window's length after it ends: sliding
+	// windows weigh the previous window's count.
+	if got := l.Sweep(utc("2024-05-05T05:05:06Z")); got != 0 {
+		t.Errorf("Sweep at the second's end dropped %d, want 0", got)
 	}
-	if got := l.Sweep(utc("2024-05-05T05:06:00Z")); got != 1 {
-		t.Errorf("Sweep at the minute's end dropped %d, want 1", got)
+	if got := l.Sweep(utc("2024-05-05T05:05:07Z")); got != 1 {
+		t.Errorf("Sweep a second after the second's end dropped %d, want 1", got)
+	}
+	if got := l.Sweep(utc("2024-05-05T05:06:00Z")); got != 0 {
+		t.Errorf("Sweep at the minute's end dropped %d, want 0", got)
+	}
+	if got := l.Sweep(utc("2024-05-05T05:07:00Z")); got != 1 {
+		t.Errorf("Sweep a minute after the minute's end dropped %d, want 1", got)
 	}
 	if n, _ := l.Get("b", Month, now); n != 1 {
 		t.Errorf("month counter swept early: %d", n)
 	}
-	if got := l.Sweep(utc("2024-06-01T00:00:00Z")); got != 1 || l.Len() != 0 {
-		t.Errorf("Sweep at the month's end dropped %d, Len %d", got, l.Len())
+	if got := l.Sweep(utc("2024-06-30T23:59:59Z")); got != 0 {
+		t.Errorf("Sweep in the next month dropped %d", got)
+	}
+	if got := l.Sweep(utc("2024-07-01T00:00:00Z")); got != 1 || l.Len() != 0 {
+		t.Errorf("Sweep a month after the month's end dropped %d, Len %d", got, l.Len())
 	}
 }
 

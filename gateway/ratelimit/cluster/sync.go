@@ -7,6 +7,8 @@ import (
 	"math"
 	"sync"
 	"time"
+
+	"github.com/tollgate/tollgate/gateway/ratelimit"
 )
 
 const (
@@ -362,7 +364,7 @@ func (s *Store) gc(clock int64) {
 			}
 			kept := l.series[:0]
 			for _, ser := range l.series {
-				if clock < ser.end+(ser.end-ser.start)+int64(s.opts.Grace) || ser.mine != ser.flushed {
+				if clock < nextEnd(l.period, ser.end)+int64(s.opts.Grace) || ser.mine != ser.flushed {
 					kept = append(kept, ser)
 				}
 			}
@@ -393,6 +395,12 @@ func (s *Store) gc(clock int64) {
 		}
 	}
 	s.seenMu.Unlock()
+}
+
+// nextEnd returns the end of the window that follows the one ending at end.
+func nextEnd(period string, end int64) int64 {
+	_, next := ratelimit.Start(ratelimit.Window(period), time.Unix(0, end))
+	return next.UnixNano()
 }
 
 // loop runs a round at every multiple of SyncInterval on the clock: Flush,
