@@ -227,6 +227,9 @@ type Env struct {
 	// Counters keeps rate-limit counters; shared across config versions so
 	// that a config change does not reset limits.
 	Counters ratelimit.Store
+	// Shared keeps the rate-limit counters shared by the nodes of a
+	// cluster (the "cluster" policy); nil on a standalone node.
+	Shared ratelimit.Shared
 	// Now is the clock (time.Now unless a test sets it).
 	Now func() time.Time
 	// Plugin is the entity being built, for plugins that key state by it

@@ -4,12 +4,25 @@
 // rate-limiting does (same config, priority 910, responses and headers:
 // the IETF RateLimit-* draft headers and Kong's X-RateLimit-* ones).
 //
-// It owns the decision and the headers; counting belongs to the
-// ratelimit.Store it is given (env.Counters), which never does I/O on the
-// request path. The policy is "local": counters of this node.
+// It owns the decision and the headers; counting belongs to the stores it
+// is given, which never do I/O on the request path (except exact quotas,
+// below). Policy "local" counts in this node's memory (env.Counters).
+// Policy "cluster" counts in the counters the cluster's nodes share
+// through Cassandra (env.Shared): each node admits at most its share of
+// what remains of a limit, so the nodes together stay within it between
+// syncs (package gateway/ratelimit/cluster states the bound). On a
+// standalone node, a cluster of one, env.Shared is nil and "cluster"
+// counts in env.Counters, which is then exact. Kong's "redis" policy is
+// refused: Tollgate shares counters through "cluster".
+//
+// window_type "sliding" (Kong Enterprise rate-limiting-advanced's option)
+// weighs the previous window: the count is the current window's plus the
+// previous window's times the part of the current window still to run.
 package ratelimiting
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -51,20 +64,35 @@ type Config struct {
 	HeaderName *string `json:"header_name"`
 	// Path is the path counted with limit_by "path".
 	Path *string `json:"path"`
-	// Policy is where counters live; only "local" (this node's memory).
+	// Policy is where counters live: "local" (this node's memory) or
+	// "cluster" (shared by the gateway nodes through Cassandra).
 	Policy string `json:"policy"`
-	// FaultTolerant lets requests through when counters cannot be read;
-	// false fails them with 500.
+	// WindowType is "fixed" (counts start afresh at each window) or
+	// "sliding" (the previous window's count weighs in, decreasing as the
+	// current window runs).
+	WindowType string `json:"window_type"`
+	// FaultTolerant, when the cluster's counters cannot be reached, counts
+	// on this node alone (and lets requests through if even that fails);
+	// false fails requests with 500 instead.
 	FaultTolerant bool `json:"fault_tolerant"`
 	// HideClientHeaders stops the rate-limit headers going to the client.
 	HideClientHeaders bool `json:"hide_client_headers"`
 	// ErrorCode and ErrorMessage are the response to limited requests.
 	ErrorCode    int    `json:"error_code"`
 	ErrorMessage string `json:"error_message"`
-	// SyncRate and Redis belong to Kong's cluster and redis policies; they
-	// are accepted so that Kong configurations load, and unused.
-	SyncRate float64        `json:"sync_rate"`
-	Redis    map[string]any `json:"redis"`
+	// SyncRate is, for the cluster policy, the seconds between syncs of
+	// the counters: -1 (the default) uses the node's sync interval
+	// (ratelimit_sync_interval, 100ms by default); 0 makes every request
+	// check and count synchronously in Cassandra (exact, for low quotas
+	// such as day and month: a lightweight transaction per window on the
+	// request path, a few milliseconds each, on one hot row per key); a
+	// positive value is accepted and the node's interval is used: nodes
+	// sync every key at their interval, which is never slower than asked.
+	// The local policy ignores it.
+	SyncRate float64 `json:"sync_rate"`
+	// Redis belongs to Kong's redis policy; it is accepted so that Kong
+	// configurations load, and unused.
+	Redis map[string]any `json:"redis"`
 }
 
 // DefaultConfig returns Kong's defaults.
@@ -72,6 +100,7 @@ func DefaultConfig() *Config {
 	return &Config{
 		LimitBy:       "consumer",
 		Policy:        "local",
+		WindowType:    "fixed",
 		FaultTolerant: true,
 		ErrorCode:     429,
 		ErrorMessage:  "API rate limit exceeded",
@@ -83,6 +112,7 @@ func DefaultConfig() *Config {
 type window struct {
 	w             ratelimit.Window
 	limit         float64
+	limitInt      int64 // the most hits admitted: limit rounded up
 	limitStr      string
 	hdrLimit      string // X-RateLimit-Limit-<Window>
 	hdrRemaining  string // X-RateLimit-Remaining-<Window>
@@ -155,9 +185,20 @@ periods:
 	} else if c.LimitBy == "path" {
 		fe["path"] = "required field missing"
 	}
-	// Only the local policy exists; the cluster policy will be a value here.
-	if msg := plugin.OneOfError(c.Policy, "local"); msg != "" {
-		fe["policy"] = msg
+	switch c.Policy {
+	case "local", "cluster":
+	case "redis":
+		fe["policy"] = `expected one of: local, cluster (Tollgate shares counters between nodes with "cluster", not redis)`
+	default:
+		fe["policy"] = plugin.OneOfError(c.Policy, "local", "cluster")
+	}
+	if msg := plugin.OneOfError(c.WindowType, "fixed", "sliding"); msg != "" {
+		fe["window_type"] = msg
+	} else if c.Policy == "cluster" && c.SyncRate == 0 && c.WindowType == "sliding" {
+		fe["window_type"] = "sliding windows cannot be counted exactly: use window_type fixed with sync_rate 0"
+	}
+	if c.SyncRate != -1 && c.SyncRate < 0 {
+		fe["sync_rate"] = "value must be -1 (the node's sync interval), 0 (synchronous) or a number of seconds"
 	}
 	if c.ErrorCode <= 0 {
 		fe["error_code"] = "value must be greater than 0"
@@ -185,6 +226,9 @@ type RateLimiting struct {
 	windows  []window
 	prefix   string // the plugin id and a colon: counters are per plugin entity
 	counters ratelimit.Store
+	shared   ratelimit.Shared // the cluster policy's counters; nil for local
+	exact    bool             // sync_rate 0 with shared counters: TakeExact
+	sliding  bool
 	now      func() time.Time
 
 	headers        map[string]string
@@ -194,7 +238,9 @@ type RateLimiting struct {
 
 var _ plugin.Accessor = (*RateLimiting)(nil)
 
-// New validates cfg and returns an instance counting in env.Counters.
+// New validates cfg and returns an instance counting in env.Counters
+// (policy local, or cluster on a standalone node) or env.Shared (policy
+// cluster).
 func New(cfg *Config, env plugin.Env) (*RateLimiting, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -202,6 +248,7 @@ func New(cfg *Config, env plugin.Env) (*RateLimiting, error) {
 	r := &RateLimiting{
 		cfg:            *cfg,
 		counters:       env.Counters,
+		sliding:        cfg.WindowType == "sliding",
 		now:            env.Now,
 		headers:        map[string]string{"Content-Type": plugin.ContentTypeJSON},
 		limitedBody:    plugin.MessageBody(cfg.ErrorMessage),
@@ -209,6 +256,11 @@ func New(cfg *Config, env plugin.Env) (*RateLimiting, error) {
 	}
 	if r.now == nil {
 		r.now = time.Now
+	}
+	if cfg.Policy == "cluster" && env.Shared != nil {
+		r.shared = env.Shared
+		r.counters = env.Shared
+		r.exact = cfg.SyncRate == 0
 	}
 	if env.Plugin != nil {
 		r.prefix = env.Plugin.ID + ":"
@@ -221,6 +273,7 @@ func New(cfg *Config, env plugin.Env) (*RateLimiting, error) {
 		r.windows = append(r.windows, window{
 			w:             o.w,
 			limit:         *l,
+			limitInt:      ceilLimit(*l),
 			limitStr:      formatNumber(*l),
 			hdrLimit:      "X-RateLimit-Limit-" + o.title,
 			hdrRemaining:  "X-RateLimit-Remaining-" + o.title,
@@ -228,6 +281,15 @@ func New(cfg *Config, env plugin.Env) (*RateLimiting, error) {
 		})
 	}
 	return r, nil
+}
+
+// ceilLimit is the number of hits a limit admits: counts are whole, and a
+// count below 2.5 may reach 3.
+func ceilLimit(x float64) int64 {
+	if x >= math.MaxInt64 {
+		return math.MaxInt64
+	}
+	return int64(math.Ceil(x))
 }
 
 // formatNumber prints a number as Lua's tostring does for Kong's headers:
@@ -278,6 +340,9 @@ type usage struct {
 	remaining float64
 }
 
+// errUnavailable marks counters that could not answer, even locally.
+var errUnavailable = errors.New("rate-limit counters unavailable")
+
 // Access counts the request, or ends it with error_code when a limit is
 // reached (requests turned away are not counted, as in Kong).
 func (r *RateLimiting) Access(c *plugin.Context) {
@@ -286,23 +351,14 @@ func (r *RateLimiting) Access(c *plugin.Context) {
 
 	var buf [6]usage
 	uses := buf[:len(r.windows)]
-	stop := -1
-	ok := r.counters != nil
-	for i := range r.windows {
-		if !ok {
-			break
-		}
-		n, err := r.counters.Get(key, r.windows[i].w, now)
-		if err != nil {
-			ok = false
-			break
-		}
-		uses[i].remaining = r.windows[i].limit - float64(n)
-		if uses[i].remaining <= 0 {
-			stop = i
-		}
+	var stop int
+	var err error
+	if r.exact {
+		stop, err = r.take(key, now, uses)
+	} else {
+		stop, err = r.check(key, now, uses)
 	}
-	if !ok {
+	if err != nil && !(r.cfg.FaultTolerant && errors.Is(err, ratelimit.ErrUnsynced)) {
 		if !r.cfg.FaultTolerant {
 			c.Exit(500, r.unexpectedBody, r.headers)
 			return
@@ -312,6 +368,8 @@ func (r *RateLimiting) Access(c *plugin.Context) {
 		r.record(c, OutcomeAllowed)
 		return
 	}
+	// Here err is nil or wraps ErrUnsynced with a fault-tolerant config:
+	// the answers are this node's own, which is what fault tolerance asks.
 
 	if stop >= 0 {
 		r.record(c, OutcomeLimited)
@@ -328,11 +386,103 @@ func (r *RateLimiting) Access(c *plugin.Context) {
 	if !r.cfg.HideClientHeaders {
 		r.headersFor(now, uses, stop, c, nil)
 	}
+	if r.exact {
+		return // TakeExact counted it
+	}
 	for i := range r.windows {
 		// A failure to count is not the client's: the request goes on.
 		_, _ = r.counters.Add(key, r.windows[i].w, now, 1)
 	}
 }
+
+// check reads every window without I/O and returns the index of one whose
+// limit is reached (-1 if none). Errors wrapping ErrUnsynced come with
+// usable local answers; others leave uses unset.
+func (r *RateLimiting) check(key string, now time.Time, uses []usage) (int, error) {
+	if r.counters == nil {
+		return -1, errUnavailable
+	}
+	stop := -1
+	var unsynced error
+	keep := func(err error) error {
+		if errors.Is(err, ratelimit.ErrUnsynced) {
+			unsynced = err
+			return nil
+		}
+		return err
+	}
+	for i := range r.windows {
+		w := &r.windows[i]
+		limit, fixed := w.limit, w.limitInt
+		if r.sliding {
+			start, end := ratelimit.Start(w.w, now)
+			prev, err := r.counters.Get(key, w.w, start.Add(-time.Nanosecond))
+			if err = keep(err); err != nil {
+				return -1, err
+			}
+			weight := float64(prev) * (1 - float64(now.Sub(start))/float64(end.Sub(start)))
+			// The count may reach limit - weight: whole hits below it.
+			fixed = ceilLimit(math.Max(0, w.limit-weight))
+			limit = float64(fixed)
+		}
+		n, err := r.counters.Get(key, w.w, now)
+		if err = keep(err); err != nil {
+			return -1, err
+		}
+		uses[i].remaining = limit - float64(n)
+		var admit bool
+		if r.shared != nil {
+			budget, err := r.shared.Budget(key, w.w, now, fixed)
+			if err = keep(err); err != nil {
+				return -1, err
+			}
+			admit = budget >= 1
+		} else {
+			admit = uses[i].remaining > 0
+		}
+		if !admit {
+			// What remains cluster-wide may be other nodes' share.
+			uses[i].remaining = math.Min(uses[i].remaining, 0)
+			stop = i
+		}
+	}
+	return stop, unsynced
+}
+
+// take counts the request in every window synchronously with the cluster
+// (sync_rate 0), shortest window first, and stops at the first that is
+// full. A request stopped by a longer window has been counted in the
+// shorter ones, as Kong's redis policy counts it.
+func (r *RateLimiting) take(key string, now time.Time, uses []usage) (int, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), exactTimeout)
+	defer cancel()
+	var unsynced error
+	for i := range r.windows {
+		w := &r.windows[i]
+		total, ok, err := r.shared.TakeExact(ctx, key, w.w, now, w.limitInt)
+		if err != nil {
+			if !errors.Is(err, ratelimit.ErrUnsynced) {
+				return -1, err
+			}
+			unsynced = err
+		}
+		// headersFor takes one off for this request when it is admitted.
+		uses[i].remaining = w.limit - float64(total)
+		if ok {
+			uses[i].remaining++
+		} else {
+			uses[i].remaining = 0
+			for j := i + 1; j < len(r.windows); j++ {
+				uses[j].remaining = math.NaN()
+			}
+			return i, unsynced
+		}
+	}
+	return -1, unsynced
+}
+
+// exactTimeout bounds the transactions of one request in exact mode.
+const exactTimeout = 5 * time.Second
 
 func (r *RateLimiting) record(c *plugin.Context, outcome string) {
 	if c.Record != nil {
@@ -342,7 +492,8 @@ func (r *RateLimiting) record(c *plugin.Context, outcome string) {
 
 // headersFor sets the X-RateLimit-* headers of every window and the
 // RateLimit-* headers of the window closest to its limit (the longer one on
-// a tie), as Kong does; it returns that window's reset in seconds. Headers
+// a tie), as Kong does; it returns that window's reset in seconds. Windows
+// whose remaining is NaN were not checked and get no headers. Headers
 // go into exit when it is non-nil, else to the response through c.
 func (r *RateLimiting) headersFor(now time.Time, uses []usage, stop int, c *plugin.Context, exit map[string]string) int64 {
 	set := func(name, value string) {
@@ -358,6 +509,9 @@ func (r *RateLimiting) headersFor(now time.Time, uses []usage, stop int, c *plug
 	for i := range r.windows {
 		w := &r.windows[i]
 		rem := uses[i].remaining
+		if math.IsNaN(rem) {
+			continue // not reached: an exact check stopped before it
+		}
 		// This request counts against every window unless it was stopped,
 		// and then against the window that stopped it.
 		if stop < 0 || stop == i {

@@ -35,8 +35,16 @@ func TestConfigValidation(t *testing.T) {
 		{"header name", `{"minute":5,"limit_by":"header","header_name":"x y"}`, entity.FieldErrors{"header_name": "bad header name 'x y', allowed characters are A-Z, a-z, 0-9, '_', and '-'"}},
 		{"path needs a path", `{"minute":5,"limit_by":"path"}`, entity.FieldErrors{"path": "required field missing"}},
 		{"path shape", `{"minute":5,"limit_by":"path","path":"api"}`, entity.FieldErrors{"path": "should start with: /"}},
-		{"cluster policy not offered", `{"minute":5,"policy":"cluster"}`, entity.FieldErrors{"policy": "expected one of: local"}},
-		{"redis policy not offered", `{"minute":5,"policy":"redis"}`, entity.FieldErrors{"policy": "expected one of: local"}},
+		{"cluster policy", `{"minute":5,"policy":"cluster"}`, nil},
+		{"redis policy refused", `{"minute":5,"policy":"redis"}`, entity.FieldErrors{"policy": `expected one of: local, cluster (Tollgate shares counters between nodes with "cluster", not redis)`}},
+		{"unknown policy", `{"minute":5,"policy":"memcached"}`, entity.FieldErrors{"policy": "expected one of: local, cluster"}},
+		{"sliding", `{"minute":5,"window_type":"sliding"}`, nil},
+		{"window type", `{"minute":5,"window_type":"rolling"}`, entity.FieldErrors{"window_type": "expected one of: fixed, sliding"}},
+		{"sync_rate exact", `{"minute":5,"policy":"cluster","sync_rate":0}`, nil},
+		{"sync_rate seconds", `{"minute":5,"policy":"cluster","sync_rate":10}`, nil},
+		{"sync_rate negative", `{"minute":5,"policy":"cluster","sync_rate":-2}`, entity.FieldErrors{"sync_rate": "value must be -1 (the node's sync interval), 0 (synchronous) or a number of seconds"}},
+		{"exact sliding", `{"day":5,"policy":"cluster","sync_rate":0,"window_type":"sliding"}`, entity.FieldErrors{"window_type": "sliding windows cannot be counted exactly: use window_type fixed with sync_rate 0"}},
+		{"local ignores sync_rate", `{"day":5,"sync_rate":0,"window_type":"sliding"}`, nil},
 		{"error code", `{"minute":5,"error_code":0}`, entity.FieldErrors{"error_code": "value must be greater than 0"}},
 		{"kong's redis record accepted", `{"minute":5,"redis":{"host":null,"port":6379}}`, nil},
 		{"unknown", `{"minute":5,"per_minute":1}`, entity.FieldErrors{"per_minute": "unknown field"}},
@@ -57,7 +65,7 @@ func TestDefaultsShown(t *testing.T) {
 	if fe != nil {
 		t.Fatal(fe)
 	}
-	want := `{"second":null,"minute":5,"hour":null,"day":null,"month":null,"year":null,"limit_by":"consumer","header_name":null,"path":null,"policy":"local","fault_tolerant":true,"hide_client_headers":false,"error_code":429,"error_message":"API rate limit exceeded","sync_rate":-1,"redis":null}`
+	want := `{"second":null,"minute":5,"hour":null,"day":null,"month":null,"year":null,"limit_by":"consumer","header_name":null,"path":null,"policy":"local","window_type":"fixed","fault_tolerant":true,"hide_client_headers":false,"error_code":429,"error_message":"API rate limit exceeded","sync_rate":-1,"redis":null}`
 	if string(out) != want {
 		t.Errorf("config = %s\nwant %s", out, want)
 	}
