@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -37,11 +38,11 @@ func TestAccuracy(t *testing.T) {
 				rates: tt.rates, limit: tt.limit, w: ratelimit.Minute,
 				interval: 100 * time.Millisecond, delay: 25 * time.Millisecond, schedule: tt.schedule,
 			}
-			res := sim.run(t, clk, start, 4)
+			res := sim.run(t, clk, start, 3)
 			t.Logf("admitted per window %v of N=%d; %d requests, %.5f Cassandra requests per request",
 				res.admitted, tt.limit, res.requests, float64(res.ops)/float64(res.requests))
-			if len(res.admitted) != 4 {
-				t.Fatalf("admitted in %d windows, want 4", len(res.admitted))
+			if len(res.admitted) != 3 {
+				t.Fatalf("admitted in %d windows, want 3", len(res.admitted))
 			}
 			demand := int64(0)
 			for _, r := range tt.rates {
@@ -54,5 +55,55 @@ func TestAccuracy(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// Sliding windows: the count of what was admitted, weighted as the plugin
+// weighs it, stays within N … 1.01 N under even load well above N.
+func TestAccuracySliding(t *testing.T) {
+	start := time.Date(2024, 7, 1, 10, 0, 0, 0, time.UTC)
+	for _, limit := range []int64{100, 1000} {
+		t.Run(fmt.Sprint(limit), func(t *testing.T) {
+			clk := &clock{t: start}
+			sim := &simulation{
+				nodes: memNodes(t, newMemDB(), clk, 3, 100*time.Millisecond),
+				rates: []float64{1667, 1667, 1667}, limit: limit, w: ratelimit.Minute,
+				interval: 100 * time.Millisecond, delay: 25 * time.Millisecond, sliding: true,
+			}
+			res := sim.run(t, clk, start, 3)
+			t.Logf("admitted per window %v; highest sliding count %.1f (at %s) of N=%d", res.admitted, res.maxSliding, res.maxSlidingAt, limit)
+			if res.maxSliding < float64(limit)-1 || res.maxSliding > 1.01*float64(limit) {
+				t.Errorf("highest sliding count %.1f, want %d … %.1f", res.maxSliding, limit-1, 1.01*float64(limit))
+			}
+		})
+	}
+}
+
+// Load that moves between nodes mid-window: each node's share follows its
+// published rate, and the total stays within the bound's E term.
+func TestAccuracyMovingLoad(t *testing.T) {
+	start := time.Date(2024, 7, 1, 10, 0, 0, 0, time.UTC)
+	const limit = 1000
+	clk := &clock{t: start}
+	sim := &simulation{
+		nodes: memNodes(t, newMemDB(), clk, 3, 100*time.Millisecond),
+		limit: limit, w: ratelimit.Minute,
+		interval: 100 * time.Millisecond, delay: 25 * time.Millisecond,
+		// 5,000/s on one node, moving to the next every 70ms, so that
+		// every window ends its budget with the load in motion.
+		rateAt: func(i int, since time.Duration) float64 {
+			if int(since/(70*time.Millisecond))%3 == i {
+				return 5000
+			}
+			return 0
+		},
+	}
+	res := sim.run(t, clk, start, 3)
+	// E ≤ Σ r·δ = 5,000/s × 25ms = 125; the probes add at most 2.
+	t.Logf("admitted per window %v of N=%d", res.admitted, limit)
+	for i, a := range res.admitted {
+		if a < limit || a > limit+125+2 {
+			t.Errorf("window %d admitted %d, want %d … %d", i, a, limit, limit+127)
+		}
 	}
 }

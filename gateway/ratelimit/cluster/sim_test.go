@@ -52,14 +52,22 @@ type simulation struct {
 	delay    time.Duration
 	schedule schedule
 	sliding  bool // admit against the sliding-window estimate
+	// rateAt, when set, gives node i's rate at a time since the start
+	// instead of rates.
+	rateAt func(i int, since time.Duration) float64
 }
 
 // simResult is what one simulated run admitted.
 type simResult struct {
 	admitted []int64 // per window, in order
-	requests int64
-	ops      int64
-	syncErrs int64
+	// maxSliding is the highest sliding-window count (current window plus
+	// the previous one weighted) of what was admitted, over every
+	// admission.
+	maxSliding   float64
+	maxSlidingAt time.Duration
+	requests     int64
+	ops          int64
+	syncErrs     int64
 }
 
 // run simulates from start for the given windows and returns what was
@@ -110,7 +118,13 @@ func (sim *simulation) run(t *testing.T, clk *clock, start time.Time, windows in
 			}
 		}
 		for i, s := range sim.nodes {
-			due[i] += sim.rates[i] * step.Seconds()
+			rate := 0.0
+			if sim.rateAt != nil {
+				rate = sim.rateAt(i, now.Sub(start))
+			} else {
+				rate = sim.rates[i]
+			}
+			due[i] += rate * step.Seconds()
 			for due[i] >= 1 {
 				due[i]--
 				res.requests++
@@ -120,6 +134,13 @@ func (sim *simulation) run(t *testing.T, clk *clock, start time.Time, windows in
 						order = append(order, ws.UnixNano())
 					}
 					perWindow[ws.UnixNano()]++
+					_, we := ratelimit.Start(sim.w, now)
+					prevStart, _ := ratelimit.Start(sim.w, ws.Add(-time.Nanosecond))
+					frac := float64(now.Sub(ws)) / float64(we.Sub(ws))
+					est := float64(perWindow[ws.UnixNano()]) + float64(perWindow[prevStart.UnixNano()])*(1-frac)
+					if est > res.maxSliding {
+						res.maxSliding, res.maxSlidingAt = est, now.Sub(start)
+					}
 				}
 			}
 		}

@@ -158,9 +158,10 @@ type lane struct {
 	lastActive int64   // Unix ns (store clock) of the last call
 	created    int64   // Unix ns (store clock) of the first call
 
-	rates      []nodeRate // every node's rate from the last read, by node
-	ratesAt    int64      // Unix ns of that read; 0 never
-	ratesStart int64      // start of the window read
+	rates       []nodeRate // every node's rate from the last read, by node
+	ratesAt     int64      // Unix ns of that read; 0 never
+	ratesStart  int64      // start of the window read
+	ratesUsedUp bool       // that window was used up: reads of it stopped
 }
 
 // series is one window of a lane.
@@ -395,10 +396,12 @@ func (s *Store) budget(l *lane, ser *series, clock, limit int64) int64 {
 			p = 1 // probe: a node with no published demand admits one per round
 		}
 		part = p - (ser.mine - ser.mark)
-	case !ser.pulled && fresh(l.ratesAt) && l.ratesAt <= ser.start:
+	case !ser.pulled && l.ratesAt != 0 && (fresh(l.ratesAt) || l.ratesUsedUp) && l.ratesAt <= ser.start:
 		// The window began after the last read: every node's count in it
 		// was zero then, so the division of the whole limit by the rates
-		// read is the same on every node.
+		// read is the same on every node. A read that found its window
+		// used up is the last one every node following the key made, so
+		// it serves however old.
 		p, ok := share(limit, l.rates, s.rowID)
 		if !ok {
 			p = 1
@@ -407,6 +410,11 @@ func (s *Store) budget(l *lane, ser *series, clock, limit int64) int64 {
 	case !ser.pulled && l.ratesAt == 0:
 		// A key this node has never read: 1/LiveNodes of the limit.
 		part = limit/int64(s.liveNodes(clock)) - ser.mine
+	case ser.pulled && ser.exhausted:
+		// Used up at the last read, which was then skipped, and the limit
+		// has grown since (a sliding window): the next round divides the
+		// room among the nodes; a probe from each would overshoot it.
+		part = 0
 	default:
 		// A stale view (this node was idle, or the window turned after the
 		// last read): one probe per interval until the next read.

@@ -250,6 +250,7 @@ func (s *Store) pull(ctx context.Context) error {
 			r.lane.rates = ser.rates
 			r.lane.ratesAt = clock
 			r.lane.ratesStart = ser.start
+			r.lane.ratesUsedUp = ser.exhausted
 		}
 		sh.mu.Unlock()
 	}
