@@ -105,14 +105,16 @@ func (s *Store) remember(k exactKey, used int64) {
 	s.exactMu.Unlock()
 }
 
-// takeLocal answers TakeExact from this node's own count of the quota.
+// takeLocal answers TakeExact from this node's own count of the quota,
+// counted on from the last total the cluster answered.
 func (s *Store) takeLocal(k exactKey, limit int64, cause error) (int64, bool, error) {
 	s.localDecs.Add(1)
 	if f := s.opts.Metrics.LocalDecision; f != nil {
 		f()
 	}
 	s.exactMu.Lock()
-	n := s.exactLo[k]
+	// Count on from the last total the cluster answered.
+	n := max(s.exactLo[k], s.exact[k])
 	ok := n < limit
 	if ok {
 		n++

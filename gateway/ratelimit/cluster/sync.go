@@ -187,7 +187,9 @@ func (s *Store) pull(ctx context.Context) error {
 				var need bool
 				switch {
 				case ser.end <= clock:
-					need = !ser.final && (ser.written || ser.pulled || ser.mine > 0)
+					// Once after it ends, for its final totals: sliding
+					// windows weigh them through the next window.
+					need = !ser.final
 				case ser.start <= clock:
 					usedUp := ser.exhausted && ser.mine == ser.flushed && ser.lastLimit <= ser.exhaustedLimit
 					need = active && !usedUp && clock/s.interval >= ser.nextRound
