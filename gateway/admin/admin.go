@@ -45,6 +45,11 @@ type Config struct {
 	Health func(workspace, upstream string) []TargetHealth
 	// Now is the clock for created_at and updated_at; nil means time.Now.
 	Now func() time.Time
+	// Clustering returns the body of GET /clustering/status (the live
+	// nodes of the cluster and the config version each has applied;
+	// cluster.Registry's ClusteringStatus). nil means the node runs
+	// standalone, and the endpoint answers 404.
+	Clustering func(ctx context.Context) (any, error)
 }
 
 // TargetHealth is the health of one target of an upstream as the node's
@@ -107,7 +112,7 @@ var topLevel = map[string]bool{
 	"upstreams": true, "targets": true, "certificates": true, "snis": true,
 	"workspaces": true, "key-auths": true, "basic-auths": true, "acls": true,
 	"config": true, "status": true, "endpoints": true, "schemas": true,
-	"tags": true,
+	"tags": true, "clustering": true,
 }
 
 // reqInfo is what the outer handler learned about a request, carried in
@@ -282,5 +287,6 @@ func (s *server) routes() {
 		s.handle(http.MethodDelete, one, s.deleteHandler(sc, "id", "child"))
 	}
 	s.handle(http.MethodGet, "/upstreams/:id/health", s.upstreamHealth)
+	s.handle(http.MethodGet, "/clustering/status", s.clusteringStatus)
 	sort.Strings(s.endpoints)
 }
