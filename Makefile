@@ -6,7 +6,7 @@ LDFLAGS   := -s -w -X main.version=$(VERSION)
 GOTEST    ?= $(GO) test
 TESTFLAGS ?= -count=1 -race -timeout 20m
 
-.PHONY: build run test fuzz bench bench-proxy bench-router cluster clean
+.PHONY: build run test fuzz bench bench-proxy bench-router bench-cluster cluster clean
 
 ## build: compile the tollgate binary into bin/
 build:
@@ -37,6 +37,10 @@ bench-router:
 ## bench-proxy: wrk against the upstream, nginx and tollgate on the same core (needs wrk and nginx)
 bench-proxy: build
 	./load/bench-proxy.sh
+
+## bench-cluster: three gateway nodes on one in-memory CQL server: config propagation delay, rate-limit accuracy (policy cluster), Cassandra ops per request, throughput cluster vs local policy (about 5 minutes)
+bench-cluster: build
+	./load/bench-cluster.sh
 
 ## cluster: start the docker-compose deployment (needs a Docker engine)
 cluster:
