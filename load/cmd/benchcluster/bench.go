@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // summaryRow is one line of the closing table.
@@ -111,14 +112,17 @@ func (b *bench) printSummary() {
 		return
 	}
 	b.printf("\nSummary\n")
-	w := len("measure")
+	head := summaryRow{"measure", "value", "target", "result"}
+	wn, wv, wt := width(head.name), width(head.value), width(head.target)
 	for _, r := range b.summary {
-		w = max(w, len([]rune(r.name)))
+		wn, wv, wt = max(wn, width(r.name)), max(wv, width(r.value)), max(wt, width(r.target))
 	}
-	pad := func(s string, n int) string { return s + strings.Repeat(" ", max(0, n-len([]rune(s)))) }
-	b.printf("%s  %-22s %-18s %s\n", pad("measure", w), "value", "target", "result")
-	for _, r := range b.summary {
-		b.printf("%s  %s %s %s\n", pad(r.name, w), pad(r.value, 22), pad(r.target, 18), r.result)
+	pad := func(s string, n int) string { return s + strings.Repeat(" ", max(0, n-width(s))) }
+	for _, r := range append([]summaryRow{head}, b.summary...) {
+		b.printf("%s  %s  %s  %s\n", pad(r.name, wn), pad(r.value, wv), pad(r.target, wt), r.result)
 	}
 	b.printf("(CPU columns above: percent of one core used by each node, by this program — load generator, upstream and CQL server — and by other processes meanwhile; numbers taken while other processes were busy are noisy)\n")
 }
+
+// width is the number of characters of s as printed: ≥ and … are one each.
+func width(s string) int { return utf8.RuneCountInString(s) }
