@@ -440,6 +440,10 @@ type ckBound struct {
 	incl bool
 }
 
+// maxINProduct bounds the partitions one query may name, as Cassandra's
+// guard on the cartesian product of IN restrictions does (100).
+const maxINProduct = 100
+
 const filteringMsg = "Cannot execute this query as it might involve data filtering and thus may have unpredictable performance. If you want to execute this query despite the performance unpredictability, use ALLOW FILTERING (cqlserver supports neither ALLOW FILTERING nor secondary indexes: restrict the full partition key)"
 
 func (e *engine) analyze(x *execCtx, t *table, where []relation) (*restrictions, error) {
@@ -508,6 +512,13 @@ func (e *engine) analyze(x *execCtx, t *table, where []relation) (*restrictions,
 	}
 	if rs.pkSet != 0 && rs.pkSet != len(t.pk) {
 		return nil, invalidf("%s", filteringMsg)
+	}
+	product := 1
+	for _, vals := range rs.pk {
+		product *= max(len(vals), 1)
+		if product > maxINProduct {
+			return nil, invalidf("Cartesian product of IN restrictions on the partition key cannot be greater than %d", maxINProduct)
+		}
 	}
 	last := -1
 	for i := range t.ck {

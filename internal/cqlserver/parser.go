@@ -47,11 +47,11 @@ type ordering struct {
 }
 
 type selector struct {
-	col       string // "" for COUNT(*)
-	count     bool
-	fn        string // "writetime", "ttl" or ""
-	alias     string
-	star      bool
+	col   string // "" for COUNT(*)
+	count bool
+	fn    string // "writetime", "ttl" or ""
+	alias string
+	star  bool
 }
 
 type useStmt struct{ ks string }

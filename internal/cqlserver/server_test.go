@@ -2,6 +2,8 @@ package cqlserver_test
 
 import (
 	"errors"
+	"io"
+	"log"
 	"os"
 	"strings"
 	"testing"
@@ -10,6 +12,7 @@ import (
 	"github.com/gocql/gocql"
 	"go.uber.org/goleak"
 
+	"github.com/tollgate/tollgate/internal/cassandra"
 	"github.com/tollgate/tollgate/internal/cqlserver"
 	"github.com/tollgate/tollgate/internal/cqlserver/cqlservertest"
 )
@@ -20,20 +23,25 @@ func TestMain(m *testing.M) {
 
 // cluster returns a gocql configuration for addr, set up as Tollgate's
 // sessions are (protocol 4, short timeouts).
-func cluster(addr, ks string) *gocql.ClusterConfig {
-	cl := gocql.NewCluster(addr)
-	cl.ProtoVersion = 4
-	cl.Keyspace = ks
-	cl.Consistency = gocql.LocalQuorum
-	cl.SerialConsistency = gocql.LocalSerial
-	cl.Timeout = 5 * time.Second
-	cl.ConnectTimeout = 5 * time.Second
+func cluster(t testing.TB, addr, ks string) *gocql.ClusterConfig {
+	t.Helper()
+	cfg := cassandra.DefaultConfig()
+	cfg.Hosts = []string{addr}
+	cfg.Keyspace = ks
+	cfg.Timeout = 5 * time.Second
+	cfg.ConnectTimeout = 5 * time.Second
+	cl, err := cfg.Cluster()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// gocql logs reconnection attempts; they are expected in these tests.
+	cl.Logger = log.New(io.Discard, "", 0)
 	return cl
 }
 
 func connect(t testing.TB, addr, ks string) *gocql.Session {
 	t.Helper()
-	s, err := cluster(addr, ks).CreateSession()
+	s, err := cluster(t, addr, ks).CreateSession()
 	if err != nil {
 		t.Fatalf("connect to %s (keyspace %q): %v", addr, ks, err)
 	}
