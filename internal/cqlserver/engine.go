@@ -277,6 +277,34 @@ func (e *engine) exec(x *execCtx, p parsed) (*result, error) {
 
 func (e *engine) schemaChanged() { e.schemaVersion = randomUUID() }
 
+// invalidatePrepared forgets the prepared statements on a table (every
+// table of ks when name is ""), so that clients get UNPREPARED and prepare
+// again with the new schema: with protocol v4 a client that skips result
+// metadata would otherwise read rows with stale columns.
+func (e *engine) invalidatePrepared(ks, name string) {
+	for id, ps := range e.prepared {
+		var ref tableRef
+		switch s := ps.p.stmt.(type) {
+		case *selectStmt:
+			ref = s.table
+		case *insertStmt:
+			ref = s.table
+		case *updateStmt:
+			ref = s.table
+		case *deleteStmt:
+			ref = s.table
+		default:
+			continue
+		}
+		if ref.ks == "" {
+			ref.ks = ps.ks
+		}
+		if ref.ks == ks && (name == "" || ref.name == name) {
+			delete(e.prepared, id)
+		}
+	}
+}
+
 var replicationClasses = map[string]string{
 	"simplestrategy":          "org.apache.cassandra.locator.SimpleStrategy",
 	"networktopologystrategy": "org.apache.cassandra.locator.NetworkTopologyStrategy",
@@ -380,6 +408,7 @@ func (e *engine) alterTable(x *execCtx, s *alterTableStmt) (*result, error) {
 		t.defaultTTL = *s.defaultTTL
 	}
 	t.sortRegular()
+	e.invalidatePrepared(t.ks, t.name)
 	e.schemaChanged()
 	return &result{kind: resultSchemaChange, change: "UPDATED", target: "TABLE", keyspace: t.ks, name: t.name}, nil
 }
@@ -397,6 +426,7 @@ func (e *engine) drop(x *execCtx, s *dropStmt) (*result, error) {
 			return nil, &cqlError{code: errConfig, msg: "Cannot drop non existing keyspace '" + name + "'."}
 		}
 		delete(e.keyspaces, name)
+		e.invalidatePrepared(name, "")
 		e.schemaChanged()
 		return &result{kind: resultSchemaChange, change: "DROPPED", target: "KEYSPACE", keyspace: name}, nil
 	}
@@ -418,6 +448,7 @@ func (e *engine) drop(x *execCtx, s *dropStmt) (*result, error) {
 		return nil, invalidf("Table '%s.%s' doesn't exist", ksName, s.table.name)
 	}
 	delete(ks.tables, s.table.name)
+	e.invalidatePrepared(ksName, s.table.name)
 	e.schemaChanged()
 	return &result{kind: resultSchemaChange, change: "DROPPED", target: "TABLE", keyspace: ksName, name: s.table.name}, nil
 }

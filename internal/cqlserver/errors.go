@@ -29,10 +29,6 @@ func invalidf(format string, args ...any) *cqlError {
 	return &cqlError{code: errInvalid, msg: fmt.Sprintf(format, args...)}
 }
 
-func syntaxf(format string, args ...any) *cqlError {
-	return &cqlError{code: errSyntax, msg: fmt.Sprintf(format, args...)}
-}
-
 func protocolf(format string, args ...any) *cqlError {
 	return &cqlError{code: errProtocol, msg: fmt.Sprintf(format, args...)}
 }

@@ -528,3 +528,172 @@ func TestTokenAware(t *testing.T) {
 		t.Fatalf("version=%d err=%v", v, err)
 	}
 }
+
+func TestBatchStatementText(t *testing.T) {
+	s, _, _ := setup(t)
+	// gocql prepares a BEGIN ... APPLY BATCH text like any DML.
+	if err := s.Query("BEGIN BATCH INSERT INTO config_head (id, version) VALUES (?, ?); UPDATE config_head SET version = ? WHERE id = ?; APPLY BATCH",
+		"a", int64(1), int64(2), "b").Exec(); err != nil {
+		t.Fatal(err)
+	}
+	for id, want := range map[string]int64{"a": 1, "b": 2} {
+		var v int64
+		if err := s.Query("SELECT version FROM config_head WHERE id = ?", id).Scan(&v); err != nil || v != want {
+			t.Fatalf("%s: version=%d err=%v, want %d", id, v, err, want)
+		}
+	}
+}
+
+func TestAlterTableReprepares(t *testing.T) {
+	s, srv, _ := setup(t)
+	if err := s.Query("INSERT INTO config_head (id, version) VALUES (?, ?)", "a", int64(1)).Exec(); err != nil {
+		t.Fatal(err)
+	}
+	const sel = "SELECT * FROM config_head WHERE id = ?"
+	if m, err := s.Query(sel, "a").Iter().SliceMap(); err != nil || len(m) != 1 || len(m[0]) != 2 {
+		t.Fatalf("before ALTER: %v %v", m, err)
+	}
+	if err := s.Query("ALTER TABLE config_head ADD note text").Exec(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Query("UPDATE config_head SET note = ? WHERE id = ?", "n", "a").Exec(); err != nil {
+		t.Fatal(err)
+	}
+	srv.ResetStats()
+	m, err := s.Query(sel, "a").Iter().SliceMap()
+	if err != nil || len(m) != 1 || m[0]["note"] != "n" {
+		t.Fatalf("after ALTER: %v %v", m, err)
+	}
+	if st := srv.Stats(); st.Prepares != 1 {
+		t.Fatalf("stats after ALTER = %+v, want the SELECT prepared again", st)
+	}
+}
+
+func TestTypes(t *testing.T) {
+	s, _, _ := setup(t)
+	if err := s.Query(`CREATE TABLE typed (
+		k text, c1 double, c2 timeuuid,
+		i int, b boolean, ts timestamp, u uuid, bl blob, si smallint, ti tinyint, f float, ip inet,
+		l list<text>, st set<int>, m map<text, bigint>, fm frozen<map<text, text>>,
+		PRIMARY KEY (k, c1, c2)
+	) WITH CLUSTERING ORDER BY (c1 DESC, c2 ASC)`).Exec(); err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.UnixMilli(1700000000123).UTC()
+	u := gocql.MustRandomUUID()
+	tu1 := gocql.UUIDFromTime(t0)
+	tu2 := gocql.UUIDFromTime(t0.Add(time.Second))
+	ins := "INSERT INTO typed (k, c1, c2, i, b, ts, u, bl, si, ti, f, ip, l, st, m, fm) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+	if err := s.Query(ins, "k", 1.5, tu2, -7, true, t0, u, []byte{1, 2}, int16(-3), int8(4), float32(2.5), "10.0.0.1",
+		[]string{"b", "a", "b"}, []int{3, 1, 2, 1}, map[string]int64{"z": 1, "a": 2}, map[string]string{"x": "y"}).Exec(); err != nil {
+		t.Fatal(err)
+	}
+	// The same row shape written with literals.
+	lit := "INSERT INTO typed (k, c1, c2, i, b, ts, u, bl, si, ti, f, ip, l, st, m, fm) VALUES ('k', -2.25, " + tu1.String() +
+		", 7, false, '2023-11-14T22:13:20.123Z', " + u.String() + ", 0x0102, -3, 4, 2.5, '10.0.0.1', ['q'], {5, 4}, {'a': -1}, {})"
+	if err := s.Query(lit).Exec(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Query("INSERT INTO typed (k, c1, c2) VALUES ('k', 1.5, ?)", tu1).Exec(); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := s.Query("SELECT * FROM typed WHERE k = ?", "k").Iter().SliceMap()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 3 {
+		t.Fatalf("%d rows, want 3", len(rows))
+	}
+	// Clustering order: c1 DESC, then c2 (timeuuid, by time) ASC.
+	order := []struct {
+		c1 float64
+		c2 gocql.UUID
+	}{{1.5, tu1}, {1.5, tu2}, {-2.25, tu1}}
+	for i, o := range order {
+		if rows[i]["c1"] != o.c1 || rows[i]["c2"] != o.c2 {
+			t.Fatalf("row %d: c1=%v c2=%v, want %v %v", i, rows[i]["c1"], rows[i]["c2"], o.c1, o.c2)
+		}
+	}
+	r := rows[1]
+	checks := map[string]any{
+		"i": -7, "b": true, "u": u, "si": int16(-3), "ti": int8(4), "f": float32(2.5), "ip": "10.0.0.1",
+	}
+	for col, want := range checks {
+		if r[col] != want {
+			t.Errorf("%s = %#v, want %#v", col, r[col], want)
+		}
+	}
+	if ts := r["ts"].(time.Time); !ts.Equal(t0) {
+		t.Errorf("ts = %v, want %v", ts, t0)
+	}
+	if got := fmt.Sprint(r["l"], r["st"], r["m"], r["fm"], r["bl"]); got != "[b a b] [1 2 3] map[a:2 z:1] map[x:y] [1 2]" {
+		t.Errorf("collections = %s", got)
+	}
+	lr := rows[2]
+	if got := fmt.Sprint(lr["i"], lr["b"], lr["l"], lr["st"], lr["m"], len(lr["fm"].(map[string]string))); got != "7 false [q] [4 5] map[a:-1] 0" {
+		t.Errorf("literal row = %s", got)
+	}
+	if ts := lr["ts"].(time.Time); !ts.Equal(t0) {
+		t.Errorf("literal ts = %v, want %v", ts, t0)
+	}
+	// Range on the second clustering column within an equal first one.
+	var n int
+	if err := s.Query("SELECT count(*) FROM typed WHERE k = 'k' AND c1 = 1.5 AND c2 > ?", tu1).Scan(&n); err != nil || n != 1 {
+		t.Fatalf("count = %d, %v; want 1", n, err)
+	}
+	// A full scan of a small table is allowed, as in Cassandra.
+	if err := s.Query("SELECT count(*) FROM typed").Scan(&n); err != nil || n != 3 {
+		t.Fatalf("full count = %d, %v; want 3", n, err)
+	}
+}
+
+func TestLWTConditions(t *testing.T) {
+	s, _, _ := setup(t)
+	if err := s.Query("INSERT INTO cluster_nodes (cluster, node_id, hostname, config_version) VALUES ('c', 'n', 'h', 5)").Exec(); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		cond    string
+		args    []any
+		applied bool
+	}{
+		{"config_version = ?", []any{int64(5)}, true},
+		{"config_version = ?", []any{int64(4)}, false},
+		{"config_version != 4", nil, true},
+		{"config_version < 6 AND hostname = 'h'", nil, true},
+		{"config_version > 5", nil, false},
+		{"config_version >= 5 AND hostname = 'x'", nil, false},
+		{"config_version IN (1, 5)", nil, true},
+		{"config_version IN ?", []any{[]int64{1, 2}}, false},
+		{"version = null", nil, true},
+		{"hostname = null", nil, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.cond, func(t *testing.T) {
+			m := map[string]any{}
+			args := append([]any{"h"}, tc.args...)
+			applied, err := s.Query("UPDATE cluster_nodes SET hostname = ? WHERE cluster = 'c' AND node_id = 'n' IF "+tc.cond, args...).MapScanCAS(m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if applied != tc.applied {
+				t.Fatalf("applied = %v, want %v (row %v)", applied, tc.applied, m)
+			}
+			if !applied {
+				col := strings.Fields(tc.cond)[0]
+				if _, ok := m[col]; !ok {
+					t.Fatalf("not applied result lacks the compared column %s: %v", col, m)
+				}
+				if _, ok := m["cluster"]; ok {
+					t.Fatalf("not applied result has key columns: %v", m)
+				}
+			}
+		})
+	}
+	if err := s.Query("ALTER TABLE cluster_nodes DROP version").Exec(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Query("SELECT version FROM cluster_nodes WHERE cluster = 'c'").Exec(); err == nil {
+		t.Fatal("dropped column still selectable")
+	}
+}

@@ -100,7 +100,7 @@ func FuzzStatement(f *testing.F) {
 				vals = vals[1+n:]
 			}
 		}
-		_, _ = e.prepare(x, p)
+		_, _ = e.prepare(x, p, "")
 		res, err := e.exec(x, p)
 		if err == nil && res.paging != nil {
 			x.paging = res.paging

@@ -401,7 +401,12 @@ func (p *parser) createKeyspace() statement {
 }
 
 func (p *parser) cqlType() *cqlType {
-	name := p.ident("a type")
+	// Type names may be reserved words (set, map, list...).
+	tk := p.next()
+	if tk.kind != tokIdent {
+		p.fail("line 1:%d no viable alternative at input '%s' (expecting a type)", tk.pos, tk)
+	}
+	name := tk.text
 	if name == "frozen" {
 		p.expectPunct("<")
 		t := p.cqlType()

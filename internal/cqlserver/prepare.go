@@ -10,37 +10,26 @@ type prepInfo struct {
 	resultKS string
 }
 
-// prepare analyses a statement against the current schema.
-func (e *engine) prepare(x *execCtx, p parsed) (*prepInfo, error) {
+// prepare analyses a statement against the current schema and, when
+// query is not empty, remembers it for EXECUTE and BATCH under an id
+// derived from the keyspace and the text, as Cassandra does.
+func (e *engine) prepare(x *execCtx, p parsed, query string) (*preparedStmt, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	info := &prepInfo{binds: make([]colSpec, p.markers)}
-	var err error
-	switch s := p.stmt.(type) {
-	case *selectStmt:
-		err = e.prepareSelect(x, s, info)
-	case *insertStmt:
-		err = e.prepareInsert(x, s, info)
-	case *updateStmt:
-		err = e.prepareModify(x, s.table, s.using, s.where, s.conds, info, func(t *table) error {
-			for _, a := range s.sets {
-				if err := e.bindColumn(t, a.col, a.value, info); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-	case *deleteStmt:
-		err = e.prepareModify(x, s.table, usingClause{}, s.where, s.conds, info, nil)
-	case *batchStmt:
-		return nil, unsupportedf("preparing BATCH statements (send a BATCH frame)")
-	default:
-		if p.markers > 0 {
-			return nil, invalidf("bind markers are not allowed in %s statements", p.stmt.kind())
-		}
-		return info, nil
-	}
+	info, err := e.analyzePrepared(x, p)
 	if err != nil {
+		return nil, err
+	}
+	ps := &preparedStmt{id: preparedID(x.ks, query), query: query, ks: x.ks, p: p, info: info}
+	if query != "" {
+		e.prepared[string(ps.id)] = ps
+	}
+	return ps, nil
+}
+
+func (e *engine) analyzePrepared(x *execCtx, p parsed) (*prepInfo, error) {
+	info := &prepInfo{binds: make([]colSpec, p.markers)}
+	if err := e.analyzeStmt(x, p.stmt, info); err != nil {
 		return nil, err
 	}
 	for i, b := range info.binds {
@@ -49,6 +38,40 @@ func (e *engine) prepare(x *execCtx, p parsed) (*prepInfo, error) {
 		}
 	}
 	return info, nil
+}
+
+func (e *engine) analyzeStmt(x *execCtx, st statement, info *prepInfo) error {
+	switch s := st.(type) {
+	case *selectStmt:
+		return e.prepareSelect(x, s, info)
+	case *insertStmt:
+		return e.prepareInsert(x, s, info)
+	case *updateStmt:
+		return e.prepareModify(x, s.table, s.using, s.where, s.conds, info, func(t *table) error {
+			for _, a := range s.sets {
+				if err := e.bindColumn(t, a.col, a.value, info); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	case *deleteStmt:
+		return e.prepareModify(x, s.table, usingClause{}, s.where, s.conds, info, nil)
+	case *batchStmt:
+		// Markers are numbered across the whole batch text, so each
+		// statement fills in its own; no single partition key to route by.
+		for _, sub := range s.stmts {
+			if err := e.analyzeStmt(x, sub, info); err != nil {
+				return err
+			}
+		}
+		info.pkIdx = nil
+		return nil
+	}
+	if len(info.binds) > 0 {
+		return invalidf("bind markers are not allowed in %s statements", st.kind())
+	}
+	return nil
 }
 
 func (e *engine) bind(t *table, tm *term, name string, typ *cqlType, info *prepInfo) {

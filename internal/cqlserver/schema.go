@@ -3,7 +3,6 @@ package cqlserver
 import (
 	"crypto/rand"
 	"encoding/binary"
-	"fmt"
 	"sort"
 	"strings"
 	"time"
@@ -288,13 +287,6 @@ func timeUUID(t time.Time) []byte {
 	binary.BigEndian.PutUint16(b[4:6], uint16(ts>>32))
 	binary.BigEndian.PutUint16(b[6:8], uint16(ts>>48)&0x0fff|0x1000)
 	return b
-}
-
-func uuidString(b []byte) string {
-	if len(b) != 16 {
-		return fmt.Sprintf("%x", b)
-	}
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }
 
 // validName reports whether s is a valid unquoted keyspace or table name.

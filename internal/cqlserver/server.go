@@ -427,18 +427,13 @@ func (c *conn) prepare(stream int16, rb *rbuf) {
 		c.writeError(stream, asCQLError(err))
 		return
 	}
-	eng := c.srv.eng
-	info, err := eng.prepare(c.ctx(c.ks), p)
+	ps, err := c.srv.eng.prepare(c.ctx(c.ks), p, q)
 	if err != nil {
 		c.writeError(stream, asCQLError(err))
 		return
 	}
-	id := preparedID(c.ks, q)
-	eng.mu.Lock()
-	eng.prepared[string(id)] = &preparedStmt{id: id, query: q, ks: c.ks, p: p, info: info}
-	eng.mu.Unlock()
 	w := wbuf{}
-	w.prepared(id, info)
+	w.prepared(ps.id, ps.info)
 	c.writeFrame(stream, opResult, w.b)
 }
 
