@@ -283,6 +283,16 @@ func (c *conn) handle(stream int16, op byte, rb *rbuf) {
 			c.writeError(stream, &cqlError{code: errServer, msg: fmt.Sprintf("internal error: %v", p)})
 		}
 	}()
+	switch op {
+	case opQuery:
+		c.srv.queries.Add(1)
+	case opPrepare:
+		c.srv.prepares.Add(1)
+	case opExecute:
+		c.srv.executes.Add(1)
+	case opBatch:
+		c.srv.batches.Add(1)
+	}
 	if !c.started && op != opOptions && op != opStartup {
 		c.writeError(stream, protocolf("Unexpected message %d, expecting STARTUP or OPTIONS", op))
 		return
@@ -331,17 +341,13 @@ func (c *conn) handle(stream int16, op byte, rb *rbuf) {
 		c.writeError(stream, protocolf("Unexpected AUTH_RESPONSE: authentication is not required"))
 		return
 	case opQuery:
-		c.srv.queries.Add(1)
 		res, skip, err = c.query(rb)
 	case opPrepare:
-		c.srv.prepares.Add(1)
 		c.prepare(stream, rb)
 		return
 	case opExecute:
-		c.srv.executes.Add(1)
 		res, skip, err = c.execute(rb)
 	case opBatch:
-		c.srv.batches.Add(1)
 		res, err = c.batch(rb)
 	default:
 		c.writeError(stream, protocolf("Unknown or unexpected opcode 0x%02x", op))
