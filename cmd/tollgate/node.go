@@ -41,6 +41,7 @@ type node struct {
 	ready    atomic.Bool
 
 	store     store.Store
+	parts     nodeParts
 	counters  *ratelimit.Local
 	upstreams *upstream.Manager
 	holder    *snapshot.Holder
@@ -68,8 +69,25 @@ func openBoltStore(dataDir string, log *slog.Logger) (*bolt.Store, error) {
 	return st, nil
 }
 
+// nodeParts are what cluster mode adds to a node; standalone passes none.
+type nodeParts struct {
+	// shared are the cluster rate-limit counters (plugin.Env.Shared).
+	shared ratelimit.Shared
+	// clustering answers the Admin API's GET /clustering/status.
+	clustering func(context.Context) (any, error)
+	// status adds fields to /status.
+	status func() map[string]any
+	// register adds collectors to the node's metric registry.
+	register func(prometheus.Registerer)
+	// start runs once the node serves (heartbeats, background syncs).
+	start func(n *node) error
+	// closers run when the node closes, after its listeners stop and
+	// before its store closes, in order.
+	closers []func() error
+}
+
 // startNode starts a node over st, which it owns from then on.
-func startNode(ctx context.Context, s Settings, st store.Store, log *slog.Logger) (n *node, err error) {
+func startNode(ctx context.Context, s Settings, st store.Store, log *slog.Logger, parts nodeParts) (n *node, err error) {
 	listeners, err := ParseProxyListen(s.ProxyListen)
 	if err != nil {
 		st.Close()
@@ -80,7 +98,7 @@ func startNode(ctx context.Context, s Settings, st store.Store, log *slog.Logger
 		st.Close()
 		return nil, err
 	}
-	n = &node{log: log, settings: s, started: time.Now(), store: st}
+	n = &node{log: log, settings: s, started: time.Now(), store: st, parts: parts}
 	defer func() {
 		if err != nil {
 			n.Close()
@@ -91,6 +109,9 @@ func startNode(ctx context.Context, s Settings, st store.Store, log *slog.Logger
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m := metrics.New(reg)
+	if parts.register != nil {
+		parts.register(reg)
+	}
 
 	n.counters = ratelimit.NewLocal(ratelimit.LocalOptions{})
 	n.upstreams = upstream.NewManager(upstream.Options{
@@ -100,7 +121,7 @@ func startNode(ctx context.Context, s Settings, st store.Store, log *slog.Logger
 	plugins := bundledPlugins()
 	n.holder = snapshot.NewHolder(st, snapshot.Deps{
 		Plugins:   plugins,
-		Env:       plugin.Env{Logger: log.With("component", "plugin"), Counters: n.counters, Now: time.Now},
+		Env:       plugin.Env{Logger: log.With("component", "plugin"), Counters: n.counters, Shared: parts.shared, Now: time.Now},
 		Upstreams: n.upstreams,
 		Logger:    log.With("component", "snapshot"),
 		Metrics:   m,
@@ -141,15 +162,16 @@ func startNode(ctx context.Context, s Settings, st store.Store, log *slog.Logger
 		}
 		host, _ := os.Hostname()
 		h, err := admin.New(admin.Config{
-			Store:    st,
-			Plugins:  plugins,
-			Token:    s.AdminToken,
-			Logger:   log.With("component", "admin"),
-			Version:  version,
-			NodeID:   s.NodeID,
-			Hostname: host,
-			Status:   n.statusFields,
-			Health:   n.upstreamHealth,
+			Store:      st,
+			Plugins:    plugins,
+			Token:      s.AdminToken,
+			Logger:     log.With("component", "admin"),
+			Version:    version,
+			NodeID:     s.NodeID,
+			Hostname:   host,
+			Status:     n.statusFields,
+			Health:     n.upstreamHealth,
+			Clustering: parts.clustering,
 		})
 		if err != nil {
 			return n, err
@@ -189,6 +211,11 @@ func startNode(ctx context.Context, s Settings, st store.Store, log *slog.Logger
 		}
 		n.statusSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 		n.serve(n.statusSrv, n.statusLn)
+	}
+	if parts.start != nil {
+		if err := parts.start(n); err != nil {
+			return n, err
+		}
 	}
 	n.ready.Store(true)
 	return n, nil
@@ -230,6 +257,11 @@ func (n *node) statusFields() map[string]any {
 	}
 	if d, ok := n.sink.(*logsink.Discard); ok {
 		out["log_records_discarded"] = d.Count()
+	}
+	if n.parts.status != nil {
+		for k, v := range n.parts.status() {
+			out[k] = v
+		}
 	}
 	return out
 }
@@ -282,6 +314,9 @@ func (n *node) Close() error {
 		}
 		if n.counters != nil {
 			errs = append(errs, n.counters.Close())
+		}
+		for _, c := range n.parts.closers {
+			errs = append(errs, c())
 		}
 		errs = append(errs, n.store.Close())
 		n.closeErr = errors.Join(errs...)

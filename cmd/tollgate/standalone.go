@@ -71,7 +71,7 @@ func runStandalone(ctx context.Context, args []string, stderr io.Writer, getenv 
 	if err != nil {
 		return err
 	}
-	n, err := startNode(ctx, s, st, log)
+	n, err := startNode(ctx, s, st, log, nodeParts{})
 	if err != nil {
 		return err
 	}

@@ -203,6 +203,14 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		writeJSON(w, http.StatusNotFound, errNotFound.body)
 		return
 	}
+	if errors.Is(err, store.ErrUnavailable) {
+		s.log.Warn("admin write refused: config store unavailable", "method", r.Method, "path", r.URL.Path, "err", err)
+		w.Header().Set("Retry-After", "5")
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{
+			"message": "the config store is unreachable, so changes cannot be saved now; this node keeps serving its current config. Retry when the database is back (GET /status shows the node's sync state).",
+		})
+		return
+	}
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
 		writeJSON(w, errTooLarge.status, errTooLarge.body)

@@ -20,6 +20,9 @@ var (
 	ErrNotFound = errors.New("entity not found")
 	ErrConflict = errors.New("unique constraint violation")
 	ErrClosed   = errors.New("store closed")
+	// ErrUnavailable says the store cannot take writes now (its database
+	// is unreachable); reads keep answering from what the node has.
+	ErrUnavailable = errors.New("config store unavailable")
 )
 
 // ConflictError says which unique key of which entity was already taken. It

@@ -11,6 +11,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"strconv"
 	"strings"
@@ -41,6 +42,10 @@ type Config struct {
 	// LocalDC, when set, keeps queries in that datacenter (DC-aware
 	// round-robin) and is what LOCAL_* consistency levels refer to.
 	LocalDC string
+	// Logger receives the driver's own messages at debug level (default:
+	// discarded). Tollgate's components log what a failure means for them;
+	// the driver's lines ("unable to dial control conn…") are detail.
+	Logger *slog.Logger
 }
 
 // DefaultConfig returns the settings of a node with nothing configured.
@@ -174,6 +179,7 @@ func (c Config) Cluster() (*gocql.ClusterConfig, error) {
 	if c.TLS != nil {
 		cl.SslOpts = &gocql.SslOptions{Config: c.TLS, EnableHostVerification: !c.TLS.InsecureSkipVerify}
 	}
+	cl.Logger = driverLogger{c.Logger}
 	if c.LocalDC != "" {
 		cl.PoolConfig.HostSelectionPolicy = gocql.TokenAwareHostPolicy(gocql.DCAwareRoundRobinPolicy(c.LocalDC))
 	}
@@ -209,6 +215,27 @@ func Connect(ctx context.Context, c Config) (*gocql.Session, error) {
 			}
 		}()
 		return nil, fmt.Errorf("connect to cassandra %s: %w", strings.Join(c.Hosts, ","), ctx.Err())
+	}
+}
+
+// driverLogger adapts slog to gocql's StdLogger.
+type driverLogger struct{ log *slog.Logger }
+
+func (d driverLogger) Print(v ...any) {
+	if d.log != nil {
+		d.log.Debug(strings.TrimSpace(fmt.Sprint(v...)))
+	}
+}
+
+func (d driverLogger) Printf(format string, v ...any) {
+	if d.log != nil {
+		d.log.Debug(strings.TrimSpace(fmt.Sprintf(format, v...)))
+	}
+}
+
+func (d driverLogger) Println(v ...any) {
+	if d.log != nil {
+		d.log.Debug(strings.TrimSpace(fmt.Sprintln(v...)))
 	}
 }
 

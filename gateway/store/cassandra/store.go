@@ -28,7 +28,8 @@ const (
 var (
 	// ErrUnavailable says a write could not reach Cassandra. Config
 	// changes need it; reads keep answering from the last config applied.
-	ErrUnavailable = errors.New("cassandra unavailable: config changes need it (the node keeps serving the config it has)")
+	// It matches store.ErrUnavailable.
+	ErrUnavailable = fmt.Errorf("cassandra unavailable: config changes need it (the node keeps serving the config it has): %w", store.ErrUnavailable)
 	// ErrContention says a write lost the race for the next config version
 	// too many times in a row to other nodes' writes.
 	ErrContention = errors.New("config version contended by other nodes' writes, gave up")

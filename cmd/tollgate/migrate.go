@@ -1,0 +1,89 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+
+	cassandramigrate "github.com/tollgate/tollgate/schema/cassandra"
+)
+
+const migrateUsage = `Usage:
+  tollgate migrate cassandra up [flags]      create the keyspace and apply pending migrations
+  tollgate migrate cassandra status [flags]  list migrations, applied and pending
+
+The keyspace's replication comes from cassandra_repl_strategy,
+cassandra_repl_factor and cassandra_data_centers (as in Kong); it is set when
+the keyspace is created and never changed afterwards.
+`
+
+// runMigrate runs `tollgate migrate cassandra up|status`.
+func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	if len(args) < 2 || args[0] != "cassandra" {
+		if len(args) > 0 && args[0] == "clickhouse" {
+			return errors.New("migrate clickhouse: the ClickHouse schema arrives with the request-log pipeline")
+		}
+		fmt.Fprint(stderr, migrateUsage)
+		return errUsage
+	}
+	action := args[1]
+	s, rest, err := loadSettings("migrate cassandra "+action, args[2:], stderr, getenv, nil)
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		return fmt.Errorf("migrate cassandra %s takes no arguments, got %q", action, rest)
+	}
+	cfg, err := s.Cluster.cassandraConfig(true)
+	if err != nil {
+		return err
+	}
+	log := newLogger(stderr, s.LogLevel).With("component", "migrate")
+	switch action {
+	case "up":
+		r, err := cassandramigrate.NewReplication(s.Cluster.CassandraReplStrategy, s.Cluster.CassandraReplFactor, s.Cluster.CassandraDataCenters)
+		if err != nil {
+			return err
+		}
+		ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+		defer cancel()
+		applied, err := cassandramigrate.Up(ctx, cfg, r, log)
+		if err != nil {
+			return fmt.Errorf("migrate cassandra up: %w", err)
+		}
+		if len(applied) == 0 {
+			fmt.Fprintf(stdout, "keyspace %s is up to date\n", cfg.Keyspace)
+			return nil
+		}
+		for _, m := range applied {
+			fmt.Fprintf(stdout, "applied %s\n", m.File)
+		}
+		fmt.Fprintf(stdout, "keyspace %s: %d migration(s) applied\n", cfg.Keyspace, len(applied))
+		return nil
+	case "status":
+		ctx, cancel := context.WithTimeout(ctx, time.Minute)
+		defer cancel()
+		st, err := cassandramigrate.Status(ctx, cfg)
+		if err != nil && !errors.Is(err, cassandramigrate.ErrNoKeyspace) {
+			return fmt.Errorf("migrate cassandra status: %w", err)
+		}
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "VERSION\tNAME\tSTATE\tAPPLIED AT")
+		for _, m := range st {
+			at := ""
+			if m.Applied {
+				at = m.AppliedAt.UTC().Format(time.RFC3339)
+			}
+			fmt.Fprintf(tw, "%03d\t%s\t%s\t%s\n", m.Version, m.Name, m.State(), at)
+		}
+		tw.Flush()
+		// A missing keyspace is an answer, not a failure of the command,
+		// but the exit status says the schema is not there.
+		return err
+	}
+	fmt.Fprint(stderr, migrateUsage)
+	return errUsage
+}
