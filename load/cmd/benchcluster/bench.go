@@ -24,6 +24,11 @@ func (b *bench) addRow(name, value, target string, ok bool) {
 	}
 }
 
+// addInfo adds a summary row that has no target.
+func (b *bench) addInfo(name, value string) {
+	b.summary = append(b.summary, summaryRow{name, value, "-", "-"})
+}
+
 // run starts the cluster and runs the phases asked for, in an order that
 // keeps the load patterns apart: propagation, even rate-limit load (with
 // its Cassandra operations), throughput, skewed rate-limit load. The

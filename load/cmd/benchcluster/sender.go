@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -165,7 +164,7 @@ func sendWorker(hc *fasthttp.HostClient, url string, until time.Time, due <-chan
 			t.limited.Add(1)
 		default:
 			t.other.Add(1)
-			t.noteOther(fmt.Sprintf("%d %.200s", resp.StatusCode(), resp.Body()))
+			t.noteOther(describeAnswer(resp))
 		}
 	}
 }

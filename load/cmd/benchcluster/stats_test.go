@@ -351,3 +351,22 @@ func TestChangeKindNames(t *testing.T) {
 		}
 	}
 }
+
+func TestOKRPS(t *testing.T) {
+	tests := []struct {
+		name string
+		run  tpRun
+		want float64
+	}{
+		{"all 200", tpRun{rps: 30000, total: 300000}, 30000},
+		{"429s are not proxied", tpRun{rps: 30000, total: 300000, non200: 30000}, 27000},
+		{"nothing answered", tpRun{}, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.run.okRPS(); math.Abs(got-tt.want) > 1e-6 {
+				t.Errorf("okRPS = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
