@@ -217,34 +217,13 @@ func (m *mirror) removeRaw(kind entity.Kind, ws, id string) {
 
 // list is store.List over the mirror.
 func (m *mirror) list(kind entity.Kind, ws string, after string, opts store.ListOptions, size int) (store.Page, error) {
-	var page store.Page
 	t := m.tables[tableKey{kind, ws}]
 	if t == nil {
-		return page, nil
+		return store.Page{}, nil
 	}
-	start := 0
-	if opts.Offset != "" {
-		start = sort.SearchStrings(t.ids, after)
-		if start < len(t.ids) && t.ids[start] == after {
-			start++
-		}
-	}
-	for _, id := range t.ids[start:] {
-		e, err := record.Unmarshal(kind, ws, t.byID[id])
-		if err != nil {
-			return store.Page{}, err
-		}
-		if !listing.Match(e, opts) {
-			continue
-		}
-		if len(page.Entities) == size {
-			// There is at least one more: the page ends at its last entity.
-			page.Next = listing.EncodeOffset(page.Entities[size-1].GetMeta().ID)
-			break
-		}
-		page.Entities = append(page.Entities, e)
-	}
-	return page, nil
+	return listing.Sorted(t.ids, after, opts, size, func(id string) (entity.Entity, error) {
+		return record.Unmarshal(kind, ws, t.byID[id])
+	})
 }
 
 // snapshot decodes every entity.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"sort"
 	"sync"
 
 	"github.com/tollgate/tollgate/gateway/store"
@@ -239,34 +238,13 @@ func (s *Store) List(ctx context.Context, kind entity.Kind, workspace string, op
 	if kind == entity.KindWorkspace {
 		workspace = ""
 	}
-	var page store.Page
 	t := s.table(tableKey{kind, workspace}, false)
 	if t == nil {
-		return page, nil
+		return store.Page{}, nil
 	}
-	start := 0
-	if opts.Offset != "" {
-		start = sort.SearchStrings(t.ids, after)
-		if start < len(t.ids) && t.ids[start] == after {
-			start++
-		}
-	}
-	for _, id := range t.ids[start:] {
-		e, err := record.Unmarshal(kind, workspace, t.byID[id])
-		if err != nil {
-			return store.Page{}, err
-		}
-		if !listing.Match(e, opts) {
-			continue
-		}
-		if len(page.Entities) == size {
-			// There is at least one more: the page ends at its last entity.
-			page.Next = listing.EncodeOffset(page.Entities[size-1].GetMeta().ID)
-			break
-		}
-		page.Entities = append(page.Entities, e)
-	}
-	return page, nil
+	return listing.Sorted(t.ids, after, opts, size, func(id string) (entity.Entity, error) {
+		return record.Unmarshal(kind, workspace, t.byID[id])
+	})
 }
 
 // Replace implements store.Store.

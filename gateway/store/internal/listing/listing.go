@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"slices"
+	"sort"
 
 	"github.com/tollgate/tollgate/gateway/store"
 	"github.com/tollgate/tollgate/internal/entity"
@@ -77,4 +78,34 @@ func Match(e entity.Entity, opts store.ListOptions) bool {
 		}
 	}
 	return !opts.TagsAny
+}
+
+// Sorted is store.List over entities kept in memory: ids in List order, after
+// the key an offset decoded to (when opts.Offset is set), each decoded with
+// decode and kept when it passes Match, until size are found.
+func Sorted(ids []string, after string, opts store.ListOptions, size int, decode func(id string) (entity.Entity, error)) (store.Page, error) {
+	var page store.Page
+	start := 0
+	if opts.Offset != "" {
+		start = sort.SearchStrings(ids, after)
+		if start < len(ids) && ids[start] == after {
+			start++
+		}
+	}
+	for _, id := range ids[start:] {
+		e, err := decode(id)
+		if err != nil {
+			return store.Page{}, err
+		}
+		if !Match(e, opts) {
+			continue
+		}
+		if len(page.Entities) == size {
+			// There is at least one more: the page ends at its last entity.
+			page.Next = EncodeOffset(page.Entities[size-1].GetMeta().ID)
+			break
+		}
+		page.Entities = append(page.Entities, e)
+	}
+	return page, nil
 }
