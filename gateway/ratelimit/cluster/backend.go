@@ -25,9 +25,10 @@ type backend interface {
 
 // slotRow is one node's row of a window partition.
 type slotRow struct {
-	node string
-	hits int64
-	rate float64
+	node  string
+	hits  int64
+	rate  float64
+	claim int64
 }
 
 // gocqlBackend is the backend over Cassandra.
@@ -49,12 +50,12 @@ func (b gocqlBackend) writeSlots(ctx context.Context, node string, rows []slotWr
 	}
 	if len(rows) == 1 {
 		w := rows[0]
-		return sess.Query(insertSlot, w.key, w.period, w.start, node, w.hits, w.rate, w.ttl).
+		return sess.Query(insertSlot, w.key, w.period, w.start, node, w.hits, w.rate, w.claim, w.ttl).
 			WithContext(ctx).Idempotent(true).Exec()
 	}
 	batch := sess.NewBatch(gocql.UnloggedBatch).WithContext(ctx)
 	for _, w := range rows {
-		batch.Query(insertSlot, w.key, w.period, w.start, node, w.hits, w.rate, w.ttl)
+		batch.Query(insertSlot, w.key, w.period, w.start, node, w.hits, w.rate, w.claim, w.ttl)
 	}
 	return sess.ExecuteBatch(batch)
 }
@@ -69,7 +70,7 @@ func (b gocqlBackend) readSlots(ctx context.Context, key, period string, start i
 		rows []slotRow
 		r    slotRow
 	)
-	for iter.Scan(&r.node, &r.hits, &r.rate) {
+	for iter.Scan(&r.node, &r.hits, &r.rate, &r.claim) {
 		rows = append(rows, r)
 	}
 	if err := iter.Close(); err != nil {

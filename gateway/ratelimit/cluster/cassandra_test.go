@@ -97,9 +97,10 @@ func TestCassandraConformance(t *testing.T) {
 	})
 }
 
-// cqlNodes returns n manual nodes, each with a session of its own.
-func cqlNodes(t *testing.T, cfg cassandra.Config, clk *clock, n int) []*Store {
-	var nodes []*Store
+// cqlNodes returns n manual nodes, each with a session of its own, whose
+// clocks agree and which read simDelay after they write.
+func cqlNodes(t *testing.T, cfg cassandra.Config, clk *clock, n int) []*simNode {
+	var nodes []*simNode
 	for i := range n {
 		sess := connect(t, cfg)
 		s := New(Options{
@@ -107,7 +108,7 @@ func cqlNodes(t *testing.T, cfg cassandra.Config, clk *clock, n int) []*Store {
 			LiveNodes: func() int { return n },
 		})
 		t.Cleanup(func() { s.Close() })
-		nodes = append(nodes, s)
+		nodes = append(nodes, &simNode{s: s, pullDelay: simDelay})
 	}
 	return nodes
 }
@@ -131,13 +132,13 @@ func TestCassandraAccuracy(t *testing.T) {
 			clk := &clock{t: start}
 			sim := &simulation{
 				nodes: cqlNodes(t, cfg, clk, 3), rates: tt.rates, limit: tt.limit, w: ratelimit.Minute,
-				interval: 100 * time.Millisecond, delay: 25 * time.Millisecond, schedule: aligned,
+				interval: simInterval,
 			}
 			var before cqlserver.Stats
 			if srv != nil {
 				before = srv.Stats()
 			}
-			res := sim.run(t, clk, start, 3)
+			res := sim.run(t, clk, nil, start, 3)
 			t.Logf("admitted per window %v of N=%d; %d requests, %.5f Cassandra requests per request",
 				res.admitted, tt.limit, res.requests, float64(res.ops)/float64(res.requests))
 			if srv != nil {
@@ -173,7 +174,7 @@ func TestCassandraDegradedAndRecovery(t *testing.T) {
 	cfg := keyspace(t, addr)
 	start := time.Date(2024, 7, 1, 10, 0, 0, 0, time.UTC)
 	clk := &clock{t: start}
-	nodes := cqlNodes(t, cfg, clk, 2)
+	nodes := stores(cqlNodes(t, cfg, clk, 2))
 	ctx := context.Background()
 	for range 5 {
 		nodes[1].Add("k", ratelimit.Minute, start, 1)
@@ -227,7 +228,7 @@ func TestCassandraTakeExact(t *testing.T) {
 	addr, _ := cqlservertest.Start(t)
 	cfg := keyspace(t, addr)
 	clk := &clock{t: time.Date(2024, 7, 1, 10, 0, 0, 0, time.UTC)}
-	testTakeExact(t, cqlNodes(t, cfg, clk, 3), clk.Now(), 50)
+	testTakeExact(t, stores(cqlNodes(t, cfg, clk, 3)), clk.Now(), 50)
 }
 
 // Rows of many keys go out in batches and every one reaches the other node.
@@ -236,7 +237,7 @@ func TestCassandraManyKeys(t *testing.T) {
 	cfg := keyspace(t, addr)
 	start := time.Date(2024, 7, 1, 10, 0, 0, 0, time.UTC)
 	clk := &clock{t: start}
-	nodes := cqlNodes(t, cfg, clk, 2)
+	nodes := stores(cqlNodes(t, cfg, clk, 2))
 	ctx := context.Background()
 	const keys = 2*batchSize + 5
 	for i := range keys {

@@ -46,7 +46,7 @@ func (m *memDB) writeSlots(_ context.Context, node string, rows []slotWrite) err
 		if m.slots[p] == nil {
 			m.slots[p] = map[string]slotRow{}
 		}
-		m.slots[p][node] = slotRow{node: node, hits: w.hits, rate: w.rate}
+		m.slots[p][node] = slotRow{node: node, hits: w.hits, rate: w.rate, claim: w.claim}
 	}
 	return nil
 }

@@ -5,6 +5,14 @@ import (
 	"sort"
 )
 
+// standingShare is the part of a remainder divided equally among the nodes
+// of a window, whatever their rates: it lets a node whose demand is
+// occasional admit a request now and then without waiting for a round,
+// while the key is far from its limit. Near the limit it rounds to nothing
+// (a node's equal part is below one hit once the remainder is below
+// nodes/standingShare), so the last hits go where the demand is.
+const standingShare = 0.1
+
 // nodeRate is one node's published request rate for a key and window, as
 // read from its slot row.
 type nodeRate struct {
@@ -19,51 +27,54 @@ func sortRates(rs []nodeRate) {
 }
 
 // share returns node me's part of remaining when it is divided among the
-// nodes of rates in proportion to their rates, by the largest-remainder
-// method: each node gets the floor of its exact part, and the units left
-// over go to the nodes with the largest fractional parts, ties broken by
-// node id (lowest first). Every node that runs share over the same rates
-// and remaining gets its own part of one division, so the parts of all
-// nodes sum to exactly remaining.
+// nodes of rates: standingShare of it equally, the rest in proportion to
+// their rates (equally when no rate is positive). It uses the
+// largest-remainder method: each node gets the floor of its exact part, and
+// the units left over go to the nodes with the largest fractional parts,
+// ties broken by node id (lowest first). Every node that runs share over
+// the same rates and remaining gets its own part of one division, so the
+// parts of all nodes sum to exactly remaining.
 //
-// rates must be sorted by node (sortRates); nodes with a rate of zero or
-// less get nothing. ok is false when me has no positive rate in rates or no
-// node has one: the caller then falls back to a probe or a cold-start share.
+// rates must be sorted by node (sortRates). ok is false when me is not in
+// rates: a node no other node has seen yet has no part.
 func share(remaining int64, rates []nodeRate, me string) (part int64, ok bool) {
-	if remaining <= 0 {
-		return 0, containsPositive(rates, me)
-	}
-	var sum float64
 	mine := -1
+	var sum float64
 	for i, r := range rates {
-		if r.rate > 0 {
-			sum += r.rate
-			if r.node == me {
-				mine = i
-			}
+		if r.node == me {
+			mine = i
 		}
+		sum += max(0, r.rate)
 	}
-	if mine < 0 || sum <= 0 {
+	if mine < 0 {
 		return 0, false
 	}
+	if remaining <= 0 {
+		return 0, true
+	}
+	m := float64(len(rates))
 	// The explicit float64 conversions round each step, so that no platform
 	// fuses a multiply and an add (the Go spec allows it) and nodes on
 	// different architectures divide alike.
-	exact := func(r float64) float64 { return float64(float64(remaining)*r) / sum }
+	weight := func(r float64) float64 {
+		if sum <= 0 {
+			return 1 / m
+		}
+		return float64(standingShare/m) + float64(float64((1-standingShare)*max(0, r))/sum)
+	}
+	exact := func(r float64) float64 { return float64(float64(remaining) * weight(r)) }
 	floorOf := func(r float64) int64 { return int64(math.Floor(exact(r))) }
 	var given int64
 	for _, r := range rates {
-		if r.rate > 0 {
-			given += floorOf(r.rate)
-		}
+		given += floorOf(r.rate)
 	}
-	left := remaining - given // in [0, number of nodes)
+	left := remaining - given // in [0, number of nodes), but for rounding
 	myFloor := floorOf(rates[mine].rate)
 	myFrac := exact(rates[mine].rate) - float64(myFloor)
 	// me gets one more unit when fewer than left nodes rank before it.
 	var before int64
 	for i, r := range rates {
-		if r.rate <= 0 || i == mine {
+		if i == mine {
 			continue
 		}
 		f := exact(r.rate) - math.Floor(exact(r.rate))
@@ -75,13 +86,4 @@ func share(remaining int64, rates []nodeRate, me string) (part int64, ok bool) {
 		myFloor++
 	}
 	return myFloor, true
-}
-
-func containsPositive(rates []nodeRate, me string) bool {
-	for _, r := range rates {
-		if r.node == me {
-			return r.rate > 0
-		}
-	}
-	return false
 }

@@ -25,10 +25,13 @@ func TestShare(t *testing.T) {
 		{"even split", 300, rates("a", 10.0, "b", 10.0, "c", 10.0), map[string]int64{"a": 100, "b": 100, "c": 100}},
 		{"remainder to lowest ids on a tie", 100, rates("c", 5.0, "a", 5.0, "b", 5.0), map[string]int64{"a": 34, "b": 33, "c": 33}},
 		{"two left over", 2, rates("a", 1.0, "b", 1.0, "c", 1.0), map[string]int64{"a": 1, "b": 1, "c": 0}},
-		{"proportional", 1000, rates("a", 3000.0, "b", 1000.0), map[string]int64{"a": 750, "b": 250}},
-		{"largest fraction first", 10, rates("a", 1.0, "b", 2.0), map[string]int64{"a": 3, "b": 7}},
+		// 5% standing each, 90% by rate: 0.05+0.675, 0.05+0.225.
+		{"proportional with a standing part", 1000, rates("a", 3000.0, "b", 1000.0), map[string]int64{"a": 725, "b": 275}},
+		{"largest fraction first", 10, rates("a", 1.0, "b", 3.0), map[string]int64{"a": 3, "b": 7}},
 		{"one busy node takes all", 57, rates("a", 1667.0), map[string]int64{"a": 57}},
-		{"zero rate gets nothing", 90, rates("a", 0.0, "b", 9.0), map[string]int64{"b": 90}},
+		{"zero rate keeps its standing part", 100, rates("a", 0.0, "b", 9.0), map[string]int64{"a": 5, "b": 95}},
+		{"standing part rounds away near the limit", 3, rates("a", 0.0, "b", 9.0), map[string]int64{"a": 0, "b": 3}},
+		{"no rates: equal parts", 10, rates("a", 0.0, "b", 0.0), map[string]int64{"a": 5, "b": 5}},
 		{"nothing remains", 0, rates("a", 1.0, "b", 1.0), map[string]int64{"a": 0, "b": 0}},
 		{"overspent", -5, rates("a", 1.0), map[string]int64{"a": 0}},
 	}
@@ -64,19 +67,17 @@ func TestSharePartsSumToRemainder(t *testing.T) {
 		sortRates(rs)
 		rem := rng.Int64N(100000)
 		var sum int64
-		anyPositive := false
 		for _, r := range rs {
 			p, ok := share(rem, rs, r.node)
-			if ok != (r.rate > 0) {
-				t.Fatalf("case %d: ok = %v for rate %v", i, ok, r.rate)
+			if !ok {
+				t.Fatalf("case %d: node %s of the rates has no part", i, r.node)
 			}
 			if p < 0 {
 				t.Fatalf("case %d: negative part %d", i, p)
 			}
 			sum += p
-			anyPositive = anyPositive || r.rate > 0
 		}
-		if anyPositive && sum != rem {
+		if sum != rem {
 			t.Fatalf("case %d: parts of %v sum to %d, want %d", i, rs, sum, rem)
 		}
 	}

@@ -30,16 +30,18 @@ type Options struct {
 	// aligned to multiples of it on the clock, so that the nodes of a
 	// cluster write at about the same moment.
 	SyncInterval time.Duration
-	// PullDelay is how long after writing its counts a node reads the
-	// others' (default SyncInterval/4): long enough for every node's write
-	// of the round to land first, which keeps the nodes' views of a round
-	// alike (see the package doc).
+	// PullDelay is how long after writing its row a node reads the others'
+	// (default SyncInterval/4): long enough for most nodes' writes of the
+	// round to land first, which keeps the nodes' views of a round alike
+	// and their claims from colliding. Safety does not depend on it (see
+	// the package doc).
 	PullDelay time.Duration
 	// Manual disables the background loop: the owner calls Sync (or Flush
 	// then Pull) itself. Tests use it with an injected clock.
 	Manual bool
-	// IdleAfter is how long a key keeps being read each round after its
-	// last request on this node (default 10s).
+	// IdleAfter is how long a key keeps being read after its last request
+	// on this node (default 10s); after that the node keeps at most one hit
+	// of its claim and stops reading the key.
 	IdleAfter time.Duration
 	// Grace is added to a window's length for the rows' TTL (default 60s).
 	Grace time.Duration
@@ -56,10 +58,16 @@ type Options struct {
 	// Metrics are called as things happen; nil funcs are skipped.
 	Metrics Metrics
 	// LiveNodes returns the number of live gateway nodes (the node
-	// registry's count); it sets the share of a key no node has synced yet
-	// (1/LiveNodes of the limit). Default: the number of nodes seen in slot
-	// rows during the last minute, at least 1.
+	// registry's count); it sets the claim a node asks for on a key it has
+	// not read yet (1/LiveNodes of the limit). Default: the number of nodes
+	// seen in slot rows during the last minute, at least 1.
 	LiveNodes func() int
+	// ColdHits is how many hits a node admits in a window before it holds
+	// a claim in it, when it has not read the key yet or its last read
+	// found the key far from its limit (default 1; negative for none). It
+	// lets a key that is requested rarely on each node be served at all;
+	// each one may go over the limit, which the package doc counts.
+	ColdHits int
 }
 
 // Metrics are hooks for the node's metrics; every field is optional and
@@ -102,7 +110,13 @@ type Store struct {
 	now      func() time.Time
 	log      *slog.Logger
 
-	shards []shard
+	shards  []shard
+	readers int // partitions read at once
+	cold    int64
+	// unsyncedAfter is how long without a successful round makes the
+	// store degraded (3 intervals; the simulations raise it to keep slow
+	// rounds from falling back to local counting).
+	unsyncedAfter int64
 
 	// lastOK is the clock reading (Unix ns) of the last round whose writes
 	// and reads all succeeded (or New, before the first).
@@ -158,10 +172,16 @@ type lane struct {
 	lastActive int64   // Unix ns (store clock) of the last call
 	created    int64   // Unix ns (store clock) of the first call
 
-	rates       []nodeRate // every node's rate from the last read, by node
-	ratesAt     int64      // Unix ns of that read; 0 never
-	ratesStart  int64      // start of the window read
-	ratesUsedUp bool       // that window was used up: reads of it stopped
+	rates      []nodeRate // every node's rate from the last read, by node
+	ratesAt    int64      // Unix ns of that read; 0 never
+	ratesStart int64      // start of the window read
+	// far: the last read found at least half the limit remaining, so a
+	// window this node holds no claim in may admit ColdHits.
+	far bool
+	// weighsPrev: the caller reads ended windows (a sliding window), so
+	// the next window's limit depends on this one's total and cannot be
+	// claimed ahead.
+	weighsPrev bool
 }
 
 // series is one window of a lane.
@@ -172,13 +192,24 @@ type series struct {
 	written    bool  // the row has been written
 	lastHit    int64 // Unix ns (store clock) of the last Add
 
+	// This node's claims (see the package doc): it admits while mine is
+	// below claim, the claim in effect.
+	claim     int64
+	published int64 // claim of the last acknowledged row write; -1 unknown
+	// pending is a claim above claim whose write was acknowledged: it takes
+	// effect, trimmed to what the others' claims leave of pendingLimit, at
+	// the next read of the partition. 0 when none.
+	pending      int64
+	pendingLimit int64
+
 	// Snapshot of the last read of the window's partition.
-	pulled   bool
-	pulledAt int64      // Unix ns
-	mark     int64      // this node's count in the rows read (flushed then)
-	others   int64      // the other nodes' total in the rows read
-	rates    []nodeRate // rates in the rows read, by node
-	final    bool       // read once after the window ended
+	pulled      bool
+	pulledAt    int64      // Unix ns
+	mark        int64      // this node's count in the rows read (flushed then)
+	others      int64      // the other nodes' total in the rows read
+	othersClaim int64      // the other nodes' claims in the rows read
+	rates       []nodeRate // rates in the rows read, by node
+	finalReads  int        // reads after the window ended
 
 	nextRound int64 // the round (clock / SyncInterval) in which to sync next
 
@@ -218,21 +249,27 @@ func newStore(opts Options, db backend) *Store {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	if opts.ColdHits == 0 {
+		opts.ColdHits = 1
+	}
 	var suffix [4]byte
 	_, _ = rand.Read(suffix[:])
 	s := &Store{
-		opts:     opts,
-		db:       db,
-		rowID:    opts.NodeID + "/" + hex.EncodeToString(suffix[:]),
-		interval: int64(opts.SyncInterval),
-		now:      opts.Now,
-		log:      opts.Logger,
-		shards:   make([]shard, opts.Shards),
-		seen:     map[string]int64{},
-		exact:    map[exactKey]int64{},
-		exactLo:  map[exactKey]int64{},
-		stop:     make(chan struct{}),
-		done:     make(chan struct{}),
+		opts:          opts,
+		db:            db,
+		rowID:         opts.NodeID + "/" + hex.EncodeToString(suffix[:]),
+		interval:      int64(opts.SyncInterval),
+		now:           opts.Now,
+		log:           opts.Logger,
+		shards:        make([]shard, opts.Shards),
+		readers:       readers,
+		unsyncedAfter: 3 * int64(opts.SyncInterval),
+		cold:          int64(max(0, opts.ColdHits)),
+		seen:          map[string]int64{},
+		exact:         map[exactKey]int64{},
+		exactLo:       map[exactKey]int64{},
+		stop:          make(chan struct{}),
+		done:          make(chan struct{}),
 	}
 	for i := range s.shards {
 		s.shards[i].lanes = map[laneKey]*lane{}
@@ -288,7 +325,7 @@ func (sh *shard) get(key string, w ratelimit.Window, start, end, clock int64) (*
 			return l, ser
 		}
 	}
-	ser := &series{start: start, end: end}
+	ser := &series{start: start, end: end, published: -1}
 	l.series = append(l.series, ser)
 	return l, ser
 }
@@ -296,11 +333,11 @@ func (sh *shard) get(key string, w ratelimit.Window, start, end, clock int64) (*
 // isDegraded reports whether no round has succeeded for more than three
 // intervals.
 func (s *Store) isDegraded(now int64) bool {
-	return now-s.lastOK.Load() > 3*s.interval
+	return now-s.lastOK.Load() > s.unsyncedAfter
 }
 
 func (s *Store) unsynced() error {
-	return fmt.Errorf("%w (no successful sync for over %s)", ratelimit.ErrUnsynced, 3*s.opts.SyncInterval)
+	return fmt.Errorf("%w (no successful sync for over %s)", ratelimit.ErrUnsynced, time.Duration(s.unsyncedAfter))
 }
 
 // Add counts n hits of this node and returns the cluster total of the
@@ -341,6 +378,9 @@ func (s *Store) Get(key string, w ratelimit.Window, now time.Time) (int64, error
 	sh.mu.Lock()
 	l, ser := sh.get(key, w, start, end, clock)
 	l.lastActive = clock
+	if end <= clock {
+		l.weighsPrev = true
+	}
 	mine, total := ser.mine, ser.others+ser.mine
 	sh.mu.Unlock()
 	if s.isDegraded(clock) {
@@ -349,10 +389,11 @@ func (s *Store) Get(key string, w ratelimit.Window, now time.Time) (int64, error
 	return total, nil
 }
 
-// Budget returns how many more hits this node may admit now (see the
-// package doc for the division). Each call counts as one request of demand
-// for the key, admitted or not, in the rate this node publishes. While
-// degraded it returns limit less this node's own count, with ErrUnsynced.
+// Budget returns how many more hits this node may admit now: what its
+// claim leaves (see the package doc), within the limit less the cluster
+// total it knows. Each call counts as one request of demand for the key,
+// admitted or not, in the rate this node publishes. While degraded it
+// returns limit less this node's own count, with ErrUnsynced.
 func (s *Store) Budget(key string, w ratelimit.Window, now time.Time, limit int64) (int64, error) {
 	start, end, err := window(w, now)
 	if err != nil {
@@ -374,55 +415,27 @@ func (s *Store) Budget(key string, w ratelimit.Window, now time.Time, limit int6
 		}
 		return max(0, limit-mine), s.unsynced()
 	}
-	b := s.budget(l, ser, clock, limit)
+	b := s.budget(l, ser, limit)
 	sh.mu.Unlock()
 	return b, nil
 }
 
 // budget computes Budget with the shard's lock held.
-func (s *Store) budget(l *lane, ser *series, clock, limit int64) int64 {
+func (s *Store) budget(l *lane, ser *series, limit int64) int64 {
 	remaining := limit - ser.others - ser.mine
-	if remaining <= 0 {
-		return 0
-	}
-	fresh := func(at int64) bool { return at != 0 && clock-at <= 2*s.interval }
-	var part int64
-	switch {
-	case ser.pulled && clock/s.interval <= ser.nextRound:
-		// The last round's division of what remained then, less what
-		// this node admitted since its row was written.
-		p, ok := share(limit-ser.others-ser.mark, ser.rates, s.rowID)
-		if !ok {
-			p = 1 // probe: a node with no published demand admits one per round
-		}
-		part = p - (ser.mine - ser.mark)
-	case !ser.pulled && l.ratesAt != 0 && (fresh(l.ratesAt) || l.ratesUsedUp) && l.ratesAt <= ser.start:
-		// The window began after the last read: every node's count in it
-		// was zero then, so the division of the whole limit by the rates
-		// read is the same on every node. A read that found its window
-		// used up is the last one every node following the key made, so
-		// it serves however old.
-		p, ok := share(limit, l.rates, s.rowID)
-		if !ok {
-			p = 1
-		}
-		part = p - ser.mine
-	case !ser.pulled && l.ratesAt == 0:
-		// A key this node has never read: 1/LiveNodes of the limit.
-		part = limit/int64(s.liveNodes(clock)) - ser.mine
-	case ser.pulled && ser.exhausted:
-		// Used up at the last read, which was then skipped, and the limit
-		// has grown since (a sliding window): the next round divides the
-		// room among the nodes; a probe from each would overshoot it.
-		part = 0
-	default:
-		// A stale view (this node was idle, or the window turned after the
-		// last read): one probe per interval until the next read.
-		if clock-ser.lastHit >= s.interval {
-			part = 1
-		}
+	part := ser.claim - ser.mine
+	if part <= 0 && s.coldOK(l, ser) {
+		part = s.cold - ser.mine
 	}
 	return max(0, min(remaining, part))
+}
+
+// coldOK reports whether ser may admit cold hits: this node has made no
+// claim in the window (nor read or written it), and it has never read the
+// key or its last read found the key far from its limit.
+func (s *Store) coldOK(l *lane, ser *series) bool {
+	return !ser.written && !ser.pulled && ser.pending == 0 && ser.claim == 0 &&
+		(l.ratesAt == 0 || l.far)
 }
 
 func (s *Store) liveNodes(clock int64) int {

@@ -111,42 +111,6 @@ func errorsIsNot(err error) error {
 	return nil
 }
 
-func TestProbeAndColdShares(t *testing.T) {
-	start := time.Date(2024, 7, 1, 10, 0, 0, 0, time.UTC)
-	clk := &clock{t: start}
-	db := newMemDB()
-	nodes := memNodes(t, db, clk, 3, 100*time.Millisecond)
-	ctx := context.Background()
-	// Cold: a third of the limit each.
-	if b, _ := nodes[0].Budget("k", ratelimit.Minute, start, 100); b != 33 {
-		t.Fatalf("cold Budget = %d, want 33", b)
-	}
-	// Only node 1 has demand; after a round it may use all that remains,
-	// and the idle nodes one probe per round.
-	for range 10 {
-		nodes[0].Add("k", ratelimit.Minute, start, 1)
-	}
-	for _, n := range nodes {
-		must(t, n.Flush(ctx))
-	}
-	for _, n := range nodes {
-		n.Get("k", ratelimit.Minute, start) // follow the key
-	}
-	for _, n := range nodes {
-		must(t, n.Pull(ctx))
-	}
-	if b, _ := nodes[0].Budget("k", ratelimit.Minute, start, 100); b != 90 {
-		t.Errorf("busy node Budget = %d, want 90", b)
-	}
-	if b, _ := nodes[1].Budget("k", ratelimit.Minute, start, 100); b != 1 {
-		t.Errorf("idle node Budget = %d, want a probe of 1", b)
-	}
-	nodes[1].Add("k", ratelimit.Minute, start, 1)
-	if b, _ := nodes[1].Budget("k", ratelimit.Minute, start, 100); b != 0 {
-		t.Errorf("idle node Budget after its probe = %d, want 0", b)
-	}
-}
-
 func TestCloseIsIdempotentAndPublishesZeroRate(t *testing.T) {
 	start := time.Date(2024, 7, 1, 10, 0, 0, 0, time.UTC)
 	clk := &clock{t: start}
@@ -191,7 +155,7 @@ func TestTakeExactConcurrent(t *testing.T) {
 	start := time.Date(2024, 7, 1, 10, 0, 0, 0, time.UTC)
 	clk := &clock{t: start}
 	db := newMemDB()
-	nodes := memNodes(t, db, clk, 3, 100*time.Millisecond)
+	nodes := stores(alignedNodes(t, db, clk, 3, simInterval, simDelay))
 	testTakeExact(t, nodes, start, 100)
 }
 
@@ -258,11 +222,11 @@ func TestOpsPerRequest(t *testing.T) {
 			clk := &clock{t: start}
 			db := newMemDB()
 			sim := &simulation{
-				nodes: memNodes(t, db, clk, 3, 100*time.Millisecond),
+				nodes: alignedNodes(t, db, clk, 3, simInterval, simDelay),
 				rates: []float64{1667, 1667, 1667}, limit: limit, w: ratelimit.Minute,
-				interval: 100 * time.Millisecond, delay: 25 * time.Millisecond, schedule: aligned,
+				interval: simInterval,
 			}
-			res := sim.run(t, clk, start, 2)
+			res := sim.run(t, clk, db, start, 2)
 			perRequest := float64(res.ops) / float64(res.requests)
 			t.Logf("%d Cassandra requests for %d requests: %.5f each", res.ops, res.requests, perRequest)
 			db.mu.Lock()
