@@ -1,7 +1,3 @@
-// Package logrecord defines the request log record: one per request a gateway
-// node proxies or rejects, the unit that analytics counts and billing meters.
-//
-// It owns the record's Go type; it must not know where records are sent.
 package logrecord
 
 // Record describes one request. Ids are entity UUIDs; names are resolved by
