@@ -42,6 +42,10 @@ type Settings struct {
 	// Cluster holds the settings of `tollgate gateway` and `tollgate
 	// migrate cassandra`: where Cassandra is and how the node syncs with it.
 	Cluster ClusterSettings
+	// Pipeline holds the settings of the request-log pipeline: the
+	// gateway's Kafka sink, `tollgate collector` and `tollgate migrate
+	// clickhouse`.
+	Pipeline PipelineSettings
 }
 
 // DefaultSettings returns the settings a fresh install runs with.
@@ -59,6 +63,7 @@ func DefaultSettings() Settings {
 		RealIPHeader: "X-Forwarded-For",
 		LogLevel:     "info",
 		Cluster:      DefaultClusterSettings(),
+		Pipeline:     DefaultPipelineSettings(),
 	}
 }
 
@@ -79,7 +84,7 @@ func (s *Settings) table() []setting {
 		{"trusted_ips", "comma-separated CIDRs whose X-Forwarded-* headers are trusted", &s.TrustedIPs},
 		{"real_ip_header", "header carrying the client address from trusted proxies", &s.RealIPHeader},
 		{"log_level", "debug, info, warn or error", &s.LogLevel},
-	}, s.Cluster.table()...)
+	}, append(s.Cluster.table(), s.Pipeline.table()...)...)
 }
 
 func envName(key string) string  { return "TOLLGATE_" + strings.ToUpper(key) }
@@ -260,6 +265,7 @@ func (s *Settings) Validate() error {
 		errs = append(errs, errors.New("data_dir: must not be empty"))
 	}
 	errs = append(errs, s.Cluster.validate()...)
+	errs = append(errs, s.Pipeline.validate()...)
 	return errors.Join(errs...)
 }
 

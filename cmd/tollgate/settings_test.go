@@ -80,6 +80,16 @@ func TestSettingsRejected(t *testing.T) {
 		{"bad keyspace", func(s *Settings) { s.Cluster.CassandraKeyspace = "toll-gate" }, "cassandra_keyspace"},
 		{"no cassandra host", func(s *Settings) { s.Cluster.CassandraHosts = " , " }, "cassandra_hosts"},
 		{"bad ssl switch", func(s *Settings) { s.Cluster.CassandraSSL = "maybe" }, "cassandra_ssl"},
+		{"bad request log switch", func(s *Settings) { s.Pipeline.RequestLog = "sometimes" }, "request_log"},
+		{"no kafka broker", func(s *Settings) { s.Pipeline.KafkaBrokers = "," }, "kafka_brokers"},
+		{"empty kafka topic", func(s *Settings) { s.Pipeline.KafkaTopic = "" }, "kafka_topic"},
+		{"unknown sasl mechanism", func(s *Settings) { s.Pipeline.KafkaSASLMechanism = "gssapi" }, "kafka_sasl_mechanism"},
+		{"client cert without key", func(s *Settings) { s.Pipeline.KafkaTLSCert = "c.pem" }, "kafka_tls_key"},
+		{"bad spool size", func(s *Settings) { s.Pipeline.LogSpoolMaxBytes = "1GB" }, "log_spool_max_bytes"},
+		{"empty clickhouse database", func(s *Settings) { s.Pipeline.ClickHouseDatabase = "" }, "clickhouse_database"},
+		{"bad retention", func(s *Settings) { s.Pipeline.ClickHouseRetention = "3h" }, "clickhouse_retention"},
+		{"zero batch rows", func(s *Settings) { s.Pipeline.CollectorBatchRows = "0" }, "collector_batch_rows"},
+		{"bad batch time", func(s *Settings) { s.Pipeline.CollectorBatchTime = "later" }, "collector_batch_time"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := DefaultSettings()
@@ -143,5 +153,28 @@ func TestClusterIntervalsAcceptKongSeconds(t *testing.T) {
 		if err != nil || got != tc.want {
 			t.Errorf("parseInterval(%q) = %v, %v; want %v", tc.in, got, err, tc.want)
 		}
+	}
+}
+
+func TestClickHouseRetention(t *testing.T) {
+	tests := []struct {
+		in   string
+		days int
+	}{
+		{"off", 0},
+		{"", 0},
+		{"90d", 90},
+		{"720h", 30},
+		{"36h", 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			p := DefaultPipelineSettings()
+			p.ClickHouseRetention = tt.in
+			days, err := p.retention()
+			if err != nil || days != tt.days {
+				t.Errorf("retention(%q) = %d, %v; want %d", tt.in, days, err, tt.days)
+			}
+		})
 	}
 }
