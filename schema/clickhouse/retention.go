@@ -1,0 +1,123 @@
+package clickhousemigrate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+)
+
+// Tables by role, for DropOlderThan and for readers that want the names.
+const (
+	TableRequests         = "requests"
+	TableRequestsByMinute = "requests_by_minute"
+	TableRequestsByHour   = "requests_by_hour"
+	TableConsumerUsage    = "consumer_usage_by_hour"
+	TableLoadedOffsets    = "loaded_offsets"
+)
+
+// TrafficTables are the tables DropOlderThan trims when it is given none:
+// the raw records and the traffic rollups. Billing usage is kept longer
+// and is trimmed only when named.
+var TrafficTables = []string{TableRequests, TableRequestsByMinute, TableRequestsByHour}
+
+// droppable are the tables partitioned by day; loaded_offsets is not
+// among them, so that no retention setting can make the collector forget
+// what it loaded.
+var droppable = map[string]bool{
+	TableRequests:         true,
+	TableRequestsByMinute: true,
+	TableRequestsByHour:   true,
+	TableConsumerUsage:    true,
+}
+
+// DroppedPartition is one day partition DropOlderThan dropped.
+type DroppedPartition struct {
+	Table string
+	Day   string // YYYYMMDD (UTC), the partition's value
+}
+
+// DropOlderThan drops, from each of tables (TrafficTables when none is
+// given), the day partitions whose whole UTC day is older than age: every
+// row in them started before now-age. It stands in for TTL, which 18.16
+// does not have, and is meant to run on a schedule; dropping a partition
+// is a metadata operation, cheap at any size. It returns what it dropped,
+// with an error joining every partition it could not drop.
+func DropOlderThan(ctx context.Context, conn driver.Conn, database string, age time.Duration, tables ...string) ([]DroppedPartition, error) {
+	return dropOlderThan(ctx, conn, database, time.Now(), age, tables)
+}
+
+func dropOlderThan(ctx context.Context, conn driver.Conn, db string, now time.Time, age time.Duration, tables []string) ([]DroppedPartition, error) {
+	if !ValidDatabase(db) {
+		return nil, fmt.Errorf("retention: %q is not a valid database name", db)
+	}
+	if age <= 0 {
+		return nil, fmt.Errorf("retention: age %v must be positive", age)
+	}
+	if len(tables) == 0 {
+		tables = TrafficTables
+	}
+	for _, t := range tables {
+		if !droppable[t] {
+			return nil, fmt.Errorf("retention: table %q is not partitioned by day (want one of requests, requests_by_minute, requests_by_hour, consumer_usage_by_hour)", t)
+		}
+	}
+	// A day partition is older than the cutoff when the cutoff's day is
+	// after it: partitions of the cutoff's own day still hold younger rows.
+	cutoff, _ := strconv.Atoi(now.Add(-age).UTC().Format("20060102"))
+
+	rows, err := conn.Query(ctx,
+		"SELECT DISTINCT table, partition FROM system.parts WHERE database = ? AND active", db)
+	if err != nil {
+		return nil, fmt.Errorf("retention: list partitions of %s: %w", db, err)
+	}
+	want := map[string]bool{}
+	for _, t := range tables {
+		want[t] = true
+	}
+	var old []DroppedPartition
+	for rows.Next() {
+		var p DroppedPartition
+		if err := rows.Scan(&p.Table, &p.Day); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("retention: list partitions of %s: %w", db, err)
+		}
+		if !want[p.Table] {
+			continue
+		}
+		day, err := strconv.Atoi(p.Day)
+		if err != nil || len(p.Day) != 8 {
+			continue // not a day partition: created by hand, left alone
+		}
+		if day < cutoff {
+			old = append(old, p)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("retention: list partitions of %s: %w", db, err)
+	}
+	sort.Slice(old, func(i, j int) bool {
+		if old[i].Day != old[j].Day {
+			return old[i].Day < old[j].Day
+		}
+		return old[i].Table < old[j].Table
+	})
+
+	var (
+		dropped []DroppedPartition
+		errs    []error
+	)
+	for _, p := range old {
+		if err := conn.Exec(ctx, fmt.Sprintf("ALTER TABLE %s.%s DROP PARTITION %s", db, p.Table, p.Day)); err != nil {
+			errs = append(errs, fmt.Errorf("retention: drop partition %s of %s.%s: %w", p.Day, db, p.Table, err))
+			continue
+		}
+		dropped = append(dropped, p)
+	}
+	return dropped, errors.Join(errs...)
+}

@@ -1,0 +1,255 @@
+package clickhousemigrate
+
+import (
+	"fmt"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+)
+
+// testRow is the part of a requests row the rollups read.
+type testRow struct {
+	id        string
+	at        time.Time
+	service   string
+	consumer  string
+	status    uint16
+	latency   float64
+	reqBytes  int64
+	billable  bool
+	units     int64
+	partition int32
+	offset    int64
+}
+
+func insertRows(t *testing.T, conn driver.Conn, db string, rows []testRow) {
+	t.Helper()
+	b, err := conn.PrepareBatch(t.Context(), "INSERT INTO "+db+".requests "+
+		"(request_id, started_at, started_at_ms, workspace, service_id, route_id, consumer_id, status, "+
+		"latency_total_ms, latency_upstream_ms, request_bytes, response_bytes, billable, billing_units, kafka_topic, kafka_partition, kafka_offset)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rows {
+		var billable uint8
+		if r.billable {
+			billable = 1
+		}
+		err := b.Append(r.id, r.at, r.at.UnixMilli(), "default", r.service, "route", r.consumer, r.status,
+			r.latency, r.latency/2, r.reqBytes, r.reqBytes*2, billable, r.units, "topic", r.partition, r.offset)
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.Send(); err != nil {
+		t.Fatalf("insert: %v", err)
+	}
+}
+
+func migrated(t *testing.T) (driver.Conn, string) {
+	t.Helper()
+	conn, db := testDB(t)
+	if _, err := Up(t.Context(), conn, db, nil); err != nil {
+		t.Fatalf("Up: %v", err)
+	}
+	return conn, db
+}
+
+func TestRollupsFillFromInserts(t *testing.T) {
+	conn, db := migrated(t)
+	ctx := t.Context()
+	base := time.Date(2024, 3, 1, 10, 0, 0, 0, time.UTC)
+	var rows []testRow
+	for i := 0; i < 100; i++ {
+		r := testRow{
+			id:        fmt.Sprintf("r%03d", i),
+			at:        base.Add(time.Duration(i) * 30 * time.Second), // 50 minutes
+			service:   "svc",
+			consumer:  fmt.Sprintf("c%d", i%4),
+			status:    200,
+			latency:   float64(i),
+			reqBytes:  10,
+			billable:  i%2 == 0,
+			units:     3,
+			partition: int32(i % 2),
+			offset:    int64(i / 2),
+		}
+		switch {
+		case i%10 == 0:
+			r.status = 503
+		case i%10 == 1:
+			r.status = 404
+		}
+		rows = append(rows, r)
+	}
+	// Two inserts, as two collector batches would make.
+	insertRows(t, conn, db, rows[:60])
+	insertRows(t, conn, db, rows[60:])
+
+	type totals struct {
+		Requests, Errors, ServerErrors uint64
+		RequestBytes                   int64
+		Consumers                      uint64
+	}
+	want := totals{Requests: 100, Errors: 20, ServerErrors: 10, RequestBytes: 1000, Consumers: 4}
+	for _, tc := range []struct{ name, table string }{
+		{"by minute", "requests_by_minute"},
+		{"by hour", "requests_by_hour"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var got totals
+			err := conn.QueryRow(ctx, "SELECT sumMerge(requests), sumMerge(errors), sumMerge(server_errors), "+
+				"sumMerge(request_bytes_total), uniqMerge(consumers) FROM "+db+"."+tc.table).
+				Scan(&got.Requests, &got.Errors, &got.ServerErrors, &got.RequestBytes, &got.Consumers)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != want {
+				t.Fatalf("totals = %+v; want %+v", got, want)
+			}
+			var q []float64
+			err = conn.QueryRow(ctx, "SELECT quantilesTDigestMerge(0.5, 0.9, 0.95, 0.99)(latency_total) FROM "+db+"."+tc.table).Scan(&q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(q) != 4 || q[0] < 40 || q[0] > 60 || q[3] < 90 {
+				t.Fatalf("latency quantiles = %v; want a median near 50 and p99 near 99", q)
+			}
+		})
+	}
+
+	t.Run("minutes", func(t *testing.T) {
+		var minutes uint64
+		if err := conn.QueryRow(ctx, "SELECT uniqExact(minute) FROM "+db+".requests_by_minute").Scan(&minutes); err != nil {
+			t.Fatal(err)
+		}
+		if minutes != 50 {
+			t.Fatalf("%d minutes; want 50", minutes)
+		}
+	})
+
+	t.Run("consumer usage", func(t *testing.T) {
+		r, err := conn.Query(ctx, "SELECT consumer_id, sum(requests), sum(billable_requests), sum(billing_units_total) FROM "+db+
+			".consumer_usage_by_hour GROUP BY consumer_id ORDER BY consumer_id")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		var got []string
+		for r.Next() {
+			var (
+				c           string
+				n, billable uint64
+				units       int64
+			)
+			if err := r.Scan(&c, &n, &billable, &units); err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, fmt.Sprintf("%s:%d/%d/%d", c, n, billable, units))
+		}
+		// c0 and c2 get the even (billable) requests, 3 units each.
+		want := []string{"c0:25/25/75", "c1:25/0/0", "c2:25/25/75", "c3:25/0/0"}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("usage = %v; want %v", got, want)
+		}
+	})
+
+	t.Run("loaded offsets", func(t *testing.T) {
+		r, err := conn.Query(ctx, "SELECT kafka_partition, max(max_offset) FROM "+db+".loaded_offsets WHERE topic = 'topic' GROUP BY kafka_partition ORDER BY kafka_partition")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		var got []string
+		for r.Next() {
+			var (
+				p int32
+				o int64
+			)
+			if err := r.Scan(&p, &o); err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, fmt.Sprintf("%d:%d", p, o))
+		}
+		if want := []string{"0:49", "1:49"}; !reflect.DeepEqual(got, want) {
+			t.Fatalf("loaded offsets = %v; want %v", got, want)
+		}
+	})
+}
+
+func TestDropOlderThan(t *testing.T) {
+	conn, db := migrated(t)
+	ctx := t.Context()
+	now := time.Date(2024, 3, 20, 12, 0, 0, 0, time.UTC)
+	days := []time.Time{
+		now.AddDate(0, 0, -10),
+		now.AddDate(0, 0, -8),
+		now.AddDate(0, 0, -7).Add(-time.Hour), // the cutoff's own day: kept
+		now.AddDate(0, 0, -1),
+		now,
+	}
+	var rows []testRow
+	for i, d := range days {
+		rows = append(rows, testRow{id: fmt.Sprint(i), at: d, service: "s", consumer: "c", status: 200, offset: int64(i)})
+	}
+	insertRows(t, conn, db, rows)
+
+	tests := []struct {
+		name       string
+		tables     []string
+		wantDrop   int
+		wantCounts map[string]uint64 // table: rows (or, for rollups, rows of the table) left
+	}{
+		{
+			name:     "traffic tables",
+			wantDrop: 6, // 2 days x 3 tables
+			wantCounts: map[string]uint64{
+				"requests": 3, "requests_by_minute": 3, "requests_by_hour": 3,
+				"consumer_usage_by_hour": 5, "loaded_offsets": 1,
+			},
+		},
+		{
+			name:     "usage when named",
+			tables:   []string{TableConsumerUsage},
+			wantDrop: 2,
+			wantCounts: map[string]uint64{
+				"requests": 3, "consumer_usage_by_hour": 3, "loaded_offsets": 1,
+			},
+		},
+		{name: "nothing left to drop", wantDrop: 0, wantCounts: map[string]uint64{"requests": 3}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dropped, err := dropOlderThan(ctx, conn, db, now, 7*24*time.Hour, tc.tables)
+			if err != nil {
+				t.Fatalf("DropOlderThan: %v", err)
+			}
+			if len(dropped) != tc.wantDrop {
+				t.Fatalf("dropped %v; want %d partitions", dropped, tc.wantDrop)
+			}
+			for _, p := range dropped {
+				if p.Day != "20240310" && p.Day != "20240312" {
+					t.Errorf("dropped %v, which is not older than the cutoff", p)
+				}
+			}
+			for table, want := range tc.wantCounts {
+				var n uint64
+				if err := conn.QueryRow(ctx, "SELECT count() FROM "+db+"."+table).Scan(&n); err != nil {
+					t.Fatal(err)
+				}
+				if n != want {
+					t.Errorf("%s has %d rows; want %d", table, n, want)
+				}
+			}
+		})
+	}
+
+	if _, err := DropOlderThan(ctx, conn, db, time.Hour, TableLoadedOffsets); err == nil {
+		t.Fatal("DropOlderThan accepted loaded_offsets")
+	}
+	if _, err := DropOlderThan(ctx, conn, db, 0); err == nil {
+		t.Fatal("DropOlderThan accepted a zero age")
+	}
+}
