@@ -1,0 +1,665 @@
+package collector
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/tollgate/tollgate/internal/logrecord"
+)
+
+// Errors.
+var (
+	// ErrClosed is returned by Run on a closed Collector.
+	ErrClosed = errors.New("collector closed")
+	// ErrRunning is returned by Run when the Collector already runs.
+	ErrRunning = errors.New("collector already running")
+)
+
+// Dead-letter headers: why a record was not loaded and where it came from.
+// The original key, value and headers are kept as they were.
+const (
+	HeaderReason            = "tollgate-dead-reason"
+	HeaderError             = "tollgate-dead-error"
+	HeaderOriginalTopic     = "tollgate-original-topic"
+	HeaderOriginalPartition = "tollgate-original-partition"
+	HeaderOriginalOffset    = "tollgate-original-offset"
+)
+
+// readQueue is how many records the partition readers may hand over ahead
+// of the batcher. While a batch waits on ClickHouse the queue fills, the
+// readers stop fetching and lag grows in Kafka rather than in memory.
+const readQueue = 1024
+
+// Collector is one member of the collector consumer group. Create it with
+// New, call Run, and Close it when Run has returned (or to stop it).
+type Collector struct {
+	cfg    Config
+	log    *slog.Logger
+	hooks  Hooks
+	stats  counters
+	now    func() time.Time
+	dialer *kafka.Dialer
+	conn   driver.Conn
+	loader *Loader
+	dead   *kafka.Writer
+
+	mu      sync.Mutex
+	closed  bool
+	running bool
+	cancel  context.CancelFunc // stops Run
+	done    chan struct{}      // closed when Run returns
+
+	// crashed makes the collector stop as a crash would: no flush, no
+	// commit. Tests set it (crash) to prove that restarts load every
+	// record once.
+	crashed atomic.Bool
+	// afterInsert, when set (by tests), runs after a batch is in
+	// ClickHouse and before its offsets are committed.
+	afterInsert func()
+}
+
+// New checks cfg and prepares a collector; it does no I/O. log may be nil.
+func New(cfg Config, log *slog.Logger, hooks Hooks) (*Collector, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	conn, err := clickhouse.Open(&clickhouse.Options{
+		Protocol: clickhouse.Native,
+		Addr:     []string{cfg.ClickHouseAddr},
+		Auth: clickhouse.Auth{
+			Database: cfg.ClickHouseDatabase,
+			Username: cfg.ClickHouseUsername,
+			Password: cfg.ClickHousePassword,
+		},
+		TLS:         cfg.ClickHouseTLS,
+		DialTimeout: 5 * time.Second,
+		ReadTimeout: cfg.InsertTimeout,
+		Compression: &clickhouse.Compression{Method: clickhouse.CompressionLZ4},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("collector: clickhouse %s: %w", cfg.ClickHouseAddr, err)
+	}
+	dialer := &kafka.Dialer{
+		ClientID:      "tollgate-collector",
+		Timeout:       10 * time.Second,
+		DualStack:     true,
+		TLS:           cfg.KafkaTLS,
+		SASLMechanism: cfg.KafkaSASL,
+	}
+	dead := &kafka.Writer{
+		Addr:         kafka.TCP(cfg.Brokers...),
+		Topic:        cfg.deadLetterTopic(),
+		Balancer:     &kafka.Hash{},
+		RequiredAcks: kafka.RequireAll,
+		// Dead letters are written synchronously before the batch they
+		// belong to is committed; waiting for more messages would only
+		// delay that.
+		BatchTimeout: 10 * time.Millisecond,
+		WriteTimeout: cfg.InsertTimeout,
+		Transport: &kafka.Transport{
+			ClientID: "tollgate-collector",
+			TLS:      cfg.KafkaTLS,
+			SASL:     cfg.KafkaSASL,
+		},
+		AllowAutoTopicCreation: true,
+		ErrorLogger:            kafkaLogger(log, slog.LevelWarn),
+	}
+	return &Collector{
+		cfg:    cfg,
+		log:    log,
+		hooks:  hooks,
+		now:    time.Now,
+		dialer: dialer,
+		conn:   conn,
+		loader: NewLoader(conn, cfg.ClickHouseDatabase),
+		dead:   dead,
+	}, nil
+}
+
+// kafkaLogger adapts kafka-go's printf logging to slog.
+func kafkaLogger(log *slog.Logger, level slog.Level) kafka.Logger {
+	return kafka.LoggerFunc(func(msg string, args ...any) {
+		log.Log(context.Background(), level, "kafka: "+fmt.Sprintf(msg, args...))
+	})
+}
+
+// Stats returns the collector's counters.
+func (c *Collector) Stats() Stats { return c.stats.snapshot() }
+
+// Run joins the consumer group and loads records until ctx is done or
+// Close is called, then flushes the batch it holds, commits it, leaves the
+// group and returns nil. Errors of Kafka or ClickHouse are retried, not
+// returned: a collector outlives the outages of both.
+func (c *Collector) Run(ctx context.Context) error {
+	c.mu.Lock()
+	switch {
+	case c.closed:
+		c.mu.Unlock()
+		return ErrClosed
+	case c.running:
+		c.mu.Unlock()
+		return ErrRunning
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	c.running, c.cancel, c.done = true, cancel, make(chan struct{})
+	done := c.done
+	c.mu.Unlock()
+	defer close(done)
+	defer cancel()
+
+	group, err := kafka.NewConsumerGroup(kafka.ConsumerGroupConfig{
+		ID:                    c.cfg.GroupID,
+		Brokers:               c.cfg.Brokers,
+		Dialer:                c.dialer,
+		Topics:                []string{c.cfg.Topic},
+		HeartbeatInterval:     c.cfg.HeartbeatInterval,
+		SessionTimeout:        c.cfg.SessionTimeout,
+		RebalanceTimeout:      c.cfg.RebalanceTimeout,
+		JoinGroupBackoff:      c.cfg.RetryBackoff,
+		WatchPartitionChanges: true,
+		StartOffset:           kafka.FirstOffset,
+		Logger:                kafkaLogger(c.log, slog.LevelDebug),
+		ErrorLogger:           kafkaLogger(c.log, slog.LevelWarn),
+	})
+	if err != nil {
+		return fmt.Errorf("collector: consumer group: %w", err)
+	}
+	backoff := c.cfg.RetryBackoff
+	for {
+		gen, err := group.Next(ctx)
+		if ctx.Err() != nil {
+			break
+		}
+		if err != nil {
+			c.log.Warn("joining the consumer group failed; retrying", "group", c.cfg.GroupID, "err", err, "in", backoff)
+			sleep(ctx, backoff)
+			backoff = min(2*backoff, c.cfg.MaxRetryBackoff)
+			continue
+		}
+		backoff = c.cfg.RetryBackoff
+		c.stats.generations.Add(1)
+		c.stats.resetLag()
+		parts := gen.Assignments[c.cfg.Topic]
+		c.log.Info("joined consumer group generation", "group", c.cfg.GroupID, "generation", gen.ID, "partitions", len(parts))
+		if len(parts) > 0 {
+			gen.Start(func(gctx context.Context) { c.runGeneration(gctx, gen, parts) })
+		}
+	}
+	// Close ends the current generation, which waits for runGeneration
+	// to flush and commit, and then leaves the group.
+	if err := group.Close(); err != nil {
+		c.log.Warn("leaving the consumer group", "group", c.cfg.GroupID, "err", err)
+	}
+	return nil
+}
+
+// crash stops Run as a crash would: the batch in hand is neither inserted
+// nor committed.
+func (c *Collector) crash() {
+	c.crashed.Store(true)
+	c.mu.Lock()
+	cancel, done := c.cancel, c.done
+	c.mu.Unlock()
+	if cancel != nil {
+		cancel()
+		<-done
+	}
+}
+
+// Close stops Run if it runs, waits for it to return, and releases the
+// ClickHouse connections and the dead-letter producer. It is idempotent.
+func (c *Collector) Close() error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil
+	}
+	c.closed = true
+	cancel, done := c.cancel, c.done
+	c.mu.Unlock()
+	if cancel != nil {
+		cancel()
+		<-done
+	}
+	return errors.Join(c.dead.Close(), c.conn.Close())
+}
+
+// runGeneration loads the assigned partitions for one generation: it reads
+// what ClickHouse has loaded, starts a reader per partition after that,
+// and batches until the generation ends. kafka-go waits for it (and the
+// readers) to return before this member rejoins, so no other member can
+// be given these partitions while a batch of them is being inserted.
+func (c *Collector) runGeneration(gctx context.Context, gen *kafka.Generation, parts []kafka.PartitionAssignment) {
+	var loaded map[int]int64
+	r := retrier{cfg: c.cfg}
+	for {
+		var err error
+		loaded, err = c.loader.LoadedOffsets(gctx, c.cfg.Topic)
+		if err == nil {
+			break
+		}
+		c.log.Warn("reading loaded offsets from clickhouse failed; retrying", "err", err)
+		if !r.wait(gctx, false) {
+			return
+		}
+	}
+	msgs := make(chan kafka.Message, readQueue)
+	for _, a := range parts {
+		start := startOffset(a.Offset, loaded, a.ID)
+		c.log.Info("partition assigned", "topic", c.cfg.Topic, "partition", a.ID,
+			"committed", a.Offset, "loaded", loadedOr(loaded, a.ID), "start", start)
+		gen.Start(func(rctx context.Context) { c.readPartition(rctx, a.ID, start, msgs) })
+	}
+	b := newBatch(c.cfg.Topic)
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	defer timer.Stop()
+	for {
+		select {
+		case <-gctx.Done():
+			if c.crashed.Load() {
+				return
+			}
+			c.flush(gctx, gen, b, loaded)
+			return
+		case m := <-msgs:
+			if b.records == 0 {
+				timer.Reset(c.cfg.BatchInterval)
+			}
+			c.add(b, m, loaded)
+			if b.records >= c.cfg.BatchRows {
+				timer.Stop()
+				c.flush(gctx, gen, b, loaded)
+			}
+		case <-timer.C:
+			c.flush(gctx, gen, b, loaded)
+		}
+	}
+}
+
+// startOffset is where a partition is read from: after the last record
+// ClickHouse has, unless the group committed a later offset. A committed
+// offset ahead of ClickHouse means records were dead-lettered (and not
+// marked loaded) or a retention drop: both are safe to skip. kafka-go
+// gives kafka.FirstOffset when the group has no commit.
+func startOffset(committed int64, loaded map[int]int64, partition int) int64 {
+	lo, ok := loaded[partition]
+	if !ok {
+		return committed
+	}
+	if committed < 0 || committed <= lo {
+		return lo + 1
+	}
+	return committed
+}
+
+func loadedOr(loaded map[int]int64, p int) int64 {
+	if o, ok := loaded[p]; ok {
+		return o
+	}
+	return -1
+}
+
+// readPartition fetches one partition from start and hands records to the
+// batcher until the generation ends.
+func (c *Collector) readPartition(ctx context.Context, partition int, start int64, out chan<- kafka.Message) {
+	r := kafka.NewReader(kafka.ReaderConfig{
+		Brokers:     c.cfg.Brokers,
+		Topic:       c.cfg.Topic,
+		Partition:   partition,
+		Dialer:      c.dialer,
+		MinBytes:    1,
+		MaxBytes:    10 << 20,
+		MaxWait:     250 * time.Millisecond,
+		Logger:      kafkaLogger(c.log, slog.LevelDebug),
+		ErrorLogger: kafkaLogger(c.log, slog.LevelWarn),
+	})
+	defer func() { _ = r.Close() }()
+	if err := r.SetOffset(start); err != nil {
+		c.log.Error("cannot set partition offset", "partition", partition, "offset", start, "err", err)
+		<-ctx.Done() // returning would end the generation for every partition
+		return
+	}
+	rt := retrier{cfg: c.cfg}
+	for {
+		m, err := r.FetchMessage(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			c.log.Warn("reading partition failed; retrying", "partition", partition, "err", err)
+			if !rt.wait(ctx, false) {
+				return
+			}
+			continue
+		}
+		rt.reset()
+		c.stats.consumed.Add(1)
+		if c.hooks.Consumed != nil {
+			c.hooks.Consumed(partition)
+		}
+		if m.HighWaterMark > 0 {
+			lag := max(m.HighWaterMark-m.Offset-1, 0)
+			c.stats.setLag(partition, lag)
+			if c.hooks.Lag != nil {
+				c.hooks.Lag(partition, lag)
+			}
+		}
+		select {
+		case out <- m:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// batch is what the batcher holds between flushes.
+type batch struct {
+	topic   string
+	records int              // records taken, loaded or not
+	rows    []Row            // records to insert
+	dead    []kafka.Message  // records to dead-letter
+	last    map[int]int64    // highest offset taken per partition
+	lastRow map[int]int64    // highest offset among rows per partition
+	reasons map[string]int   // dead letters by reason, counted when sent
+	skipped int              // records ClickHouse had already
+	decoded logrecord.Record // scratch for Decode
+}
+
+func newBatch(topic string) *batch {
+	return &batch{topic: topic, last: map[int]int64{}, lastRow: map[int]int64{}, reasons: map[string]int{}}
+}
+
+func (b *batch) reset() {
+	b.records, b.skipped = 0, 0
+	b.rows = b.rows[:0]
+	b.dead = b.dead[:0]
+	clear(b.last)
+	clear(b.lastRow)
+	clear(b.reasons)
+}
+
+// add decodes and checks one record into b.
+func (c *Collector) add(b *batch, m kafka.Message, loaded map[int]int64) {
+	b.records++
+	if prev, ok := b.last[m.Partition]; !ok || m.Offset > prev {
+		b.last[m.Partition] = m.Offset
+	}
+	if lo, ok := loaded[m.Partition]; ok && m.Offset <= lo {
+		b.skipped++
+		return
+	}
+	rec := &b.decoded
+	if err := logrecord.Decode(m.Value, rec); err != nil {
+		c.deadLetter(b, m, ReasonMalformed, err)
+		return
+	}
+	if err := rec.Validate(); err != nil {
+		c.deadLetter(b, m, ReasonInvalid, err)
+		return
+	}
+	started := time.UnixMilli(rec.StartedAt)
+	now := c.now()
+	if started.Before(now.Add(-c.cfg.MaxAge)) || started.After(now.Add(c.cfg.MaxFuture)) {
+		c.deadLetter(b, m, ReasonOutOfWindow, fmt.Errorf("started_at %s is outside [now-%v, now+%v]",
+			started.UTC().Format(time.RFC3339Nano), c.cfg.MaxAge, c.cfg.MaxFuture))
+		return
+	}
+	b.rows = append(b.rows, Row{Record: *rec, Topic: m.Topic, Partition: m.Partition, Offset: m.Offset})
+	if prev, ok := b.lastRow[m.Partition]; !ok || m.Offset > prev {
+		b.lastRow[m.Partition] = m.Offset
+	}
+}
+
+func (c *Collector) deadLetter(b *batch, m kafka.Message, reason string, err error) {
+	headers := make([]kafka.Header, 0, len(m.Headers)+5)
+	headers = append(headers, m.Headers...)
+	headers = append(headers,
+		kafka.Header{Key: HeaderReason, Value: []byte(reason)},
+		kafka.Header{Key: HeaderError, Value: []byte(err.Error())},
+		kafka.Header{Key: HeaderOriginalTopic, Value: []byte(m.Topic)},
+		kafka.Header{Key: HeaderOriginalPartition, Value: []byte(strconv.Itoa(m.Partition))},
+		kafka.Header{Key: HeaderOriginalOffset, Value: []byte(strconv.FormatInt(m.Offset, 10))},
+	)
+	b.dead = append(b.dead, kafka.Message{Key: m.Key, Value: m.Value, Headers: headers})
+	b.reasons[reason]++
+	c.log.Warn("dead-lettering record", "reason", reason, "partition", m.Partition, "offset", m.Offset, "err", err)
+}
+
+// flush sends b's dead letters, inserts its rows, marks dead-lettered tails
+// loaded and commits, retrying each step until it succeeds; once gctx is
+// done (shutdown or rebalance) it keeps trying for DrainTimeout and then
+// leaves the batch uncommitted for the next owner. b is empty afterwards.
+func (c *Collector) flush(gctx context.Context, gen *kafka.Generation, b *batch, loaded map[int]int64) {
+	defer b.reset()
+	if b.records == 0 {
+		return
+	}
+	r := retrier{cfg: c.cfg}
+	if b.skipped > 0 {
+		c.stats.duplicates.Add(uint64(b.skipped))
+		if c.hooks.DuplicatesSkipped != nil {
+			c.hooks.DuplicatesSkipped(b.skipped)
+		}
+	}
+
+	// Dead letters first: once the batch is committed nothing would send
+	// them again. A crash after this and before the commit sends them
+	// twice, which is why dead-lettering is at-least-once.
+	for len(b.dead) > 0 {
+		ctx, cancel := context.WithTimeout(context.Background(), c.cfg.InsertTimeout)
+		err := c.dead.WriteMessages(ctx, b.dead...)
+		cancel()
+		if err == nil {
+			c.stats.deadLettered.Add(uint64(len(b.dead)))
+			if c.hooks.DeadLettered != nil {
+				for reason, n := range b.reasons {
+					for range n {
+						c.hooks.DeadLettered(reason)
+					}
+				}
+			}
+			break
+		}
+		c.log.Warn("writing dead letters failed; retrying", "topic", c.cfg.deadLetterTopic(), "records", len(b.dead), "err", err)
+		if !r.wait(gctx, true) {
+			c.log.Warn("gave up flushing the batch; its records stay uncommitted", "records", b.records)
+			return
+		}
+	}
+
+	if !c.insert(gctx, b, loaded, &r) {
+		c.log.Warn("gave up flushing the batch; its records stay uncommitted", "records", b.records)
+		return
+	}
+	if c.afterInsert != nil {
+		c.afterInsert()
+	}
+
+	// Records at the end of a partition's share of the batch that were
+	// dead-lettered are not covered by the rows' offsets: mark them.
+	marks := map[int]int64{}
+	for p, last := range b.last {
+		if last > loadedOr(loaded, p) {
+			marks[p] = last
+		}
+	}
+	for len(marks) > 0 {
+		ctx, cancel := context.WithTimeout(context.Background(), c.cfg.InsertTimeout)
+		err := c.loader.MarkLoaded(ctx, c.cfg.Topic, marks)
+		cancel()
+		if err == nil {
+			break
+		}
+		c.log.Warn("marking dead-lettered offsets loaded failed; retrying", "err", err)
+		if !r.wait(gctx, true) {
+			break // they may be dead-lettered again after a restart
+		}
+	}
+	for p, last := range b.last {
+		if last > loadedOr(loaded, p) {
+			loaded[p] = last
+		}
+	}
+
+	if c.crashed.Load() {
+		return
+	}
+	offsets := make(map[int]int64, len(b.last))
+	for p, last := range b.last {
+		offsets[p] = last + 1
+	}
+	if err := gen.CommitOffsets(map[string]map[int]int64{c.cfg.Topic: offsets}); err != nil {
+		// Harmless: the loaded offsets in ClickHouse say where to start.
+		c.stats.commitErrors.Add(1)
+		c.log.Warn("committing offsets failed", "err", err)
+	}
+}
+
+// insert writes b's rows, retrying until ClickHouse acknowledges them.
+// Before a retry it waits for the failed INSERT to end on the server and
+// reads the loaded offsets again: the INSERT may have been applied (the
+// connection broke after the server took it), and inserting its rows
+// again would count them twice in every rollup. It reports false when it
+// gave up while draining.
+func (c *Collector) insert(gctx context.Context, b *batch, loaded map[int]int64, r *retrier) bool {
+	rows := b.rows
+	start := time.Now()
+	for len(rows) > 0 {
+		qid := newQueryID()
+		ctx, cancel := context.WithTimeout(context.Background(), c.cfg.InsertTimeout)
+		err := c.loader.Insert(ctx, qid, rows)
+		cancel()
+		if err == nil {
+			took := time.Since(start)
+			c.stats.batchDone(len(rows), took)
+			if c.hooks.BatchInserted != nil {
+				c.hooks.BatchInserted(len(rows), took)
+			}
+			for _, row := range rows {
+				if row.Offset > loadedOr(loaded, row.Partition) {
+					loaded[row.Partition] = row.Offset
+				}
+			}
+			return true
+		}
+		c.stats.insertErrors.Add(1)
+		if c.hooks.InsertFailed != nil {
+			c.hooks.InsertFailed(err)
+		}
+		c.log.Warn("inserting batch failed; retrying", "rows", len(rows), "err", err)
+		for {
+			if !r.wait(gctx, true) {
+				return false
+			}
+			if err := c.refreshLoaded(qid, loaded); err != nil {
+				c.log.Warn("reading what clickhouse loaded failed; retrying", "err", err)
+				continue
+			}
+			break
+		}
+		kept := rows[:0:0]
+		for _, row := range rows {
+			if row.Offset > loadedOr(loaded, row.Partition) {
+				kept = append(kept, row)
+			}
+		}
+		if n := len(rows) - len(kept); n > 0 {
+			c.log.Info("a failed insert had been applied; not inserting its rows again", "rows", n)
+			c.stats.duplicates.Add(uint64(n))
+			if c.hooks.DuplicatesSkipped != nil {
+				c.hooks.DuplicatesSkipped(n)
+			}
+		}
+		rows = kept
+	}
+	return true
+}
+
+// refreshLoaded waits until the query qid no longer runs and merges the
+// loaded offsets ClickHouse reports into loaded.
+func (c *Collector) refreshLoaded(qid string, loaded map[int]int64) error {
+	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.InsertTimeout)
+	defer cancel()
+	running, err := c.loader.QueryRunning(ctx, qid)
+	if err != nil {
+		return err
+	}
+	if running {
+		return fmt.Errorf("insert %s still running on the server", qid)
+	}
+	lo, err := c.loader.LoadedOffsets(ctx, c.cfg.Topic)
+	if err != nil {
+		return err
+	}
+	for p, o := range lo {
+		if o > loadedOr(loaded, p) {
+			loaded[p] = o
+		}
+	}
+	return nil
+}
+
+// retrier spaces out retries with a doubling backoff and, once the
+// generation is over, stops after DrainTimeout.
+type retrier struct {
+	cfg     Config
+	backoff time.Duration
+	stopBy  time.Time
+}
+
+func (r *retrier) reset() { r.backoff = 0 }
+
+// wait sleeps before the next attempt. It reports false when the caller
+// should give up: ctx is done and draining is false, or the drain time is
+// over.
+func (r *retrier) wait(ctx context.Context, draining bool) bool {
+	if ctx.Err() != nil {
+		if !draining {
+			return false
+		}
+		if r.stopBy.IsZero() {
+			r.stopBy = time.Now().Add(r.cfg.DrainTimeout)
+		}
+		if time.Now().After(r.stopBy) {
+			return false
+		}
+	}
+	if r.backoff == 0 {
+		r.backoff = r.cfg.RetryBackoff
+	}
+	d := r.backoff
+	r.backoff = min(2*r.backoff, r.cfg.MaxRetryBackoff)
+	switch {
+	case ctx.Err() == nil:
+		sleep(ctx, d)
+		return draining || ctx.Err() == nil
+	default:
+		// Draining past a cancelled ctx: the drain deadline bounds it.
+		time.Sleep(min(d, time.Until(r.stopBy)))
+		return true
+	}
+}
+
+// sleep waits for d or until ctx is done.
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}

@@ -1,0 +1,259 @@
+package collector
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/tollgate/tollgate/internal/clickhousetest"
+	"github.com/tollgate/tollgate/internal/logrecord"
+	clickhousemigrate "github.com/tollgate/tollgate/schema/clickhouse"
+)
+
+const testTopic = "tollgate.requests"
+
+// env is one test's Kafka (kfake, in-process, over sockets) and ClickHouse
+// database, migrated.
+type env struct {
+	t       *testing.T
+	brokers []string
+	kafka   *kfake.Cluster
+	ch      *clickhousetest.Server
+	db      string
+	conn    driver.Conn
+}
+
+// newEnv starts kfake with the topic and its dead-letter topic and
+// migrates a fresh database on ch (the shared server when nil).
+func newEnv(t *testing.T, partitions int32, ch *clickhousetest.Server) *env {
+	t.Helper()
+	if ch == nil {
+		ch = sharedCH.Server(t)
+	}
+	kc, err := kfake.NewCluster(
+		kfake.NumBrokers(1),
+		kfake.SeedTopics(partitions, testTopic, testTopic+".dead"),
+		kfake.GroupMinSessionTimeout(100*time.Millisecond),
+	)
+	if err != nil {
+		t.Fatalf("kfake: %v", err)
+	}
+	t.Cleanup(kc.Close)
+	db := ch.Database(t)
+	conn := ch.Conn(t, db)
+	if _, err := clickhousemigrate.Up(t.Context(), conn, db, nil); err != nil {
+		t.Fatalf("migrate: %v", err)
+	}
+	return &env{t: t, brokers: kc.ListenAddrs(), kafka: kc, ch: ch, db: db, conn: conn}
+}
+
+// config is a collector configuration for tests: small batches and short
+// timeouts so that the tests see many batches and recover fast.
+func (e *env) config() Config {
+	cfg := DefaultConfig()
+	cfg.Brokers = e.brokers
+	cfg.Topic = testTopic
+	cfg.ClickHouseAddr = e.ch.Addr()
+	cfg.ClickHouseDatabase = e.db
+	cfg.BatchRows = 200
+	cfg.BatchInterval = 100 * time.Millisecond
+	cfg.SessionTimeout = 6 * time.Second
+	cfg.HeartbeatInterval = 500 * time.Millisecond
+	cfg.RebalanceTimeout = 10 * time.Second
+	cfg.InsertTimeout = 5 * time.Second
+	cfg.DrainTimeout = 5 * time.Second
+	cfg.RetryBackoff = 50 * time.Millisecond
+	cfg.MaxRetryBackoff = 500 * time.Millisecond
+	return cfg
+}
+
+// running is a collector running in the background.
+type running struct {
+	c    *Collector
+	done chan error
+}
+
+func (e *env) start(cfg Config) *running {
+	e.t.Helper()
+	c, err := New(cfg, testLogger(e.t), Hooks{})
+	if err != nil {
+		e.t.Fatalf("New: %v", err)
+	}
+	r := &running{c: c, done: make(chan error, 1)}
+	go func() { r.done <- c.Run(context.Background()) }()
+	e.t.Cleanup(func() { _ = r.stop() })
+	return r
+}
+
+// stop closes the collector gracefully and returns Run's result.
+func (r *running) stop() error {
+	if err := r.c.Close(); err != nil {
+		return err
+	}
+	select {
+	case err := <-r.done:
+		r.done <- nil // a second stop returns at once
+		return err
+	case <-time.After(time.Minute):
+		return fmt.Errorf("Run did not return after Close")
+	}
+}
+
+// testRecord returns the i-th test record: unique request id, started a
+// few minutes ago, fields varied enough to land in several rollup rows.
+func testRecord(i int, now time.Time) logrecord.Record {
+	status := 200
+	switch i % 10 {
+	case 0:
+		status = 502
+	case 1:
+		status = 404
+	}
+	return logrecord.Record{
+		RequestID:         fmt.Sprintf("req-%07d", i),
+		TraceID:           fmt.Sprintf("trace-%d", i),
+		StartedAt:         now.Add(-time.Duration(i%120) * time.Second).UnixMilli(),
+		NodeID:            fmt.Sprintf("node-%d", i%3),
+		Workspace:         "default",
+		ServiceID:         fmt.Sprintf("svc-%d", i%2),
+		RouteID:           "route-1",
+		RoutePath:         "/v1/items",
+		ConsumerID:        fmt.Sprintf("consumer-%d", i%5),
+		CredentialID:      "cred-1",
+		Method:            "GET",
+		Protocol:          "https",
+		Host:              "api.example.com",
+		Path:              fmt.Sprintf("/v1/items/%d", i),
+		ClientIP:          "203.0.113.7",
+		UserAgent:         "curl/8.0",
+		Status:            status,
+		UpstreamStatus:    status,
+		Responder:         "upstream",
+		UpstreamTries:     1,
+		UpstreamAddr:      "10.0.0.1:8080",
+		LatencyTotalMs:    float64(i%100) + 0.5,
+		LatencyGatewayMs:  0.25,
+		LatencyUpstreamMs: float64(i % 100),
+		RequestBytes:      100,
+		ResponseBytes:     int64(1000 + i),
+		AuthOutcome:       "authenticated",
+		RateLimitOutcome:  "allowed",
+		Billable:          i%2 == 0,
+		BillingUnits:      2,
+	}
+}
+
+// producer writes encoded records to the topic with franz-go.
+func (e *env) producer() *kgo.Client {
+	e.t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(e.brokers...), kgo.DefaultProduceTopic(testTopic),
+		kgo.RecordPartitioner(kgo.RoundRobinPartitioner()))
+	if err != nil {
+		e.t.Fatalf("kgo: %v", err)
+	}
+	e.t.Cleanup(cl.Close)
+	return cl
+}
+
+// produce writes records [from, to) and returns them.
+func (e *env) produce(cl *kgo.Client, from, to int) {
+	e.t.Helper()
+	now := time.Now()
+	recs := make([]*kgo.Record, 0, to-from)
+	for i := from; i < to; i++ {
+		r := testRecord(i, now)
+		recs = append(recs, &kgo.Record{Key: []byte(r.RequestID), Value: logrecord.Append(nil, &r)})
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		e.t.Fatalf("produce: %v", err)
+	}
+}
+
+func (e *env) produceRaw(cl *kgo.Client, values ...[]byte) {
+	e.t.Helper()
+	var recs []*kgo.Record
+	for _, v := range values {
+		recs = append(recs, &kgo.Record{Value: v})
+	}
+	if err := cl.ProduceSync(e.t.Context(), recs...).FirstErr(); err != nil {
+		e.t.Fatalf("produce: %v", err)
+	}
+}
+
+func (e *env) count(query string) uint64 {
+	e.t.Helper()
+	var n uint64
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := e.conn.QueryRow(ctx, strings.ReplaceAll(query, "{db}", e.db)).Scan(&n); err != nil {
+		e.t.Fatalf("%s: %v", query, err)
+	}
+	return n
+}
+
+// waitRows waits until the requests table holds at least n rows.
+func (e *env) waitRows(n uint64, within time.Duration) {
+	e.t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		got := e.count("SELECT count() FROM {db}.requests")
+		if got >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("%d rows after %v; want %d", got, within, n)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// checkExactlyOnce checks that requests and every rollup count each of the
+// n records once: no row missing, none twice, without FINAL.
+func (e *env) checkExactlyOnce(n uint64) {
+	e.t.Helper()
+	checks := []struct{ name, query string }{
+		{"raw rows", "SELECT count() FROM {db}.requests"},
+		{"distinct request ids", "SELECT uniqExact(request_id) FROM {db}.requests"},
+		{"minute rollup", "SELECT sumMerge(requests) FROM {db}.requests_by_minute"},
+		{"hour rollup", "SELECT sumMerge(requests) FROM {db}.requests_by_hour"},
+		{"consumer usage", "SELECT sum(requests) FROM {db}.consumer_usage_by_hour"},
+	}
+	for _, c := range checks {
+		if got := e.count(c.query); got != n {
+			e.t.Errorf("%s = %d; want %d", c.name, got, n)
+		}
+	}
+}
+
+func testLogger(t *testing.T) *slog.Logger {
+	w := &tWriter{t: t}
+	t.Cleanup(func() { w.mu.Lock(); w.done = true; w.mu.Unlock() })
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo}))
+}
+
+// tWriter logs to t until the test ends; the collector's goroutines may
+// log a little after that, which testing forbids.
+type tWriter struct {
+	mu   sync.Mutex
+	t    *testing.T
+	done bool
+}
+
+func (w *tWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.done {
+		w.t.Log(strings.TrimSpace(string(p)))
+	}
+	return len(p), nil
+}
