@@ -495,11 +495,15 @@ func TestRequestID(t *testing.T) {
 	}
 }
 
+// BenchmarkEnqueue measures the request path's cost: encoding into a pooled
+// buffer and queueing, with a live broker behind. A loop of Enqueue calls
+// outruns any broker on a small machine, so the share of records dropped
+// because the in-memory backlog was full is reported too.
 func BenchmarkEnqueue(b *testing.B) {
 	port := freePort(b)
 	startBroker(b, port, 3)
 	set := testSettings(b, port)
-	set.QueueSize = 1 << 16
+	set.QueueSize = 1 << 18
 	set.BatchSize = 1000
 	s := open(b, set, Hooks{})
 	r := record(1)
@@ -511,7 +515,5 @@ func BenchmarkEnqueue(b *testing.B) {
 	if err := s.Close(); err != nil {
 		b.Fatal(err)
 	}
-	if st := s.Stats(); st.Dropped != 0 {
-		b.Logf("dropped %d of %d (the background could not keep up on this machine)", st.Dropped, b.N)
-	}
+	b.ReportMetric(float64(s.Stats().Dropped)/float64(b.N), "dropped/op")
 }
