@@ -66,6 +66,11 @@ type Collector struct {
 	// afterInsert, when set (by tests), runs after a batch is in
 	// ClickHouse and before its offsets are committed.
 	afterInsert func()
+	// loseAck, when set (by tests), runs after every insert ClickHouse
+	// acknowledged; when it returns an error the collector takes the
+	// insert as failed, as it would when the connection broke after the
+	// server applied it.
+	loseAck func() error
 }
 
 // New checks cfg and prepares a collector; it does no I/O. log may be nil.
@@ -543,6 +548,9 @@ func (c *Collector) insert(gctx context.Context, b *batch, loaded map[int]int64,
 		ctx, cancel := context.WithTimeout(context.Background(), c.cfg.InsertTimeout)
 		err := c.loader.Insert(ctx, qid, rows)
 		cancel()
+		if err == nil && c.loseAck != nil {
+			err = c.loseAck()
+		}
 		if err == nil {
 			took := time.Since(start)
 			c.stats.batchDone(len(rows), took)

@@ -29,6 +29,7 @@ type env struct {
 	ch      *clickhousetest.Server
 	db      string
 	conn    driver.Conn
+	now     time.Time // records start around it
 }
 
 // newEnv starts kfake with the topic and its dead-letter topic and
@@ -52,7 +53,7 @@ func newEnv(t *testing.T, partitions int32, ch *clickhousetest.Server) *env {
 	if _, err := clickhousemigrate.Up(t.Context(), conn, db, nil); err != nil {
 		t.Fatalf("migrate: %v", err)
 	}
-	return &env{t: t, brokers: kc.ListenAddrs(), kafka: kc, ch: ch, db: db, conn: conn}
+	return &env{t: t, brokers: kc.ListenAddrs(), kafka: kc, ch: ch, db: db, conn: conn, now: time.Now()}
 }
 
 // config is a collector configuration for tests: small batches and short
@@ -83,9 +84,18 @@ type running struct {
 
 func (e *env) start(cfg Config) *running {
 	e.t.Helper()
+	return e.startWith(cfg, nil)
+}
+
+// startWith runs a collector after setup has set its test hooks.
+func (e *env) startWith(cfg Config, setup func(*Collector)) *running {
+	e.t.Helper()
 	c, err := New(cfg, testLogger(e.t), Hooks{})
 	if err != nil {
 		e.t.Fatalf("New: %v", err)
+	}
+	if setup != nil {
+		setup(c)
 	}
 	r := &running{c: c, done: make(chan error, 1)}
 	go func() { r.done <- c.Run(context.Background()) }()
@@ -166,7 +176,7 @@ func (e *env) producer() *kgo.Client {
 // produce writes records [from, to) and returns them.
 func (e *env) produce(cl *kgo.Client, from, to int) {
 	e.t.Helper()
-	now := time.Now()
+	now := e.now
 	recs := make([]*kgo.Record, 0, to-from)
 	for i := from; i < to; i++ {
 		r := testRecord(i, now)
