@@ -52,6 +52,9 @@ type Collector struct {
 	conn   driver.Conn
 	loader *Loader
 	dead   *kafka.Writer
+	// transport carries the dead letters; a Writer does not close a
+	// Transport it was given, so Close does.
+	transport *kafka.Transport
 
 	mu      sync.Mutex
 	closed  bool
@@ -104,6 +107,11 @@ func New(cfg Config, log *slog.Logger, hooks Hooks) (*Collector, error) {
 		TLS:           cfg.KafkaTLS,
 		SASLMechanism: cfg.KafkaSASL,
 	}
+	transport := &kafka.Transport{
+		ClientID: "tollgate-collector",
+		TLS:      cfg.KafkaTLS,
+		SASL:     cfg.KafkaSASL,
+	}
 	dead := &kafka.Writer{
 		Addr:         kafka.TCP(cfg.Brokers...),
 		Topic:        cfg.deadLetterTopic(),
@@ -112,25 +120,22 @@ func New(cfg Config, log *slog.Logger, hooks Hooks) (*Collector, error) {
 		// Dead letters are written synchronously before the batch they
 		// belong to is committed; waiting for more messages would only
 		// delay that.
-		BatchTimeout: 10 * time.Millisecond,
-		WriteTimeout: cfg.InsertTimeout,
-		Transport: &kafka.Transport{
-			ClientID: "tollgate-collector",
-			TLS:      cfg.KafkaTLS,
-			SASL:     cfg.KafkaSASL,
-		},
+		BatchTimeout:           10 * time.Millisecond,
+		WriteTimeout:           cfg.InsertTimeout,
+		Transport:              transport,
 		AllowAutoTopicCreation: true,
 		ErrorLogger:            kafkaLogger(log, slog.LevelWarn),
 	}
 	return &Collector{
-		cfg:    cfg,
-		log:    log,
-		hooks:  hooks,
-		now:    time.Now,
-		dialer: dialer,
-		conn:   conn,
-		loader: NewLoader(conn, cfg.ClickHouseDatabase),
-		dead:   dead,
+		cfg:       cfg,
+		log:       log,
+		hooks:     hooks,
+		now:       time.Now,
+		dialer:    dialer,
+		conn:      conn,
+		loader:    NewLoader(conn, cfg.ClickHouseDatabase),
+		dead:      dead,
+		transport: transport,
 	}, nil
 }
 
@@ -239,7 +244,9 @@ func (c *Collector) Close() error {
 		cancel()
 		<-done
 	}
-	return errors.Join(c.dead.Close(), c.conn.Close())
+	err := errors.Join(c.dead.Close(), c.conn.Close())
+	c.transport.CloseIdleConnections()
+	return err
 }
 
 // runGeneration loads the assigned partitions for one generation: it reads

@@ -1,0 +1,207 @@
+package collector
+
+import (
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/tollgate/tollgate/internal/clickhousetest"
+	"github.com/tollgate/tollgate/internal/logrecord"
+)
+
+// TestClickHouseOutage takes ClickHouse away while records flow and
+// brings it back: the collector retries, holds its batch (lag grows in
+// Kafka) and loads every record once.
+//
+// A restart (SIGTERM) lets ClickHouse finish the INSERT in flight, with
+// its materialized views: every table counts every record once. A crash
+// (SIGKILL) can stop ClickHouse between the views of one INSERT, which
+// ClickHouse does not make atomic: the raw table still holds every record
+// once, and the rollups are off by at most the interrupted batch (see
+// README.md, "What a ClickHouse crash can cost").
+func TestClickHouseOutage(t *testing.T) {
+	tests := []struct {
+		name  string
+		stop  func(*clickhousetest.Server) error
+		exact bool
+	}{
+		{name: "restart", stop: (*clickhousetest.Server).Stop, exact: true},
+		{name: "crash", stop: (*clickhousetest.Server).Kill, exact: false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ch := clickhousetest.Start(t)
+			clickhousetest.SkipIfExternal(t, ch)
+			e := newEnv(t, 3, ch)
+			const n = 4000
+			cfg := e.config()
+			p := e.producer()
+			r := e.start(cfg)
+
+			e.produce(p, 0, 1000)
+			e.waitRows(1000, time.Minute)
+			stopped := make(chan error, 1)
+			go func() { stopped <- tc.stop(ch) }()
+			// Records keep coming while ClickHouse goes away.
+			for i := 1000; i < 3000; i += 500 {
+				e.produce(p, i, i+500)
+				time.Sleep(200 * time.Millisecond)
+			}
+			if err := <-stopped; err != nil {
+				t.Fatalf("stop clickhouse: %v", err)
+			}
+			time.Sleep(500 * time.Millisecond)
+			if err := ch.Start(); err != nil {
+				t.Fatalf("start clickhouse: %v", err)
+			}
+			e.produce(p, 3000, n)
+			e.waitRows(n, 2*time.Minute)
+			if err := r.stop(); err != nil {
+				t.Fatal(err)
+			}
+			if st := r.c.Stats(); st.InsertErrors == 0 {
+				t.Errorf("stats = %+v; want failed inserts during the outage", st)
+			}
+			if tc.exact {
+				e.checkExactlyOnce(n)
+				return
+			}
+			if rows, ids := e.count("SELECT count() FROM {db}.requests"), e.count("SELECT uniqExact(request_id) FROM {db}.requests"); rows != n || ids != n {
+				t.Errorf("raw table has %d rows for %d request ids; want %d", rows, ids, n)
+			}
+			minute := int(e.count("SELECT sumMerge(requests) FROM {db}.requests_by_minute"))
+			if d := minute - n; d < -cfg.BatchRows || d > cfg.BatchRows {
+				t.Errorf("minute rollup counts %d; want %d give or take one batch", minute, n)
+			} else if d != 0 {
+				t.Logf("the crash cut a batch's materialized views short: minute rollup off by %d", d)
+			}
+		})
+	}
+}
+
+// TestDeadLetters sends undecodable, invalid and out-of-window records to
+// the dead-letter topic with their reason and origin, loads the rest, and
+// does not dead-letter them again after a restart.
+func TestDeadLetters(t *testing.T) {
+	e := newEnv(t, 1, nil)
+	p := e.producer()
+	e.produce(p, 0, 100)
+	invalid := testRecord(1000, e.now)
+	invalid.RequestID = ""
+	old := testRecord(1001, e.now)
+	old.StartedAt = e.now.Add(-30 * 24 * time.Hour).UnixMilli()
+	future := testRecord(1002, e.now)
+	future.StartedAt = e.now.Add(2 * time.Hour).UnixMilli()
+	tail := testRecord(1003, e.now)
+	tail.Status = 1000
+	e.produceRaw(p,
+		[]byte{0xff, 0xff, 0xff}, // offset 100
+		logrecord.Append(nil, &invalid),
+		logrecord.Append(nil, &old),
+		logrecord.Append(nil, &future), // offset 103
+	)
+	e.produce(p, 100, 150)                        // offsets 104..153
+	e.produceRaw(p, logrecord.Append(nil, &tail)) // offset 154, the last: marked loaded
+
+	r := e.start(e.config())
+	e.waitRows(150, time.Minute)
+	deadline := time.Now().Add(time.Minute)
+	for r.c.Stats().DeadLettered < 5 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err := r.stop(); err != nil {
+		t.Fatal(err)
+	}
+	e.checkExactlyOnce(150)
+	if got := e.count("SELECT toUInt64(max(max_offset)) FROM {db}.loaded_offsets"); got != 154 {
+		t.Errorf("loaded offset = %d; want 154 (the dead-lettered tail)", got)
+	}
+
+	want := []struct {
+		offset int
+		reason string
+	}{
+		{100, ReasonMalformed}, {101, ReasonInvalid}, {102, ReasonOutOfWindow}, {103, ReasonOutOfWindow}, {154, ReasonInvalid},
+	}
+	got := e.readDead(len(want))
+	for i, w := range want {
+		h := got[i]
+		if h[HeaderReason] != w.reason || h[HeaderOriginalOffset] != strconv.Itoa(w.offset) ||
+			h[HeaderOriginalTopic] != testTopic || h[HeaderOriginalPartition] != "0" || h[HeaderError] == "" {
+			t.Errorf("dead letter %d headers = %v; want reason %s from %s/0/%d", i, h, w.reason, testTopic, w.offset)
+		}
+	}
+
+	// A new group has no commits: it starts after the loaded offsets and
+	// finds nothing to do.
+	cfg := e.config()
+	cfg.GroupID = "another-group"
+	r2 := e.start(cfg)
+	time.Sleep(2 * time.Second)
+	if err := r2.stop(); err != nil {
+		t.Fatal(err)
+	}
+	if st := r2.c.Stats(); st.Consumed != 0 || st.DeadLettered != 0 {
+		t.Errorf("second run stats = %+v; want nothing consumed", st)
+	}
+	e.checkExactlyOnce(150)
+}
+
+// readDead reads n dead letters and returns their headers.
+func (e *env) readDead(n int) []map[string]string {
+	e.t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(e.brokers...), kgo.ConsumeTopics(testTopic+".dead"),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer cl.Close()
+	var out []map[string]string
+	deadline := time.Now().Add(30 * time.Second)
+	for len(out) < n && time.Now().Before(deadline) {
+		ctx, cancel := contextWithDeadline(deadline)
+		fs := cl.PollFetches(ctx)
+		cancel()
+		fs.EachRecord(func(r *kgo.Record) {
+			h := map[string]string{}
+			for _, kv := range r.Headers {
+				h[kv.Key] = string(kv.Value)
+			}
+			out = append(out, h)
+		})
+	}
+	if len(out) != n {
+		e.t.Fatalf("%d dead letters; want %d", len(out), n)
+	}
+	return out
+}
+
+// TestRebalance runs two collectors in one group: the second joins while
+// the first loads, then the first leaves; every record is loaded once.
+func TestRebalance(t *testing.T) {
+	e := newEnv(t, 4, nil)
+	const n = 6000
+	p := e.producer()
+	cfg := e.config()
+	a := e.start(cfg)
+	e.produce(p, 0, 2000)
+	e.waitRows(500, time.Minute)
+	b := e.start(cfg)
+	e.produce(p, 2000, 4000)
+	e.waitRows(3000, time.Minute)
+	if err := a.stop(); err != nil {
+		t.Fatal(err)
+	}
+	e.produce(p, 4000, n)
+	e.waitRows(n, time.Minute)
+	if err := b.stop(); err != nil {
+		t.Fatal(err)
+	}
+	e.checkExactlyOnce(n)
+	sa, sb := a.c.Stats(), b.c.Stats()
+	if sa.Inserted == 0 || sb.Inserted == 0 || sb.Generations < 2 {
+		t.Errorf("stats a = %+v, b = %+v; want both to load and b to see the rebalance", sa, sb)
+	}
+}
