@@ -316,10 +316,14 @@ func TestCorruptMiddle(t *testing.T) {
 		damage func(t *testing.T, path string)
 		reason string
 	}{
-		{"bad CRC found at open", true, func(t *testing.T, p string) { flipByte(t, p, int(headerSize)+frameHeaderSize+len(rec(0))+frameHeaderSize+2) }, "CRC mismatch"},
+		{"bad CRC found at open", true, func(t *testing.T, p string) {
+			flipByte(t, p, int(headerSize)+frameHeaderSize+len(rec(0))+frameHeaderSize+2)
+		}, "CRC mismatch"},
 		{"bad length found at open", true, func(t *testing.T, p string) { setLength(t, p, int(headerSize), 1<<30) }, "past the end"},
 		{"bad segment header found at open", true, func(t *testing.T, p string) { flipByte(t, p, 0) }, "header"},
-		{"bad CRC found by Peek", false, func(t *testing.T, p string) { flipByte(t, p, int(headerSize)+frameHeaderSize+len(rec(0))+frameHeaderSize+2) }, "CRC mismatch"},
+		{"bad CRC found by Peek", false, func(t *testing.T, p string) {
+			flipByte(t, p, int(headerSize)+frameHeaderSize+len(rec(0))+frameHeaderSize+2)
+		}, "CRC mismatch"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
