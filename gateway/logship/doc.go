@@ -1,15 +1,18 @@
-// Package kafkasink is the logsink.Sink of a cluster gateway node: it ships
-// each request log record, encoded with logrecord.Append, to a Kafka topic,
-// keyed by request id, at least once and in the node's order per partition.
+// Package logship is the logsink.Sink of a gateway node: it ships each
+// request log record, encoded with logrecord.Append, to a Destination at
+// least once and in the node's order. A cluster node's destination is a
+// Kafka topic, records keyed by request id (in order per partition); a
+// standalone node's is its in-process collector, which loads the embedded
+// analytics store.
 //
 // The request path only encodes the record into a pooled buffer and puts it
 // on a bounded in-memory queue; it never waits on Kafka or on the disk. A
 // background goroutine batches records (by count, bytes and linger time) and
-// writes them to Kafka. When a write fails or times out, or the queue fills
-// because Kafka is slow, records go to an on-disk spool (package spool) and the
+// writes them to the destination. When a write fails or times out, or the
+// queue fills because the destination is slow, records go to an on-disk spool (package spool) and the
 // sink is "spooling": to keep the order, every newer record is appended to the
 // spool too, and a drainer sends from the spool (Peek, write, Commit),
-// retrying with backoff while Kafka is away, until the spool is empty. A
+// retrying with backoff while the destination is away, until the spool is empty. A
 // spool left by a previous run is replayed before any new record.
 //
 // Drop policy: records are dropped, newest first, only when they cannot be
@@ -23,7 +26,7 @@
 // Settings.CloseTimeout and spools whatever it could not send, so nothing
 // queued is lost on shutdown.
 //
-// It owns its goroutines, its Kafka writer and its spool directory. It must
+// It owns its goroutines, its destination and its spool directory. It must
 // never block Enqueue, never log credentials, and never import a metrics
 // library: the caller wires Hooks and Stats to Prometheus.
-package kafkasink
+package logship

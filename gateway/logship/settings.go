@@ -1,4 +1,4 @@
-package kafkasink
+package logship
 
 import (
 	"crypto/tls"
@@ -18,6 +18,11 @@ import (
 
 // Settings configures a Sink. Start from DefaultSettings.
 type Settings struct {
+	// Destination, when set, receives the records instead of Kafka (the
+	// standalone node's in-process collector); the Kafka settings below
+	// are then ignored.
+	Destination Destination
+
 	// Brokers are the bootstrap brokers, host:port.
 	Brokers []string
 	// Topic receives the records. The collector reads the same topic.
@@ -127,21 +132,8 @@ const minSpoolBytes = 64 << 10
 func (s Settings) Validate() error {
 	var bad []string
 	add := func(format string, args ...any) { bad = append(bad, fmt.Sprintf(format, args...)) }
-	if len(s.Brokers) == 0 {
-		add("Brokers: at least one broker is required")
-	}
-	for i, b := range s.Brokers {
-		if host, port, ok := strings.Cut(b, ":"); !ok || host == "" || port == "" {
-			add("Brokers[%d]: %q is not host:port", i, b)
-		} else if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
-			add("Brokers[%d]: %q has no valid port", i, b)
-		}
-	}
-	if s.Topic == "" {
-		add("Topic: required")
-	} else if len(s.Topic) > 249 || strings.Trim(s.Topic, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != "" {
-		// Kafka's own rule for topic names.
-		add("Topic: %q is not a valid Kafka topic name", s.Topic)
+	if s.Destination == nil {
+		bad = append(bad, s.kafkaProblems()...)
 	}
 	if s.BatchSize < 1 {
 		add("BatchSize: %d must be at least 1", s.BatchSize)
@@ -170,6 +162,32 @@ func (s Settings) Validate() error {
 	if s.SpoolMaxBytes < minSpoolBytes {
 		add("SpoolMaxBytes: %d must be at least %d", s.SpoolMaxBytes, minSpoolBytes)
 	}
+	if len(bad) == 0 {
+		return nil
+	}
+	return errors.New("log sink settings: " + strings.Join(bad, "; "))
+}
+
+// kafkaProblems are the bad Kafka settings.
+func (s Settings) kafkaProblems() []string {
+	var bad []string
+	add := func(format string, args ...any) { bad = append(bad, fmt.Sprintf(format, args...)) }
+	if len(s.Brokers) == 0 {
+		add("Brokers: at least one broker is required")
+	}
+	for i, b := range s.Brokers {
+		if host, port, ok := strings.Cut(b, ":"); !ok || host == "" || port == "" {
+			add("Brokers[%d]: %q is not host:port", i, b)
+		} else if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			add("Brokers[%d]: %q has no valid port", i, b)
+		}
+	}
+	if s.Topic == "" {
+		add("Topic: required")
+	} else if len(s.Topic) > 249 || strings.Trim(s.Topic, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != "" {
+		// Kafka's own rule for topic names.
+		add("Topic: %q is not a valid Kafka topic name", s.Topic)
+	}
 	if !s.TLS.Enabled && (s.TLS.CAFile != "" || s.TLS.CertFile != "" || s.TLS.KeyFile != "" || s.TLS.InsecureSkipVerify) {
 		add("TLS.Enabled: false, but other TLS settings are set")
 	}
@@ -191,10 +209,7 @@ func (s Settings) Validate() error {
 	default:
 		add("SASL.Mechanism: %q is not one of plain, scram-sha-256, scram-sha-512", s.SASL.Mechanism)
 	}
-	if len(bad) == 0 {
-		return nil
-	}
-	return errors.New("kafka sink settings: " + strings.Join(bad, "; "))
+	return bad
 }
 
 // tlsConfig loads the files TLS names; nil when TLS is off.

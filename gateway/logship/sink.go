@@ -1,4 +1,4 @@
-package kafkasink
+package logship
 
 import (
 	"context"
@@ -9,9 +9,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/segmentio/kafka-go"
-	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/tollgate/tollgate/gateway/logsink"
 	"github.com/tollgate/tollgate/gateway/spool"
@@ -48,13 +45,9 @@ type Sink struct {
 	set   Settings
 	log   *slog.Logger
 	hooks Hooks
-	w     *kafka.Writer
-	// transport is closed by Close: Writer.Close leaves a caller's
-	// Transport (and its metadata goroutine) running, as net/http does
-	// (segmentio/kafka-go#1358).
-	transport *kafka.Transport
-	spool     *spool.Spool
-	pool      sync.Pool // of *[]byte
+	dest  Destination
+	spool *spool.Spool
+	pool  sync.Pool // of *[]byte
 
 	// Enqueue's side.
 	queue     chan *[]byte
@@ -102,26 +95,28 @@ func Open(set Settings, log *slog.Logger, hooks Hooks) (*Sink, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	log = log.With("sink", "kafka", "topic", set.Topic)
-	tlsCfg, err := set.TLS.tlsConfig()
-	if err != nil {
-		return nil, fmt.Errorf("kafka sink: %w", err)
+	dest := set.Destination
+	if dest == nil {
+		kd, err := newKafkaDestination(set)
+		if err != nil {
+			return nil, fmt.Errorf("log sink: %w", err)
+		}
+		dest = kd
 	}
-	mech, err := set.SASL.mechanism()
-	if err != nil {
-		return nil, fmt.Errorf("kafka sink: %w", err)
-	}
+	log = log.With("sink", dest.String())
 	// Segments of 16 MiB, or smaller for a small spool so it still holds
 	// several (the spool needs MaxBytes >= SegmentBytes).
 	segBytes := min(int64(16<<20), set.SpoolMaxBytes/4)
 	sp, err := spool.Open(set.SpoolDir, spool.Options{MaxBytes: set.SpoolMaxBytes, SegmentBytes: segBytes, Logger: log})
 	if err != nil {
-		return nil, fmt.Errorf("kafka sink: %w", err)
+		dest.Close()
+		return nil, fmt.Errorf("log sink: %w", err)
 	}
 	s := &Sink{
 		set:      set,
 		log:      log,
 		hooks:    hooks,
+		dest:     dest,
 		spool:    sp,
 		queue:    make(chan *[]byte, set.QueueSize),
 		overCap:  set.QueueSize,
@@ -132,36 +127,6 @@ func Open(set Settings, log *slog.Logger, hooks Hooks) (*Sink, error) {
 	}
 	s.pool.New = func() any { b := make([]byte, 0, 1024); return &b }
 	s.drainCtx, s.drainCancel = context.WithCancel(context.Background())
-	s.transport = &kafka.Transport{
-		ClientID:    set.ClientID,
-		TLS:         tlsCfg,
-		SASL:        mech,
-		DialTimeout: set.WriteTimeout,
-		MetadataTTL: 30 * time.Second,
-	}
-	s.w = &kafka.Writer{
-		Addr:     kafka.TCP(set.Brokers...),
-		Topic:    set.Topic,
-		Balancer: &kafka.Hash{}, // key = request id: random ids spread evenly
-		// Retries live in this package (spool and drainer); the writer
-		// gets one second chance for a connection the broker dropped.
-		MaxAttempts:     2,
-		WriteBackoffMin: 50 * time.Millisecond,
-		WriteBackoffMax: 200 * time.Millisecond,
-		BatchSize:       set.BatchSize,
-		BatchBytes:      int64(set.BatchBytes),
-		// Batches are built here already; the writer must not hold a
-		// partial one back waiting for more.
-		BatchTimeout: time.Millisecond,
-		ReadTimeout:  set.WriteTimeout,
-		WriteTimeout: set.WriteTimeout,
-		RequiredAcks: kafka.RequireAll, // a record is sent once every in-sync replica has it
-		// LZ4: records are repetitive text (ids, hosts, paths), which LZ4
-		// compresses about as well as Snappy at a lower CPU cost for both
-		// the gateway and the collector; every Kafka since 0.10 reads it.
-		Compression: kafka.Lz4,
-		Transport:   s.transport,
-	}
 	if n := sp.Len(); n > 0 {
 		log.Info("replaying the spool from an earlier run before new records", "records", n, "bytes", sp.Bytes())
 		s.spoolingNow.Store(true)
@@ -358,7 +323,7 @@ func (s *Sink) flush(b *batch) {
 
 func (s *Sink) startSpooling(cause error) {
 	if !s.spoolingNow.Swap(true) {
-		s.log.Warn("Kafka write failed; spooling records until it is back", "err", cause)
+		s.log.Warn("request log write failed; spooling records until the destination is back", "destination", s.dest.String(), "err", cause)
 	}
 }
 
@@ -454,14 +419,10 @@ func (s *Sink) poke() {
 	}
 }
 
-// send writes recs to Kafka, keyed by request id.
+// send writes recs to the destination.
 func (s *Sink) send(ctx context.Context, recs [][]byte) error {
-	msgs := make([]kafka.Message, len(recs))
-	for i, r := range recs {
-		msgs[i] = kafka.Message{Key: requestID(r), Value: r}
-	}
 	start := time.Now()
-	err := s.w.WriteMessages(ctx, msgs...)
+	err := s.dest.Write(ctx, recs)
 	took := time.Since(start)
 	if s.hooks.ObserveSend != nil {
 		s.hooks.ObserveSend(len(recs), took, err)
@@ -469,33 +430,11 @@ func (s *Sink) send(ctx context.Context, recs [][]byte) error {
 	if err != nil {
 		s.sendErrors.Add(1)
 		if suppressed, ok := s.errLog.allow(time.Now(), 1); ok {
-			s.log.Warn("Kafka write failed", "records", len(recs), "err", err, "failures", suppressed)
+			s.log.Warn("request log write failed", "records", len(recs), "err", err, "failures", suppressed)
 		}
-		return fmt.Errorf("write %d records to %s: %w", len(recs), s.set.Topic, err)
+		return fmt.Errorf("write %d records to %s: %w", len(recs), s.dest, err)
 	}
 	s.sent.Add(int64(len(recs)))
-	return nil
-}
-
-// requestID returns the request_id field (number 2 in
-// schema/logrecord/v1/record.proto) of an encoded record, without decoding
-// the rest. A nil key (a record without an id) goes round-robin.
-func requestID(b []byte) []byte {
-	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
-		if n < 0 {
-			return nil
-		}
-		b = b[n:]
-		if num == 2 && typ == protowire.BytesType {
-			v, _ := protowire.ConsumeBytes(b)
-			return v
-		}
-		if n = protowire.ConsumeFieldValue(num, typ, b); n < 0 {
-			return nil
-		}
-		b = b[n:]
-	}
 	return nil
 }
 
@@ -628,10 +567,9 @@ func (s *Sink) Close() error {
 		close(s.stopc)
 		s.wg.Wait()
 		var errs []error
-		if err := s.w.Close(); err != nil {
-			errs = append(errs, fmt.Errorf("close kafka writer: %w", err))
+		if err := s.dest.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close %s: %w", s.dest, err))
 		}
-		s.transport.CloseIdleConnections()
 		if n := s.spool.Len(); n > 0 {
 			s.log.Info("records left in the spool for the next start", "records", n)
 		}

@@ -1,4 +1,4 @@
-package kafkasink
+package logship
 
 import (
 	"bytes"
