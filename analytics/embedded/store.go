@@ -71,7 +71,12 @@ var migrations = []string{
 		billable        INTEGER NOT NULL,
 		billing_units   INTEGER NOT NULL,
 		PRIMARY KEY (minute, workspace, service_id, route_id, consumer_id, status_class)
-	) WITHOUT ROWID;`,
+	) WITHOUT ROWID;
+	CREATE TABLE dead_letters (
+		received_at_ms INTEGER NOT NULL,
+		reason         TEXT NOT NULL,
+		record         BLOB NOT NULL
+	);`,
 }
 
 // columns of requests in the order Load binds them.
@@ -170,6 +175,11 @@ func (s *Store) DB() *sql.DB { return s.db }
 // rollup grows by the inserted records only. Either the whole batch is
 // applied or none of it.
 func (s *Store) Load(ctx context.Context, recs []logrecord.Record) (inserted, duplicates int, err error) {
+	return s.load(ctx, recs, nil, time.Now())
+}
+
+// load is Load that also stores dead letters, in the same transaction.
+func (s *Store) load(ctx context.Context, recs []logrecord.Record, dead []deadLetter, now time.Time) (inserted, duplicates int, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -222,6 +232,12 @@ func (s *Store) Load(ctx context.Context, recs []logrecord.Record) (inserted, du
 		if _, err := up.ExecContext(ctx, minute, r.Workspace, r.ServiceID, r.RouteID, r.ConsumerID, class,
 			e4, e5, r.RequestBytes, r.ResponseBytes, r.LatencyTotalMs, boolInt(r.Billable), r.BillingUnits); err != nil {
 			return 0, 0, fmt.Errorf("roll up request %s: %w", r.RequestID, err)
+		}
+	}
+	for _, d := range dead {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO dead_letters (received_at_ms, reason, record) VALUES (?, ?, ?)`,
+			now.UnixMilli(), d.reason, d.record); err != nil {
+			return 0, 0, fmt.Errorf("store dead letter: %w", err)
 		}
 	}
 	if err := tx.Commit(); err != nil {
