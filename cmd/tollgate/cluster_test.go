@@ -55,6 +55,8 @@ func (c *testCluster) startNode(t *testing.T, id, dataDir string) *node {
 	s.NodeID = id
 	s.Cluster.CassandraHosts = c.addr
 	s.Cluster.CassandraKeyspace = c.keyspace
+	// The request log to Kafka has a test of its own (pipeline_test.go).
+	s.Pipeline.RequestLog = "off"
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(&testLogWriter{t: t}, &slog.HandlerOptions{Level: slog.LevelWarn})).With("node", id)

@@ -37,6 +37,26 @@ func TestComposeFileIsValid(t *testing.T) {
 	if !ok || strings.Join(mig.Command, " ") != "migrate cassandra up" {
 		t.Errorf("no migrate service running `migrate cassandra up`: %v", mig.Command)
 	}
+	for name, image := range map[string]string{"kafka": "apache/kafka:", "clickhouse": "clickhouse/clickhouse-server:"} {
+		if svc, ok := p.Services[name]; !ok || !strings.HasPrefix(svc.Image, image) {
+			t.Errorf("no %s service from %s: %+v", name, image, svc.Image)
+		}
+	}
+	if mig, ok := p.Services["migrate-clickhouse"]; !ok || strings.Join(mig.Command, " ") != "migrate clickhouse up" {
+		t.Errorf("no migrate-clickhouse service running `migrate clickhouse up`: %v", mig.Command)
+	}
+	col, ok := p.Services["collector"]
+	if !ok || strings.Join(col.Command, " ") != "collector" {
+		t.Errorf("no collector service running `collector`: %v", col.Command)
+	}
+	for key, want := range map[string]string{"TOLLGATE_KAFKA_BROKERS": "kafka:9092", "TOLLGATE_CLICKHOUSE_ADDR": "clickhouse:9000"} {
+		if v := col.Environment[key]; v == nil || *v != want {
+			t.Errorf("collector %s = %v, want %s", key, v, want)
+		}
+	}
+	if dep, ok := col.DependsOn["migrate-clickhouse"]; !ok || dep.Condition != "service_completed_successfully" {
+		t.Errorf("collector does not wait for the ClickHouse schema: %+v", col.DependsOn)
+	}
 	ids := map[string]bool{}
 	for _, name := range []string{"gateway-1", "gateway-2", "gateway-3"} {
 		gw, ok := p.Services[name]
@@ -57,6 +77,9 @@ func TestComposeFileIsValid(t *testing.T) {
 		}
 		if h := gw.Environment["TOLLGATE_CASSANDRA_HOSTS"]; h == nil || *h != "cassandra:9042" {
 			t.Errorf("%s does not point at the cassandra service: %v", name, h)
+		}
+		if b := gw.Environment["TOLLGATE_KAFKA_BROKERS"]; b == nil || *b != "kafka:9092" {
+			t.Errorf("%s does not ship its request log to the kafka service: %v", name, b)
 		}
 		if id := gw.Environment["TOLLGATE_NODE_ID"]; id == nil || ids[*id] {
 			t.Errorf("%s has no node id of its own: %v", name, id)

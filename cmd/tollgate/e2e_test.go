@@ -31,7 +31,7 @@ func startTestNode(t *testing.T) *node {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, err := startNode(context.Background(), s, st, log, nodeParts{})
+	n, err := startNode(context.Background(), s, st, log, standaloneParts(s, log))
 	if err != nil {
 		t.Fatal(err)
 	}

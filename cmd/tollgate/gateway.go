@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tollgate/tollgate/gateway/cluster"
+	"github.com/tollgate/tollgate/gateway/metrics"
 	rlcluster "github.com/tollgate/tollgate/gateway/ratelimit/cluster"
 	cstore "github.com/tollgate/tollgate/gateway/store/cassandra"
 	"github.com/tollgate/tollgate/internal/cassandra"
@@ -171,6 +172,11 @@ func startGateway(ctx context.Context, s Settings, log *slog.Logger) (*node, err
 			counters.Close,
 			sessions.Close,
 		},
+	}
+	if s.Pipeline.requestLog() {
+		parts.requestLog = func(_ context.Context, m *metrics.Metrics) (*requestLog, error) {
+			return openKafkaLog(s, log, m)
+		}
 	}
 	return startNode(ctx, s, st, log, parts)
 }

@@ -2,7 +2,9 @@
 //
 //	tollgate standalone                 one process: gateway, Admin API, embedded store
 //	tollgate gateway                    a cluster node sharing config and counters through Cassandra
+//	tollgate collector                  load the request log from Kafka into ClickHouse
 //	tollgate migrate cassandra up       create or upgrade the Cassandra schema
+//	tollgate migrate clickhouse up      create or upgrade the ClickHouse schema
 //	tollgate config validate FILE       check a Kong-format declarative config
 //	tollgate config import FILE         replace the stored config with FILE
 //	tollgate config export FILE         write the stored config to FILE ("-" for stdout)
@@ -29,7 +31,9 @@ const usage = `tollgate — an API gateway
 Usage:
   tollgate standalone [flags]            run a gateway node with an embedded store
   tollgate gateway [flags]               run a cluster node against Cassandra
+  tollgate collector [flags]             load the request log from Kafka into ClickHouse
   tollgate migrate cassandra up|status   create, upgrade or inspect the Cassandra schema
+  tollgate migrate clickhouse up|status  create, upgrade or inspect the ClickHouse schema
   tollgate config validate FILE          check a declarative config (Kong _format_version "3.0")
   tollgate config import FILE [flags]    replace the stored config with FILE
   tollgate config export FILE [flags]    write the stored config to FILE ("-" for stdout)
@@ -59,6 +63,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		err = runStandalone(ctx, args[1:], stderr, getenv)
 	case "gateway":
 		err = runGateway(ctx, args[1:], stderr, getenv)
+	case "collector":
+		err = runCollector(ctx, args[1:], stderr, getenv)
 	case "migrate":
 		err = runMigrate(ctx, args[1:], stdout, stderr, getenv)
 	case "config":

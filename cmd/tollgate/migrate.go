@@ -9,11 +9,14 @@ import (
 	"time"
 
 	cassandramigrate "github.com/tollgate/tollgate/schema/cassandra"
+	clickhousemigrate "github.com/tollgate/tollgate/schema/clickhouse"
 )
 
 const migrateUsage = `Usage:
-  tollgate migrate cassandra up [flags]      create the keyspace and apply pending migrations
-  tollgate migrate cassandra status [flags]  list migrations, applied and pending
+  tollgate migrate cassandra up [flags]       create the keyspace and apply pending migrations
+  tollgate migrate cassandra status [flags]   list migrations, applied and pending
+  tollgate migrate clickhouse up [flags]      create the request-log database and apply pending migrations
+  tollgate migrate clickhouse status [flags]  list migrations, applied and pending
 
 The keyspace's replication comes from cassandra_repl_strategy,
 cassandra_repl_factor and cassandra_data_centers (as in Kong); it is set when
@@ -22,10 +25,10 @@ the keyspace is created and never changed afterwards.
 
 // runMigrate runs `tollgate migrate cassandra up|status`.
 func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	if len(args) >= 2 && args[0] == "clickhouse" {
+		return runMigrateClickHouse(ctx, args[1], args[2:], stdout, stderr, getenv)
+	}
 	if len(args) < 2 || args[0] != "cassandra" {
-		if len(args) > 0 && args[0] == "clickhouse" {
-			return errors.New("migrate clickhouse: the ClickHouse schema arrives with the request-log pipeline")
-		}
 		fmt.Fprint(stderr, migrateUsage)
 		return errUsage
 	}
@@ -86,4 +89,63 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 	}
 	fmt.Fprint(stderr, migrateUsage)
 	return errUsage
+}
+
+// runMigrateClickHouse runs `tollgate migrate clickhouse up|status`.
+func runMigrateClickHouse(ctx context.Context, action string, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	if action != "up" && action != "status" {
+		fmt.Fprint(stderr, migrateUsage)
+		return errUsage
+	}
+	s, rest, err := loadSettings("migrate clickhouse "+action, args, stderr, getenv, nil)
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		return fmt.Errorf("migrate clickhouse %s takes no arguments, got %q", action, rest)
+	}
+	db := s.Pipeline.ClickHouseDatabase
+	// The connection starts in "default": the database may not exist yet.
+	conn, err := clickhouseConn(s, "default")
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	log := newLogger(stderr, s.LogLevel).With("component", "migrate")
+	switch action {
+	case "up":
+		ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+		defer cancel()
+		applied, err := clickhousemigrate.Up(ctx, conn, db, log)
+		if err != nil {
+			return fmt.Errorf("migrate clickhouse up on %s: %w", s.Pipeline.ClickHouseAddr, err)
+		}
+		if len(applied) == 0 {
+			fmt.Fprintf(stdout, "database %s is up to date\n", db)
+			return nil
+		}
+		for _, m := range applied {
+			fmt.Fprintf(stdout, "applied %s\n", m.File)
+		}
+		fmt.Fprintf(stdout, "database %s: %d migration(s) applied\n", db, len(applied))
+		return nil
+	default:
+		ctx, cancel := context.WithTimeout(ctx, time.Minute)
+		defer cancel()
+		st, err := clickhousemigrate.Status(ctx, conn, db)
+		if err != nil && !errors.Is(err, clickhousemigrate.ErrNoDatabase) {
+			return fmt.Errorf("migrate clickhouse status on %s: %w", s.Pipeline.ClickHouseAddr, err)
+		}
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "VERSION\tNAME\tSTATE\tAPPLIED AT")
+		for _, m := range st {
+			at := ""
+			if m.Applied {
+				at = m.AppliedAt.UTC().Format(time.RFC3339)
+			}
+			fmt.Fprintf(tw, "%03d\t%s\t%s\t%s\n", m.Version, m.Name, m.State(), at)
+		}
+		tw.Flush()
+		return err
+	}
 }

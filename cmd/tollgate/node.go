@@ -47,6 +47,7 @@ type node struct {
 	holder    *snapshot.Holder
 	proxy     *proxy.Server
 	sink      logsink.Sink
+	reqlog    *requestLog // nil when the request log is off
 
 	adminLn, statusLn net.Listener
 	adminSrv          *http.Server
@@ -84,6 +85,9 @@ type nodeParts struct {
 	// closers run when the node closes, after its listeners stop and
 	// before its store closes, in order.
 	closers []func() error
+	// requestLog opens the node's log sink; nil leaves the request log
+	// off (records are counted and dropped).
+	requestLog func(ctx context.Context, m *metrics.Metrics) (*requestLog, error)
 }
 
 // startNode starts a node over st, which it owns from then on.
@@ -130,9 +134,15 @@ func startNode(ctx context.Context, s Settings, st store.Store, log *slog.Logger
 		return n, fmt.Errorf("load configuration: %w", err)
 	}
 
-	// The request log pipeline (Kafka, collector, analytics) plugs in here;
-	// until it does, records are counted and dropped.
 	n.sink = &logsink.Discard{}
+	if parts.requestLog != nil {
+		rl, err := parts.requestLog(ctx, m)
+		if err != nil {
+			return n, err
+		}
+		n.reqlog, n.sink = rl, rl.sink
+		rl.register(reg)
+	}
 
 	pl := make([]proxy.Listener, len(listeners))
 	for i, l := range listeners {
@@ -258,6 +268,9 @@ func (n *node) statusFields() map[string]any {
 	if d, ok := n.sink.(*logsink.Discard); ok {
 		out["log_records_discarded"] = d.Count()
 	}
+	if n.reqlog != nil {
+		out["request_log"] = n.reqlog.status()
+	}
 	if n.parts.status != nil {
 		for k, v := range n.parts.status() {
 			out[k] = v
@@ -314,6 +327,10 @@ func (n *node) Close() error {
 		}
 		if n.counters != nil {
 			errs = append(errs, n.counters.Close())
+		}
+		// The proxy has stopped: no record comes after this flush.
+		if n.reqlog != nil {
+			errs = append(errs, n.reqlog.Close())
 		}
 		for _, c := range n.parts.closers {
 			errs = append(errs, c())

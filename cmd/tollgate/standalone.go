@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"net"
 	"strings"
+
+	"github.com/tollgate/tollgate/gateway/metrics"
 )
 
 var errUsage = errors.New("usage")
@@ -71,7 +73,7 @@ func runStandalone(ctx context.Context, args []string, stderr io.Writer, getenv 
 	if err != nil {
 		return err
 	}
-	n, err := startNode(ctx, s, st, log, nodeParts{})
+	n, err := startNode(ctx, s, st, log, standaloneParts(s, log))
 	if err != nil {
 		return err
 	}
@@ -84,6 +86,19 @@ func runStandalone(ctx context.Context, args []string, stderr io.Writer, getenv 
 	<-ctx.Done()
 	log.Info("shutting down")
 	return n.Close()
+}
+
+// standaloneParts are what a standalone node adds: the request log loaded
+// by an in-process collector into the embedded analytics store (unless
+// request_log is off).
+func standaloneParts(s Settings, log *slog.Logger) nodeParts {
+	var p nodeParts
+	if s.Pipeline.requestLog() {
+		p.requestLog = func(ctx context.Context, m *metrics.Metrics) (*requestLog, error) {
+			return openEmbeddedLog(ctx, s, log, m)
+		}
+	}
+	return p
 }
 
 func listenerAddr(l interface{ Addr() net.Addr }) string {
