@@ -1,0 +1,419 @@
+package collector
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	clickhousemigrate "github.com/tollgate/tollgate/schema/clickhouse"
+)
+
+// DefaultReconcileSettle is how old an hour must be, past its end, before
+// Reconcile looks at it.
+const DefaultReconcileSettle = 10 * time.Minute
+
+// mutationWait bounds how long Reconcile waits for one of its deletes (an
+// asynchronous mutation) to finish before it gives up on the run.
+const mutationWait = 5 * time.Minute
+
+// rollup is a table that a materialized view fills from requests, and how
+// Reconcile counts and rebuilds it. rebuild is the view's SELECT, from
+// requests FINAL: keep it in step with the *_mv views in
+// schema/clickhouse (TestReconcileRebuildsWhatTheViewsWrote compares the
+// two row by row).
+type rollup struct {
+	table   string
+	column  string        // its time column
+	step    time.Duration // the time column's granularity
+	count   string        // counts the requests in a group of its rows
+	columns string        // the columns rebuild fills, in its order
+	rebuild string        // SELECT over {database}.requests FINAL {where}
+}
+
+const rollupTraffic = `
+    workspace,
+    service_id,
+    route_id,
+    consumer_id,
+    toUInt8(intDiv(status, 100)) AS status_class,
+    sumState(toUInt64(1)) AS requests,
+    sumState(toUInt64(status >= 400)) AS errors,
+    sumState(toUInt64(status >= 500)) AS server_errors,
+    sumState(request_bytes) AS request_bytes_total,
+    sumState(response_bytes) AS response_bytes_total,
+    quantilesTDigestState(0.5, 0.9, 0.95, 0.99)(latency_total_ms) AS latency_total,
+    quantilesTDigestState(0.5, 0.9, 0.95, 0.99)(latency_upstream_ms) AS latency_upstream,
+    uniqState(consumer_id) AS consumers
+FROM {database}.requests FINAL
+{where}`
+
+const rollupTrafficColumns = "workspace, service_id, route_id, consumer_id, status_class, requests, errors, server_errors, " +
+	"request_bytes_total, response_bytes_total, latency_total, latency_upstream, consumers"
+
+// rollups are the tables Reconcile checks, in the order it checks them.
+var rollups = []rollup{
+	{
+		table:   clickhousemigrate.TableRequestsByMinute,
+		column:  "minute",
+		step:    time.Minute,
+		count:   "sumMerge(requests)",
+		columns: "minute, " + rollupTrafficColumns,
+		rebuild: "SELECT\n    toStartOfMinute(started_at) AS minute," + rollupTraffic +
+			"\nGROUP BY minute, workspace, service_id, route_id, consumer_id, status_class",
+	},
+	{
+		table:   clickhousemigrate.TableRequestsByHour,
+		column:  "hour",
+		step:    time.Hour,
+		count:   "sumMerge(requests)",
+		columns: "hour, " + rollupTrafficColumns,
+		rebuild: "SELECT\n    toStartOfHour(started_at) AS hour," + rollupTraffic +
+			"\nGROUP BY hour, workspace, service_id, route_id, consumer_id, status_class",
+	},
+	{
+		table:   clickhousemigrate.TableConsumerUsage,
+		column:  "hour",
+		step:    time.Hour,
+		count:   "sum(requests)",
+		columns: "hour, workspace, consumer_id, service_id, requests, billable_requests, billing_units_total",
+		rebuild: `SELECT
+    toStartOfHour(started_at) AS hour,
+    workspace,
+    consumer_id,
+    service_id,
+    count() AS requests,
+    toUInt64(countIf(billable = 1)) AS billable_requests,
+    sumIf(billing_units, billable = 1) AS billing_units_total
+FROM {database}.requests FINAL
+{where}
+GROUP BY hour, workspace, consumer_id, service_id`,
+	},
+}
+
+// Period is a span of one rollup table: a minute or an hour.
+type Period struct {
+	Table  string
+	Start  time.Time // UTC
+	Length time.Duration
+}
+
+func (p Period) String() string {
+	return p.Table + " " + p.Start.UTC().Format("2006-01-02T15:04Z") + "+" + p.Length.String()
+}
+
+// Mismatch is a period whose rollup counts a different number of requests
+// than the raw table does (with FINAL: each request id once).
+type Mismatch struct {
+	Period
+	Raw    uint64
+	Rollup uint64
+}
+
+// Report is what one Reconcile found and did.
+type Report struct {
+	// From and To bound the hours checked, [From, To): the requested
+	// range widened to whole hours, with To moved back so that no hour
+	// ending less than the settle time ago is included. From == To when
+	// nothing was old enough.
+	From, To time.Time
+	// Hours are the hours checked in every rollup (and their minutes in
+	// requests_by_minute).
+	Hours []time.Time
+	// Mismatches are the periods whose counts differed: minutes for
+	// requests_by_minute, hours for the others.
+	Mismatches []Mismatch
+	// Rebuilt are the hours rebuilt from requests FINAL, per table.
+	Rebuilt []Period
+	// Skipped are mismatched hours left alone because the raw table has
+	// no rows on their day: retention dropped it (billing usage outlives
+	// the raw records), and a rebuild would wipe the rollup.
+	Skipped []Period
+}
+
+// ReconcileOption changes how Reconcile works.
+type ReconcileOption func(*reconcileOptions)
+
+type reconcileOptions struct {
+	settle time.Duration
+	now    func() time.Time
+}
+
+// SettleTime sets how long after its end an hour is left alone
+// (DefaultReconcileSettle when not given). Records for an hour keep
+// arriving after it ends, as long as the collector lags; a rebuild racing
+// with them can count a record twice or not at all until the next run.
+func SettleTime(d time.Duration) ReconcileOption {
+	return func(o *reconcileOptions) { o.settle = max(d, 0) }
+}
+
+// Reconcile compares, for each hour in [from, to), the request counts of
+// every rollup (per minute in requests_by_minute, per hour in
+// requests_by_hour and consumer_usage_by_hour) with the raw table read
+// with FINAL, and rebuilds from requests FINAL, with the aggregation the
+// materialized view uses, every hour of a rollup whose counts differ. It
+// checks nothing newer than the settle time (SettleTime). log may be nil.
+//
+// The rollups can drift from the raw table when ClickHouse dies in the
+// middle of an INSERT (it runs a table's materialized views one after
+// another, not atomically) or when a row reaches requests twice (FINAL
+// counts it once, the views counted it twice). Reconcile repairs both.
+//
+// A rebuild deletes the hour's rows with ALTER TABLE ... DELETE, waits for
+// that mutation to finish and inserts the hour again. A mutation only
+// touches the parts that exist when it starts, so the collector's inserts
+// into other hours (of the same day too) are neither lost nor counted
+// twice. Records of the rebuilt hour itself arriving while it is rebuilt
+// can be; the settle time keeps those away, and the next run repairs what
+// slips through. Two Reconciles running at once can rebuild the same hour
+// twice: run it from one place (one collector with ReconcileEvery, or a
+// scheduled job).
+func Reconcile(ctx context.Context, conn driver.Conn, database string, from, to time.Time, log *slog.Logger, opts ...ReconcileOption) (Report, error) {
+	o := reconcileOptions{settle: DefaultReconcileSettle, now: time.Now}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if !clickhousemigrate.ValidDatabase(database) {
+		return Report{}, fmt.Errorf("reconcile: %q is not a valid database name", database)
+	}
+	start := from.UTC().Truncate(time.Hour)
+	end := to.UTC().Truncate(time.Hour)
+	if end.Before(to) {
+		end = end.Add(time.Hour)
+	}
+	// An hour H is settled when H+1h <= now-settle, that is when H is
+	// before the hour now-settle falls in.
+	end = minTime(end, o.now().UTC().Add(-o.settle).Truncate(time.Hour))
+	end = maxTime(end, start)
+	rep := Report{From: start, To: end}
+	r := reconciler{conn: conn, db: database, log: log, rep: &rep}
+	for day := start.Truncate(24 * time.Hour); day.Before(end); day = day.Add(24 * time.Hour) {
+		lo, hi := maxTime(start, day), minTime(end, day.Add(24*time.Hour))
+		if err := r.day(ctx, day, lo, hi); err != nil {
+			return rep, err
+		}
+	}
+	return rep, nil
+}
+
+type reconciler struct {
+	conn driver.Conn
+	db   string
+	log  *slog.Logger
+	rep  *Report
+}
+
+// day checks and repairs [lo, hi), the settled hours of one UTC day.
+func (r *reconciler) day(ctx context.Context, day, lo, hi time.Time) error {
+	for h := lo; h.Before(hi); h = h.Add(time.Hour) {
+		r.rep.Hours = append(r.rep.Hours, h)
+	}
+	where := timeRange("started_at", lo, hi)
+	raw, err := r.counts(ctx, "SELECT toStartOfMinute(started_at) AS t, count() FROM "+r.db+".requests FINAL WHERE "+where+" GROUP BY t")
+	if err != nil {
+		return err
+	}
+	rawHours := byHour(raw)
+	var rawDay *uint64 // read when first needed
+	for _, ru := range rollups {
+		got, err := r.counts(ctx, "SELECT "+ru.column+" AS t, toUInt64("+ru.count+") FROM "+r.db+"."+ru.table+
+			" WHERE "+timeRange(ru.column, lo, hi)+" GROUP BY t")
+		if err != nil {
+			return err
+		}
+		want := raw
+		if ru.step == time.Hour {
+			want = rawHours
+		}
+		bad := map[time.Time]bool{}
+		for _, t := range unionKeys(want, got) {
+			if want[t] == got[t] {
+				continue
+			}
+			m := Mismatch{Period: Period{Table: ru.table, Start: t, Length: ru.step}, Raw: want[t], Rollup: got[t]}
+			r.rep.Mismatches = append(r.rep.Mismatches, m)
+			r.log.Warn("rollup count differs from the raw table", "table", ru.table, "period", t, "length", ru.step, "raw", m.Raw, "rollup", m.Rollup)
+			bad[t.Truncate(time.Hour)] = true
+		}
+		if len(bad) == 0 {
+			continue
+		}
+		if rawDay == nil {
+			n, err := r.count(ctx, "SELECT count() FROM "+r.db+".requests WHERE "+timeRange("started_at", day, day.Add(24*time.Hour)))
+			if err != nil {
+				return err
+			}
+			rawDay = &n
+		}
+		hours := sortedKeys(bad)
+		if *rawDay == 0 {
+			for _, h := range hours {
+				r.rep.Skipped = append(r.rep.Skipped, Period{Table: ru.table, Start: h, Length: time.Hour})
+			}
+			r.log.Warn("not rebuilding a rollup for a day without raw rows (dropped by retention?)", "table", ru.table, "day", day.Format(time.DateOnly))
+			continue
+		}
+		// One delete and one insert per run of consecutive hours: a
+		// mutation rewrites every part it touches.
+		for len(hours) > 0 {
+			n := 1
+			for n < len(hours) && hours[n].Equal(hours[n-1].Add(time.Hour)) {
+				n++
+			}
+			if err := r.rebuild(ctx, ru, hours[0], hours[n-1].Add(time.Hour), rawHours); err != nil {
+				return err
+			}
+			hours = hours[n:]
+		}
+	}
+	return nil
+}
+
+// rebuild replaces the rows of ru in the hours [lo, hi) with what its view
+// would write from requests FINAL.
+func (r *reconciler) rebuild(ctx context.Context, ru rollup, lo, hi time.Time, rawHours map[time.Time]uint64) error {
+	table := r.db + "." + ru.table
+	if err := r.conn.Exec(ctx, "ALTER TABLE "+table+" DELETE WHERE "+timeRange(ru.column, lo, hi)); err != nil {
+		return fmt.Errorf("reconcile: delete %s [%s, %s): %w", table, lo.Format(time.RFC3339), hi.Format(time.RFC3339), err)
+	}
+	if err := r.waitMutations(ctx, ru.table); err != nil {
+		return err
+	}
+	// Another Reconcile may have rebuilt these hours meanwhile: inserting
+	// again would count them twice.
+	n, err := r.count(ctx, "SELECT toUInt64("+ru.count+") FROM "+table+" WHERE "+timeRange(ru.column, lo, hi))
+	if err != nil {
+		return err
+	}
+	var want uint64
+	for h := lo; h.Before(hi); h = h.Add(time.Hour) {
+		want += rawHours[h]
+	}
+	if n != 0 && n == want {
+		r.log.Info("rollup already rebuilt", "table", ru.table, "from", lo, "to", hi)
+		return nil
+	}
+	q := strings.ReplaceAll(ru.rebuild, "{database}", r.db)
+	q = strings.ReplaceAll(q, "{where}", "WHERE "+timeRange("started_at", lo, hi))
+	if err := r.conn.Exec(ctx, "INSERT INTO "+table+" ("+ru.columns+") "+q); err != nil {
+		return fmt.Errorf("reconcile: rebuild %s [%s, %s): %w", table, lo.Format(time.RFC3339), hi.Format(time.RFC3339), err)
+	}
+	for h := lo; h.Before(hi); h = h.Add(time.Hour) {
+		r.rep.Rebuilt = append(r.rep.Rebuilt, Period{Table: ru.table, Start: h, Length: time.Hour})
+	}
+	r.log.Info("rebuilt rollup from the raw table", "table", ru.table, "from", lo, "to", hi)
+	return nil
+}
+
+// waitMutations waits until table has no unfinished mutation. 18.16 has
+// no mutations_sync setting, and both it and current releases list
+// mutations in system.mutations.
+func (r *reconciler) waitMutations(ctx context.Context, table string) error {
+	ctx, cancel := context.WithTimeout(ctx, mutationWait)
+	defer cancel()
+	backoff := 50 * time.Millisecond
+	for {
+		var n uint64
+		err := r.conn.QueryRow(ctx, "SELECT count() FROM system.mutations WHERE database = ? AND table = ? AND is_done = 0", r.db, table).Scan(&n)
+		if err != nil {
+			return fmt.Errorf("reconcile: wait for mutations of %s.%s: %w", r.db, table, err)
+		}
+		if n == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("reconcile: %d mutations of %s.%s still running: %w", n, r.db, table, ctx.Err())
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, time.Second)
+	}
+}
+
+// counts runs a query returning (time, count) rows.
+func (r *reconciler) counts(ctx context.Context, query string) (map[time.Time]uint64, error) {
+	rows, err := r.conn.Query(ctx, query)
+	if err != nil {
+		return nil, fmt.Errorf("reconcile: %s: %w", query, err)
+	}
+	defer rows.Close()
+	out := map[time.Time]uint64{}
+	for rows.Next() {
+		var (
+			t time.Time
+			n uint64
+		)
+		if err := rows.Scan(&t, &n); err != nil {
+			return nil, fmt.Errorf("reconcile: %s: %w", query, err)
+		}
+		out[t.UTC()] += n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("reconcile: %s: %w", query, err)
+	}
+	return out, nil
+}
+
+func (r *reconciler) count(ctx context.Context, query string) (uint64, error) {
+	var n uint64
+	if err := r.conn.QueryRow(ctx, query).Scan(&n); err != nil {
+		return 0, fmt.Errorf("reconcile: %s: %w", query, err)
+	}
+	return n, nil
+}
+
+// timeRange is column in [lo, hi). Unix seconds keep time zones out of it.
+func timeRange(column string, lo, hi time.Time) string {
+	return column + " >= toDateTime(" + strconv.FormatInt(lo.Unix(), 10) + ") AND " +
+		column + " < toDateTime(" + strconv.FormatInt(hi.Unix(), 10) + ")"
+}
+
+func byHour(m map[time.Time]uint64) map[time.Time]uint64 {
+	out := make(map[time.Time]uint64, len(m)/60+1)
+	for t, n := range m {
+		out[t.Truncate(time.Hour)] += n
+	}
+	return out
+}
+
+func unionKeys(a, b map[time.Time]uint64) []time.Time {
+	set := make(map[time.Time]bool, len(a)+len(b))
+	for t := range a {
+		set[t] = true
+	}
+	for t := range b {
+		set[t] = true
+	}
+	return sortedKeys(set)
+}
+
+func sortedKeys(set map[time.Time]bool) []time.Time {
+	out := make([]time.Time, 0, len(set))
+	for t := range set {
+		out = append(out, t)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Before(out[j]) })
+	return out
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}

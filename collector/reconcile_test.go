@@ -1,0 +1,287 @@
+package collector
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	clickhousemigrate "github.com/tollgate/tollgate/schema/clickhouse"
+)
+
+// loadRows inserts records [from, to), one every spacing before end, with
+// the loader: no Kafka, any time.
+func (e *env) loadRows(from, to int, end time.Time, spacing time.Duration) {
+	e.t.Helper()
+	rows := make([]Row, 0, to-from)
+	for i := from; i < to; i++ {
+		rec := testRecord(i, end)
+		rec.StartedAt = end.Add(-time.Duration(i) * spacing).UnixMilli()
+		rows = append(rows, Row{Record: rec, Topic: testTopic, Partition: 0, Offset: int64(i)})
+	}
+	if err := NewLoader(e.conn, e.db).Insert(e.t.Context(), newQueryID(), rows); err != nil {
+		e.t.Fatalf("insert: %v", err)
+	}
+}
+
+func (e *env) exec(query string) {
+	e.t.Helper()
+	if err := e.conn.Exec(e.t.Context(), strings.ReplaceAll(query, "{db}", e.db)); err != nil {
+		e.t.Fatalf("%s: %v", query, err)
+	}
+}
+
+// rollupDump renders every rollup row, aggregate states read out, in key
+// order: two databases with equal dumps hold the same rollups.
+func (e *env) rollupDump() string {
+	e.t.Helper()
+	traffic := func(table, t string) string {
+		return "SELECT " + t + ", workspace, service_id, route_id, consumer_id, status_class, sumMerge(requests), sumMerge(errors), " +
+			"sumMerge(server_errors), sumMerge(request_bytes_total), sumMerge(response_bytes_total), " +
+			"quantilesTDigestMerge(0.5, 0.9, 0.95, 0.99)(latency_total), quantilesTDigestMerge(0.5, 0.9, 0.95, 0.99)(latency_upstream), " +
+			"uniqMerge(consumers) FROM {db}." + table + " GROUP BY " + t + ", workspace, service_id, route_id, consumer_id, status_class " +
+			"ORDER BY " + t + ", workspace, service_id, route_id, consumer_id, status_class"
+	}
+	queries := []string{
+		traffic(clickhousemigrate.TableRequestsByMinute, "minute"),
+		traffic(clickhousemigrate.TableRequestsByHour, "hour"),
+		"SELECT hour, workspace, consumer_id, service_id, sum(requests), sum(billable_requests), sum(billing_units_total) " +
+			"FROM {db}.consumer_usage_by_hour GROUP BY hour, workspace, consumer_id, service_id ORDER BY hour, workspace, consumer_id, service_id",
+	}
+	var b strings.Builder
+	for _, q := range queries {
+		q = strings.ReplaceAll(q, "{db}", e.db)
+		rows, err := e.conn.Query(e.t.Context(), q)
+		if err != nil {
+			e.t.Fatalf("%s: %v", q, err)
+		}
+		n := len(rows.Columns())
+		for rows.Next() {
+			vals := make([]any, n)
+			for i, ct := range rows.ColumnTypes() {
+				vals[i] = reflect.New(ct.ScanType()).Interface()
+			}
+			if err := rows.Scan(vals...); err != nil {
+				e.t.Fatalf("%s: %v", q, err)
+			}
+			for _, v := range vals {
+				fmt.Fprintf(&b, "%v\t", reflect.ValueOf(v).Elem().Interface())
+			}
+			b.WriteByte('\n')
+		}
+		if err := rows.Err(); err != nil {
+			e.t.Fatal(err)
+		}
+		rows.Close()
+		b.WriteString("--\n")
+	}
+	return b.String()
+}
+
+func (e *env) reconcile(from, to time.Time, opts ...ReconcileOption) Report {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(e.t.Context(), 2*time.Minute)
+	defer cancel()
+	rep, err := Reconcile(ctx, e.conn, e.db, from, to, testLogger(e.t), opts...)
+	if err != nil {
+		e.t.Fatalf("Reconcile: %v", err)
+	}
+	return rep
+}
+
+// TestReconcile corrupts the rollups the ways a crash (or a row loaded
+// twice) can, and checks that Reconcile finds exactly the periods that
+// differ, rebuilds their hours, and leaves the rollups as the views had
+// written them from clean data.
+func TestReconcile(t *testing.T) {
+	// 3000 records, one every 37 s: about 31 hours over two or three
+	// UTC days, all settled.
+	end := time.Now().UTC().Add(-time.Hour)
+	const n, spacing = 3000, 37 * time.Second
+	from, to := end.Add(-n*spacing-time.Hour), time.Now()
+	hourOf := func(i int) time.Time { return end.Add(-time.Duration(i) * spacing).Truncate(time.Hour) }
+	day := hourOf(1500).Truncate(24 * time.Hour)
+	var dayHours int
+	for i := range n {
+		if hourOf(i).Truncate(24*time.Hour).Equal(day) && (i == 0 || !hourOf(i).Equal(hourOf(i-1))) {
+			dayHours++
+		}
+	}
+	twiceHours := 1 // hours of records 10..19
+	if !hourOf(10).Equal(hourOf(19)) {
+		twiceHours = 2
+	}
+
+	tests := []struct {
+		name    string
+		corrupt func(e *env)
+		// rebuilt[table] is how many hours of it must be rebuilt.
+		rebuilt map[string]int
+	}{
+		{name: "clean", corrupt: func(*env) {}},
+		{
+			name: "minute rollup counts a batch twice",
+			corrupt: func(e *env) {
+				// The view ran again for the records of one hour.
+				h := hourOf(100)
+				e.exec("INSERT INTO {db}.requests_by_minute (minute, " + rollupTrafficColumns + ") " +
+					strings.ReplaceAll(strings.ReplaceAll(rollups[0].rebuild, "{database}", e.db), "{where}",
+						"WHERE "+timeRange("started_at", h, h.Add(time.Hour))))
+			},
+			rebuilt: map[string]int{clickhousemigrate.TableRequestsByMinute: 1},
+		},
+		{
+			name:    "hour rollup lost a day",
+			corrupt: func(e *env) { e.exec("ALTER TABLE {db}.requests_by_hour DROP PARTITION " + day.Format("20060102")) },
+			rebuilt: map[string]int{clickhousemigrate.TableRequestsByHour: dayHours},
+		},
+		{
+			name: "views missed a batch",
+			corrupt: func(e *env) {
+				// The records are in the raw table; the crash came
+				// before these views ran.
+				m := end.Add(-2000 * spacing).Truncate(time.Minute)
+				e.exec("ALTER TABLE {db}.consumer_usage_by_hour DELETE WHERE " + timeRange("hour", hourOf(2000), hourOf(2000).Add(time.Hour)))
+				e.exec("ALTER TABLE {db}.requests_by_minute DELETE WHERE " + timeRange("minute", m, m.Add(time.Minute)))
+				e.waitMutations()
+			},
+			rebuilt: map[string]int{clickhousemigrate.TableRequestsByMinute: 1, clickhousemigrate.TableConsumerUsage: 1},
+		},
+		{
+			name:    "a row loaded twice",
+			corrupt: func(e *env) { e.loadRows(10, 20, end, spacing) },
+			rebuilt: map[string]int{
+				clickhousemigrate.TableRequestsByMinute: twiceHours,
+				clickhousemigrate.TableRequestsByHour:   twiceHours,
+				clickhousemigrate.TableConsumerUsage:    twiceHours,
+			},
+		},
+	}
+	var clean string
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, 1, nil)
+			e.loadRows(0, n, end, spacing)
+			want := e.rollupDump()
+			if clean == "" {
+				clean = want
+			} else if want != clean {
+				t.Fatal("the views wrote different rollups from the same rows")
+			}
+			tc.corrupt(e)
+			rep := e.reconcile(from, to)
+
+			if len(rep.Hours) < 31 {
+				t.Errorf("checked %d hours from %v to %v; want all 31+ of the data", len(rep.Hours), rep.From, rep.To)
+			}
+			got := map[string]int{}
+			for _, p := range rep.Rebuilt {
+				got[p.Table]++
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tc.rebuilt) && !(len(got) == 0 && len(tc.rebuilt) == 0) {
+				t.Errorf("rebuilt %v; want %v hours per table", rep.Rebuilt, tc.rebuilt)
+			}
+			if (len(rep.Mismatches) == 0) != (len(tc.rebuilt) == 0) {
+				t.Errorf("mismatches %v; want some exactly when something is rebuilt", rep.Mismatches)
+			}
+			for _, m := range rep.Mismatches {
+				if m.Raw == m.Rollup {
+					t.Errorf("mismatch %v with equal counts", m)
+				}
+			}
+			if dump := e.rollupDump(); dump != want {
+				t.Errorf("rollups after Reconcile differ from what the views wrote:\n%s", diffLines(want, dump))
+			}
+			e.checkExactlyOnceFinal(n)
+			if again := e.reconcile(from, to); len(again.Mismatches) != 0 || len(again.Rebuilt) != 0 {
+				t.Errorf("second run: mismatches %v, rebuilt %v; want none", again.Mismatches, again.Rebuilt)
+			}
+		})
+	}
+}
+
+// TestReconcileLeavesRecentHoursAlone checks that nothing newer than the
+// settle time is checked or rebuilt, and that a day retention dropped
+// from the raw table is not wiped from the rollups.
+func TestReconcileLeavesRecentHoursAlone(t *testing.T) {
+	e := newEnv(t, 1, nil)
+	now := time.Now().UTC()
+	e.loadRows(0, 100, now, time.Second) // the last 100 s
+	e.exec("ALTER TABLE {db}.requests_by_hour DROP PARTITION " + now.Format("20060102"))
+	if now.Add(-100*time.Second).Format("20060102") != now.Format("20060102") {
+		e.exec("ALTER TABLE {db}.requests_by_hour DROP PARTITION " + now.Add(-100*time.Second).Format("20060102"))
+	}
+	rep := e.reconcile(now.Add(-48*time.Hour), now)
+	if !rep.To.Before(now.Add(-DefaultReconcileSettle)) || len(rep.Mismatches) != 0 || len(rep.Rebuilt) != 0 {
+		t.Errorf("report %+v; want nothing after %v checked", rep, now.Add(-DefaultReconcileSettle))
+	}
+	if got := e.count("SELECT sumMerge(requests) FROM {db}.requests_by_hour"); got != 0 {
+		t.Errorf("hour rollup counts %d; want it left as it was (0)", got)
+	}
+
+	// Billing usage outlives the raw records: a day without raw rows is
+	// reported, not rebuilt.
+	old := now.Add(-30 * time.Hour)
+	e.loadRows(0, 10, old, time.Second)
+	e.exec("ALTER TABLE {db}.requests DROP PARTITION " + old.Format("20060102"))
+	rep = e.reconcile(old.Add(-time.Hour), old.Add(time.Hour))
+	if len(rep.Skipped) == 0 || len(rep.Rebuilt) != 0 {
+		t.Errorf("skipped %v, rebuilt %v; want the day skipped", rep.Skipped, rep.Rebuilt)
+	}
+	if got := e.count("SELECT sum(requests) FROM {db}.consumer_usage_by_hour WHERE hour < now() - 3600*24"); got != 10 {
+		t.Errorf("usage for the dropped day = %d; want 10 kept", got)
+	}
+}
+
+// checkExactlyOnceFinal checks that the raw table read with FINAL and every
+// rollup count n requests.
+func (e *env) checkExactlyOnceFinal(n uint64) {
+	e.t.Helper()
+	for _, q := range []string{
+		"SELECT count() FROM {db}.requests FINAL",
+		"SELECT sumMerge(requests) FROM {db}.requests_by_minute",
+		"SELECT sumMerge(requests) FROM {db}.requests_by_hour",
+		"SELECT sum(requests) FROM {db}.consumer_usage_by_hour",
+	} {
+		if got := e.count(q); got != n {
+			e.t.Errorf("%s = %d; want %d", q, got, n)
+		}
+	}
+}
+
+func (e *env) waitMutations() {
+	e.t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for e.count("SELECT count() FROM system.mutations WHERE database = '{db}' AND is_done = 0") > 0 {
+		if time.Now().After(deadline) {
+			e.t.Fatal("mutations still running after a minute")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// diffLines lists the lines only in want (-) and only in got (+).
+func diffLines(want, got string) string {
+	in := func(s string) map[string]int {
+		m := map[string]int{}
+		for _, l := range strings.Split(s, "\n") {
+			m[l]++
+		}
+		return m
+	}
+	w, g := in(want), in(got)
+	var b strings.Builder
+	for _, l := range strings.Split(want, "\n") {
+		if g[l] == 0 {
+			b.WriteString("- " + l + "\n")
+		}
+	}
+	for _, l := range strings.Split(got, "\n") {
+		if w[l] == 0 {
+			b.WriteString("+ " + l + "\n")
+		}
+	}
+	return b.String()
+}
