@@ -51,7 +51,10 @@ type Collector struct {
 	dialer *kafka.Dialer
 	conn   driver.Conn
 	loader *Loader
-	dead   *kafka.Writer
+	// reconcileConn runs the periodic reconcile (nil when off): its
+	// queries read days of rows and outlast InsertTimeout.
+	reconcileConn driver.Conn
+	dead          *kafka.Writer
 	// transport carries the dead letters; a Writer does not close a
 	// Transport it was given, so Close does.
 	transport *kafka.Transport
@@ -84,21 +87,35 @@ func New(cfg Config, log *slog.Logger, hooks Hooks) (*Collector, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	conn, err := clickhouse.Open(&clickhouse.Options{
-		Protocol: clickhouse.Native,
-		Addr:     []string{cfg.ClickHouseAddr},
-		Auth: clickhouse.Auth{
-			Database: cfg.ClickHouseDatabase,
-			Username: cfg.ClickHouseUsername,
-			Password: cfg.ClickHousePassword,
-		},
-		TLS:         cfg.ClickHouseTLS,
-		DialTimeout: 5 * time.Second,
-		ReadTimeout: cfg.InsertTimeout,
-		Compression: &clickhouse.Compression{Method: clickhouse.CompressionLZ4},
-	})
+	open := func(readTimeout time.Duration) (driver.Conn, error) {
+		conn, err := clickhouse.Open(&clickhouse.Options{
+			Protocol: clickhouse.Native,
+			Addr:     []string{cfg.ClickHouseAddr},
+			Auth: clickhouse.Auth{
+				Database: cfg.ClickHouseDatabase,
+				Username: cfg.ClickHouseUsername,
+				Password: cfg.ClickHousePassword,
+			},
+			TLS:         cfg.ClickHouseTLS,
+			DialTimeout: 5 * time.Second,
+			ReadTimeout: readTimeout,
+			Compression: &clickhouse.Compression{Method: clickhouse.CompressionLZ4},
+		})
+		if err != nil {
+			return nil, fmt.Errorf("collector: clickhouse %s: %w", cfg.ClickHouseAddr, err)
+		}
+		return conn, nil
+	}
+	conn, err := open(cfg.InsertTimeout)
 	if err != nil {
-		return nil, fmt.Errorf("collector: clickhouse %s: %w", cfg.ClickHouseAddr, err)
+		return nil, err
+	}
+	var reconcileConn driver.Conn
+	if cfg.ReconcileEvery > 0 {
+		if reconcileConn, err = open(reconcileQueryTimeout); err != nil {
+			_ = conn.Close()
+			return nil, err
+		}
 	}
 	dialer := &kafka.Dialer{
 		ClientID:      "tollgate-collector",
@@ -127,15 +144,16 @@ func New(cfg Config, log *slog.Logger, hooks Hooks) (*Collector, error) {
 		ErrorLogger:            kafkaLogger(log, slog.LevelWarn),
 	}
 	return &Collector{
-		cfg:       cfg,
-		log:       log,
-		hooks:     hooks,
-		now:       time.Now,
-		dialer:    dialer,
-		conn:      conn,
-		loader:    NewLoader(conn, cfg.ClickHouseDatabase),
-		dead:      dead,
-		transport: transport,
+		cfg:           cfg,
+		log:           log,
+		hooks:         hooks,
+		now:           time.Now,
+		dialer:        dialer,
+		conn:          conn,
+		reconcileConn: reconcileConn,
+		loader:        NewLoader(conn, cfg.ClickHouseDatabase),
+		dead:          dead,
+		transport:     transport,
 	}, nil
 }
 
@@ -169,6 +187,13 @@ func (c *Collector) Run(ctx context.Context) error {
 	c.mu.Unlock()
 	defer close(done)
 	defer cancel()
+
+	var wg sync.WaitGroup
+	defer func() { cancel(); wg.Wait() }()
+	if c.cfg.ReconcileEvery > 0 {
+		wg.Add(1)
+		go func() { defer wg.Done(); c.reconcileEvery(ctx) }()
+	}
 
 	group, err := kafka.NewConsumerGroup(kafka.ConsumerGroupConfig{
 		ID:                    c.cfg.GroupID,
@@ -245,8 +270,55 @@ func (c *Collector) Close() error {
 		<-done
 	}
 	err := errors.Join(c.dead.Close(), c.conn.Close())
+	if c.reconcileConn != nil {
+		err = errors.Join(err, c.reconcileConn.Close())
+	}
 	c.transport.CloseIdleConnections()
 	return err
+}
+
+// reconcileQueryTimeout bounds one query of a periodic reconcile: counting
+// a day of requests with FINAL or rebuilding an hour of a busy rollup
+// takes far longer than an insert.
+const reconcileQueryTimeout = 10 * time.Minute
+
+// reconcileEvery runs Reconcile every ReconcileEvery until ctx is done.
+// A reconcile cut short (shutdown, ClickHouse gone) may leave the hour it
+// was rebuilding deleted; the next run finds and rebuilds it.
+func (c *Collector) reconcileEvery(ctx context.Context) {
+	t := time.NewTicker(c.cfg.ReconcileEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		now := c.now()
+		rep, err := Reconcile(ctx, c.reconcileConn, c.cfg.ClickHouseDatabase, now.Add(-c.cfg.ReconcileWindow), now, c.log,
+			SettleTime(c.cfg.ReconcileSettle))
+		if err != nil && ctx.Err() != nil {
+			return
+		}
+		c.stats.reconciles.Add(1)
+		c.stats.mismatches.Add(uint64(len(rep.Mismatches)))
+		c.stats.rebuilt.Add(uint64(len(rep.Rebuilt)))
+		if err != nil {
+			c.stats.reconcileErrors.Add(1)
+			c.log.Warn("reconciling rollups failed", "err", err)
+		} else if len(rep.Mismatches) > 0 {
+			c.log.Warn("reconciled rollups", "hours", len(rep.Hours), "mismatches", len(rep.Mismatches),
+				"rebuilt", len(rep.Rebuilt), "skipped", len(rep.Skipped))
+		}
+		if c.hooks.PeriodRebuilt != nil {
+			for _, p := range rep.Rebuilt {
+				c.hooks.PeriodRebuilt(p.Table)
+			}
+		}
+		if c.hooks.Reconciled != nil {
+			c.hooks.Reconciled(rep, err)
+		}
+	}
 }
 
 // runGeneration loads the assigned partitions for one generation: it reads

@@ -71,6 +71,20 @@ type Config struct {
 	// MaxFuture dead-letters records that start further in the future
 	// than this (a node's clock far ahead).
 	MaxFuture time.Duration
+
+	// ReconcileEvery, when positive, runs Reconcile this often while the
+	// collector runs, over the last ReconcileWindow: rollup hours that
+	// disagree with the raw table (after a ClickHouse crash) are rebuilt.
+	// 0 turns it off. Enable it on one collector of the group only:
+	// two reconciles rebuilding the same hour at once can count it twice
+	// until the next run.
+	ReconcileEvery time.Duration
+	// ReconcileWindow is how far back each periodic reconcile looks.
+	ReconcileWindow time.Duration
+	// ReconcileSettle leaves hours that ended less than this long ago
+	// alone: their records may still be arriving. Keep it above the lag
+	// the collector usually runs with.
+	ReconcileSettle time.Duration
 }
 
 // DefaultConfig returns the settings `tollgate collector` starts from.
@@ -93,6 +107,8 @@ func DefaultConfig() Config {
 		DrainTimeout:       10 * time.Second,
 		MaxAge:             7 * 24 * time.Hour,
 		MaxFuture:          time.Hour,
+		ReconcileWindow:    48 * time.Hour,
+		ReconcileSettle:    DefaultReconcileSettle,
 	}
 }
 
@@ -165,6 +181,15 @@ func (c Config) Validate() error {
 	// then load the same offsets before this insert lands.
 	if c.DrainTimeout > 0 && c.RebalanceTimeout > 0 && c.DrainTimeout >= c.RebalanceTimeout {
 		bad("drain_timeout", "%v must be below rebalance_timeout %v", c.DrainTimeout, c.RebalanceTimeout)
+	}
+	if c.ReconcileEvery < 0 {
+		bad("reconcile_every", "%v must not be negative (0 turns reconciling off)", c.ReconcileEvery)
+	}
+	if c.ReconcileEvery > 0 && c.ReconcileWindow <= 0 {
+		bad("reconcile_window", "%v must be positive when reconcile_every is set", c.ReconcileWindow)
+	}
+	if c.ReconcileSettle < 0 {
+		bad("reconcile_settle", "%v must not be negative", c.ReconcileSettle)
 	}
 	if c.InsertTimeout > 0 && c.SessionTimeout > 0 && c.InsertTimeout >= c.SessionTimeout {
 		bad("insert_timeout", "%v must be below session_timeout %v", c.InsertTimeout, c.SessionTimeout)

@@ -36,6 +36,9 @@ func TestConfigValidate(t *testing.T) {
 		{name: "heartbeat slower than session", modify: func(c *Config) { c.HeartbeatInterval = c.SessionTimeout }, fields: []string{"heartbeat_interval"}},
 		{name: "drain outlasting the rebalance", modify: func(c *Config) { c.DrainTimeout = c.RebalanceTimeout }, fields: []string{"drain_timeout"}},
 		{name: "insert outlasting the session", modify: func(c *Config) { c.InsertTimeout = c.SessionTimeout }, fields: []string{"insert_timeout"}},
+		{name: "negative reconcile period", modify: func(c *Config) { c.ReconcileEvery = -time.Second }, fields: []string{"reconcile_every"}},
+		{name: "reconciling nothing", modify: func(c *Config) { c.ReconcileEvery = time.Hour; c.ReconcileWindow = 0 }, fields: []string{"reconcile_window"}},
+		{name: "negative settle time", modify: func(c *Config) { c.ReconcileSettle = -time.Second }, fields: []string{"reconcile_settle"}},
 		{name: "no window", modify: func(c *Config) { c.MaxAge = 0; c.MaxFuture = -time.Second }, fields: []string{"max_age", "max_future"}},
 	}
 	for _, tc := range tests {

@@ -23,27 +23,29 @@ const testTopic = "tollgate.requests"
 // env is one test's Kafka (kfake, in-process, over sockets) and ClickHouse
 // database, migrated.
 type env struct {
-	t       *testing.T
-	brokers []string
-	kafka   *kfake.Cluster
-	ch      *clickhousetest.Server
-	db      string
-	conn    driver.Conn
-	now     time.Time // records start around it
+	t         *testing.T
+	brokers   []string
+	kafka     *kfake.Cluster
+	kafkaOpts []kfake.Opt // what kafka was started with
+	ch        *clickhousetest.Server
+	db        string
+	conn      driver.Conn
+	now       time.Time // records start around it
 }
 
-// newEnv starts kfake with the topic and its dead-letter topic and
-// migrates a fresh database on ch (the shared server when nil).
-func newEnv(t *testing.T, partitions int32, ch *clickhousetest.Server) *env {
+// newEnv starts kfake with the topic and its dead-letter topic (and opts)
+// and migrates a fresh database on ch (the shared server when nil).
+func newEnv(t *testing.T, partitions int32, ch *clickhousetest.Server, opts ...kfake.Opt) *env {
 	t.Helper()
 	if ch == nil {
 		ch = sharedCH.Server(t)
 	}
-	kc, err := kfake.NewCluster(
+	opts = append([]kfake.Opt{
 		kfake.NumBrokers(1),
 		kfake.SeedTopics(partitions, testTopic, testTopic+".dead"),
-		kfake.GroupMinSessionTimeout(100*time.Millisecond),
-	)
+		kfake.GroupMinSessionTimeout(100 * time.Millisecond),
+	}, opts...)
+	kc, err := kfake.NewCluster(opts...)
 	if err != nil {
 		t.Fatalf("kfake: %v", err)
 	}
@@ -53,7 +55,7 @@ func newEnv(t *testing.T, partitions int32, ch *clickhousetest.Server) *env {
 	if _, err := clickhousemigrate.Up(t.Context(), conn, db, nil); err != nil {
 		t.Fatalf("migrate: %v", err)
 	}
-	return &env{t: t, brokers: kc.ListenAddrs(), kafka: kc, ch: ch, db: db, conn: conn, now: time.Now()}
+	return &env{t: t, brokers: kc.ListenAddrs(), kafka: kc, kafkaOpts: opts, ch: ch, db: db, conn: conn, now: time.Now()}
 }
 
 // config is a collector configuration for tests: small batches and short
@@ -90,7 +92,13 @@ func (e *env) start(cfg Config) *running {
 // startWith runs a collector after setup has set its test hooks.
 func (e *env) startWith(cfg Config, setup func(*Collector)) *running {
 	e.t.Helper()
-	c, err := New(cfg, testLogger(e.t), Hooks{})
+	return e.startHooks(cfg, Hooks{}, setup)
+}
+
+// startHooks runs a collector reporting to hooks.
+func (e *env) startHooks(cfg Config, hooks Hooks, setup func(*Collector)) *running {
+	e.t.Helper()
+	c, err := New(cfg, testLogger(e.t), hooks)
 	if err != nil {
 		e.t.Fatalf("New: %v", err)
 	}

@@ -35,6 +35,12 @@ type Hooks struct {
 	// Lag is called with a partition's lag (records behind its high
 	// watermark) as its records are read.
 	Lag func(partition int, lag int64)
+	// Reconciled is called after every periodic reconcile (ReconcileEvery)
+	// with its report and error.
+	Reconciled func(rep Report, err error)
+	// PeriodRebuilt is called for every rollup hour a periodic reconcile
+	// rebuilt, with the rollup table's name.
+	PeriodRebuilt func(table string)
 }
 
 // Stats are the collector's counters since it was created.
@@ -47,6 +53,10 @@ type Stats struct {
 	InsertErrors      uint64 // failed insert attempts
 	CommitErrors      uint64 // failed Kafka offset commits (harmless: loaded offsets rule)
 	Generations       uint64 // consumer-group generations joined
+	Reconciles        uint64 // periodic reconciles run
+	ReconcileErrors   uint64 // periodic reconciles that failed
+	RollupMismatches  uint64 // rollup periods found differing from the raw table
+	PeriodsRebuilt    uint64 // rollup hours rebuilt from the raw table
 	LastBatchRows     int
 	LastInsert        time.Duration // duration of the last successful insert
 	Lag               map[int]int64 // per assigned partition
@@ -55,6 +65,7 @@ type Stats struct {
 // counters are Stats as the goroutines update them.
 type counters struct {
 	consumed, inserted, deadLettered, duplicates, batches, insertErrors, commitErrors, generations atomic.Uint64
+	reconciles, reconcileErrors, mismatches, rebuilt                                               atomic.Uint64
 
 	mu            sync.Mutex
 	lastBatchRows int
@@ -74,6 +85,10 @@ func (c *counters) snapshot() Stats {
 		InsertErrors:      c.insertErrors.Load(),
 		CommitErrors:      c.commitErrors.Load(),
 		Generations:       c.generations.Load(),
+		Reconciles:        c.reconciles.Load(),
+		ReconcileErrors:   c.reconcileErrors.Load(),
+		RollupMismatches:  c.mismatches.Load(),
+		PeriodsRebuilt:    c.rebuilt.Load(),
 		LastBatchRows:     c.lastBatchRows,
 		LastInsert:        c.lastInsert,
 		Lag:               maps.Clone(c.lag),
