@@ -181,9 +181,17 @@ func (e *env) producer() *kgo.Client {
 	return cl
 }
 
-// produce writes records [from, to) and returns them.
+// produce writes records [from, to).
 func (e *env) produce(cl *kgo.Client, from, to int) {
 	e.t.Helper()
+	if err := e.tryProduce(cl, from, to); err != nil {
+		e.t.Fatalf("produce: %v", err)
+	}
+}
+
+// tryProduce writes records [from, to); other goroutines than the test's
+// may call it.
+func (e *env) tryProduce(cl *kgo.Client, from, to int) error {
 	now := e.now
 	recs := make([]*kgo.Record, 0, to-from)
 	for i := from; i < to; i++ {
@@ -192,9 +200,7 @@ func (e *env) produce(cl *kgo.Client, from, to int) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
-		e.t.Fatalf("produce: %v", err)
-	}
+	return cl.ProduceSync(ctx, recs...).FirstErr()
 }
 
 func (e *env) produceRaw(cl *kgo.Client, values ...[]byte) {

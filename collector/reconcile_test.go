@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -12,14 +13,15 @@ import (
 )
 
 // loadRows inserts records [from, to), one every spacing before end, with
-// the loader: no Kafka, any time.
+// the loader: no Kafka, any time. Their topic is not testTopic, so a
+// collector does not take them for its own.
 func (e *env) loadRows(from, to int, end time.Time, spacing time.Duration) {
 	e.t.Helper()
 	rows := make([]Row, 0, to-from)
 	for i := from; i < to; i++ {
 		rec := testRecord(i, end)
 		rec.StartedAt = end.Add(-time.Duration(i) * spacing).UnixMilli()
-		rows = append(rows, Row{Record: rec, Topic: testTopic, Partition: 0, Offset: int64(i)})
+		rows = append(rows, Row{Record: rec, Topic: "loaded-directly", Partition: 0, Offset: int64(i)})
 	}
 	if err := NewLoader(e.conn, e.db).Insert(e.t.Context(), newQueryID(), rows); err != nil {
 		e.t.Fatalf("insert: %v", err)
@@ -284,4 +286,59 @@ func diffLines(want, got string) string {
 		}
 	}
 	return b.String()
+}
+
+// TestCollectorReconciles runs the collector with ReconcileEvery: it
+// repairs a rollup while it loads records, and reports through its hooks
+// and counters.
+func TestCollectorReconciles(t *testing.T) {
+	e := newEnv(t, 1, nil)
+	const old = 500
+	end := time.Now().UTC().Add(-2 * time.Hour)
+	e.loadRows(0, old, end, 5*time.Second)
+	e.exec("ALTER TABLE {db}.requests_by_minute DROP PARTITION " + end.Format("20060102"))
+	if d := end.Add(-old * 5 * time.Second); d.Format("20060102") != end.Format("20060102") {
+		e.exec("ALTER TABLE {db}.requests_by_minute DROP PARTITION " + d.Format("20060102"))
+	}
+
+	var mu sync.Mutex
+	rebuilt := map[string]int{}
+	reports := make(chan Report, 100)
+	cfg := e.config()
+	cfg.ReconcileEvery = 200 * time.Millisecond
+	cfg.ReconcileWindow = 6 * time.Hour
+	r := e.startHooks(cfg, Hooks{
+		PeriodRebuilt: func(table string) { mu.Lock(); rebuilt[table]++; mu.Unlock() },
+		Reconciled: func(rep Report, err error) {
+			if err != nil {
+				t.Errorf("periodic reconcile: %v", err)
+			}
+			select {
+			case reports <- rep:
+			default:
+			}
+		},
+	}, nil)
+	// Records of now, which the collector loads meanwhile (and which
+	// reconciling leaves alone: they have not settled).
+	e.produce(e.producer(), old, old+1000)
+	e.waitRows(old+1000, time.Minute)
+	for range 3 {
+		select {
+		case <-reports:
+		case <-time.After(time.Minute):
+			t.Fatal("no periodic reconcile within a minute")
+		}
+	}
+	if err := r.stop(); err != nil {
+		t.Fatal(err)
+	}
+	st := r.c.Stats()
+	mu.Lock()
+	defer mu.Unlock()
+	if st.PeriodsRebuilt == 0 || uint64(rebuilt[clickhousemigrate.TableRequestsByMinute]) != st.PeriodsRebuilt || len(rebuilt) != 1 ||
+		st.RollupMismatches == 0 || st.Reconciles < 3 || st.ReconcileErrors != 0 {
+		t.Errorf("stats %+v, rebuilt hook %v; want the minute rollup's hours rebuilt once", st, rebuilt)
+	}
+	e.checkExactlyOnce(old + 1000)
 }
