@@ -15,6 +15,10 @@
 // there. Kafka commits are only a shortcut. README.md spells out the
 // failure cases and what remains at-least-once (dead letters).
 //
+// Reconcile repairs the rollups when a ClickHouse crash left them off by
+// a batch: it compares them hour by hour with the raw table and rebuilds
+// the hours that differ.
+//
 // It owns its consumer-group membership, its partition readers, its
 // dead-letter producer and its ClickHouse connections; Run starts them and
 // stops them all before it returns. It must never commit an offset whose
