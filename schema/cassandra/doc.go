@@ -16,6 +16,11 @@
 // from the embedded file is an error: applied migrations are never edited;
 // a change is a new migration.
 //
+// File names, statement splitting, checksums and the comparison of files
+// with records are internal/migration's, shared with the other migrator;
+// this package keeps what is CQL's: comments and quotes, the bookkeeping
+// table and the keyspace and its replication.
+//
 // It must never drop or alter data on its own, never change the replication
 // of an existing keyspace (ALTER KEYSPACE is an operator's decision, made
 // with a repair), and never run on a node's start: gateway nodes expect the

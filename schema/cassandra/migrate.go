@@ -5,13 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sort"
-	"strings"
 	"time"
 
 	"github.com/gocql/gocql"
 
 	"github.com/tollgate/tollgate/internal/cassandra"
+	"github.com/tollgate/tollgate/internal/migration"
 )
 
 // Errors.
@@ -22,7 +21,7 @@ var (
 	// ErrModified is returned by Up (wrapped, naming the migrations) when a
 	// recorded migration's checksum differs from the embedded file's:
 	// someone edited a migration after it was applied.
-	ErrModified = errors.New("applied migration modified")
+	ErrModified = migration.ErrModified
 )
 
 // createMigrationsTable is the bookkeeping table, created before any
@@ -37,42 +36,9 @@ const createMigrationsTable = `CREATE TABLE IF NOT EXISTS schema_migrations (
     PRIMARY KEY (component, version)
 )`
 
-// MigrationStatus is one migration as Status sees it.
-type MigrationStatus struct {
-	Version int
-	Name    string
-	// Applied says the migration is recorded in schema_migrations, at
-	// AppliedAt.
-	Applied   bool
-	AppliedAt time.Time
-	// Modified says the recorded checksum differs from the embedded
-	// file's (Up refuses to run then).
-	Modified bool
-	// Unknown says the migration is recorded but not embedded in this
-	// binary: a newer Tollgate applied it.
-	Unknown bool
-}
-
-// State is "applied", "pending", "modified" or "unknown" (see the fields).
-func (s MigrationStatus) State() string {
-	switch {
-	case s.Unknown:
-		return "unknown"
-	case s.Modified:
-		return "modified"
-	case s.Applied:
-		return "applied"
-	}
-	return "pending"
-}
-
-// record is a schema_migrations row.
-type record struct {
-	version   int
-	name      string
-	checksum  string
-	appliedAt time.Time
-}
+// MigrationStatus is one migration as Status sees it: applied, pending,
+// modified or unknown to this binary.
+type MigrationStatus = migration.Status
 
 // Up creates cfg.Keyspace with replication r if it does not exist, then
 // applies, in version order, every embedded migration that
@@ -125,29 +91,20 @@ func up(ctx context.Context, cfg cassandra.Config, r Replication, log *slog.Logg
 	if err != nil {
 		return nil, fmt.Errorf("migrate cassandra: %w", err)
 	}
-	if err := checkModified(migs, recs); err != nil {
-		return nil, err
+	if err := migration.CheckModified(migs, recs); err != nil {
+		return nil, fmt.Errorf("migrate cassandra: %w", err)
 	}
-	known := map[int]bool{}
-	for _, m := range migs {
-		known[m.Version] = true
-	}
-	for v, rec := range recs {
-		if !known[v] {
-			log.Warn("keyspace records a migration this binary does not know: a newer tollgate applied it",
-				"keyspace", ks, "version", v, "name", rec.name)
-		}
+	for _, rec := range migration.Unknown(migs, recs) {
+		log.Warn("keyspace records a migration this binary does not know: a newer tollgate applied it",
+			"keyspace", ks, "version", rec.Version, "name", rec.Name)
 	}
 
-	for _, m := range migs {
-		if _, ok := recs[m.Version]; ok {
-			continue
-		}
+	for _, m := range migration.Pending(migs, recs) {
 		start := time.Now()
 		log.Info("applying migration", "keyspace", ks, "migration", m.File, "statements", len(m.Statements))
 		for i, stmt := range m.Statements {
 			if err := s.Query(stmt).WithContext(ctx).Exec(); err != nil {
-				return applied, fmt.Errorf("migrate cassandra: %s statement %d (%s): %w", m.File, i+1, firstLine(stmt), err)
+				return applied, fmt.Errorf("migrate cassandra: %s statement %d (%s): %w", m.File, i+1, migration.FirstLine(stmt), err)
 			}
 		}
 		err := s.Query(`INSERT INTO schema_migrations (component, version, name, checksum, applied_at) VALUES (?, ?, ?, ?, ?)`,
@@ -225,7 +182,7 @@ func keyspaceReplication(ctx context.Context, s *gocql.Session, ks string) (Repl
 	return replicationFromMap(m)
 }
 
-func readRecords(ctx context.Context, s *gocql.Session) (map[int]record, error) {
+func readRecords(ctx context.Context, s *gocql.Session) (map[int]migration.Record, error) {
 	recs, err := scanRecords(s.Query(`SELECT version, name, checksum, applied_at FROM schema_migrations WHERE component = ?`, Component).
 		WithContext(ctx).Iter())
 	if err != nil {
@@ -234,28 +191,13 @@ func readRecords(ctx context.Context, s *gocql.Session) (map[int]record, error) 
 	return recs, nil
 }
 
-func scanRecords(iter *gocql.Iter) (map[int]record, error) {
-	recs := map[int]record{}
-	var rec record
-	for iter.Scan(&rec.version, &rec.name, &rec.checksum, &rec.appliedAt) {
-		recs[rec.version] = rec
+func scanRecords(iter *gocql.Iter) (map[int]migration.Record, error) {
+	recs := map[int]migration.Record{}
+	var rec migration.Record
+	for iter.Scan(&rec.Version, &rec.Name, &rec.Checksum, &rec.AppliedAt) {
+		recs[rec.Version] = rec
 	}
 	return recs, iter.Close()
-}
-
-// checkModified names every applied migration whose file changed.
-func checkModified(migs []Migration, recs map[int]record) error {
-	var bad []string
-	for _, m := range migs {
-		if rec, ok := recs[m.Version]; ok && rec.checksum != m.Checksum {
-			bad = append(bad, fmt.Sprintf("%s (recorded checksum %.12s…, file %.12s…)", m.File, rec.checksum, m.Checksum))
-		}
-	}
-	if len(bad) == 0 {
-		return nil
-	}
-	return fmt.Errorf("migrate cassandra: %w: %s; an applied migration must not change: restore it and put the change in a new migration",
-		ErrModified, strings.Join(bad, ", "))
 }
 
 // Status lists every embedded migration, applied or pending, and any
@@ -275,13 +217,6 @@ func status(ctx context.Context, cfg cassandra.Config, migs []Migration) ([]Migr
 	if ks == "" || !cassandra.ValidKeyspace(ks) {
 		return nil, fmt.Errorf("migrate cassandra: %q is not a valid keyspace name", ks)
 	}
-	pending := func() []MigrationStatus {
-		out := make([]MigrationStatus, 0, len(migs))
-		for _, m := range migs {
-			out = append(out, MigrationStatus{Version: m.Version, Name: m.Name})
-		}
-		return out
-	}
 	noKS := cfg
 	noKS.Keyspace = ""
 	s, err := cassandra.Connect(ctx, noKS)
@@ -294,40 +229,23 @@ func status(ctx context.Context, cfg cassandra.Config, migs []Migration) ([]Migr
 		return nil, fmt.Errorf("migrate cassandra: %w", err)
 	}
 	if !exists {
-		return pending(), fmt.Errorf("%w: keyspace %s does not exist; run `tollgate migrate cassandra up`", ErrNoKeyspace, ks)
+		return migration.Statuses(migs, nil), fmt.Errorf("%w: keyspace %s does not exist; run `tollgate migrate cassandra up`", ErrNoKeyspace, ks)
 	}
 	recs, err := readQualified(ctx, s, ks)
 	if err != nil {
 		return nil, fmt.Errorf("migrate cassandra: %w", err)
 	}
 	if recs == nil {
-		return pending(), nil
+		return migration.Statuses(migs, nil), nil
 	}
-	out := make([]MigrationStatus, 0, len(migs))
-	known := map[int]bool{}
-	for _, m := range migs {
-		known[m.Version] = true
-		st := MigrationStatus{Version: m.Version, Name: m.Name}
-		if rec, ok := recs[m.Version]; ok {
-			st.Applied, st.AppliedAt = true, rec.appliedAt
-			st.Modified = rec.checksum != m.Checksum
-		}
-		out = append(out, st)
-	}
-	for v, rec := range recs {
-		if !known[v] {
-			out = append(out, MigrationStatus{Version: v, Name: rec.name, Applied: true, AppliedAt: rec.appliedAt, Unknown: true})
-		}
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Version < out[j].Version })
-	return out, nil
+	return migration.Statuses(migs, recs), nil
 }
 
 // readQualified reads ks.schema_migrations over a session without a
 // keyspace (so that Status needs no second connection). It returns nil
 // records when the table does not exist yet: the keyspace was created by
 // hand or Up stopped before creating it.
-func readQualified(ctx context.Context, s *gocql.Session, ks string) (map[int]record, error) {
+func readQualified(ctx context.Context, s *gocql.Session, ks string) (map[int]migration.Record, error) {
 	exists, err := tableExists(ctx, s, ks, "schema_migrations")
 	if err != nil {
 		return nil, err
@@ -354,13 +272,4 @@ func tableExists(ctx context.Context, s *gocql.Session, ks, table string) (bool,
 		return false, fmt.Errorf("look up table %s.%s: %w", ks, table, err)
 	}
 	return true, nil
-}
-
-// firstLine shortens a statement for an error message.
-func firstLine(stmt string) string {
-	line, _, more := strings.Cut(stmt, "\n")
-	if more {
-		line += " …"
-	}
-	return line
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/tollgate/tollgate/internal/cassandra"
 	"github.com/tollgate/tollgate/internal/cqlserver/cqlservertest"
+	"github.com/tollgate/tollgate/internal/migration"
 )
 
 // testConfig points at a fresh CQL server (or TOLLGATE_TEST_CASSANDRA) with
@@ -53,14 +54,7 @@ func session(t *testing.T, cfg cassandra.Config) *gocql.Session {
 }
 
 func testLogger(t *testing.T) *slog.Logger {
-	return slog.New(slog.NewTextHandler(tWriter{t}, nil))
-}
-
-type tWriter struct{ t *testing.T }
-
-func (w tWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimSpace(string(p)))
-	return len(p), nil
+	return slog.New(slog.NewTextHandler(t.Output(), nil))
 }
 
 // tableQueries read each table of 001_init.cql by its partition key, as
@@ -294,13 +288,13 @@ func TestUpRejectsBadInput(t *testing.T) {
 
 func testMigration(t *testing.T, version int, name, src string) Migration {
 	t.Helper()
-	stmts, err := split(src)
+	stmts, err := cql.Split(src)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return Migration{
 		Version: version, Name: name, File: fmt.Sprintf("%d_%s.cql", version, name),
-		Statements: stmts, Checksum: checksum(stmts),
+		Statements: stmts, Checksum: migration.Checksum(stmts),
 	}
 }
 

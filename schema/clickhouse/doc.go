@@ -17,6 +17,11 @@
 // from the embedded file is an error: applied migrations are never edited;
 // a change is a new migration.
 //
+// File names, statement splitting, checksums and the comparison of files
+// with records are internal/migration's, shared with the other migrator;
+// this package keeps what is ClickHouse SQL's: comments and quotes, the bookkeeping
+// table and the database.
+//
 // Every statement must run on ClickHouse 18.16 (the tests' server) and on
 // current releases; the traps are listed at the top of 001_init.sql.
 //

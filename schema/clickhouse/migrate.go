@@ -6,11 +6,11 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
-	"sort"
-	"strings"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/tollgate/tollgate/internal/migration"
 )
 
 // Errors.
@@ -21,7 +21,7 @@ var (
 	// ErrModified is returned by Up (wrapped, naming the migrations) when a
 	// recorded migration's checksum differs from the embedded file's:
 	// someone edited a migration after it was applied.
-	ErrModified = errors.New("applied migration modified")
+	ErrModified = migration.ErrModified
 )
 
 // createMigrationsTable is the bookkeeping table, created before any
@@ -35,42 +35,9 @@ const createMigrationsTable = `CREATE TABLE IF NOT EXISTS %s.schema_migrations (
 ) ENGINE = ReplacingMergeTree()
 ORDER BY version`
 
-// MigrationStatus is one migration as Status sees it.
-type MigrationStatus struct {
-	Version int
-	Name    string
-	// Applied says the migration is recorded in schema_migrations, at
-	// AppliedAt.
-	Applied   bool
-	AppliedAt time.Time
-	// Modified says the recorded checksum differs from the embedded
-	// file's (Up refuses to run then).
-	Modified bool
-	// Unknown says the migration is recorded but not embedded in this
-	// binary: a newer Tollgate applied it.
-	Unknown bool
-}
-
-// State is "applied", "pending", "modified" or "unknown" (see the fields).
-func (s MigrationStatus) State() string {
-	switch {
-	case s.Unknown:
-		return "unknown"
-	case s.Modified:
-		return "modified"
-	case s.Applied:
-		return "applied"
-	}
-	return "pending"
-}
-
-// record is a schema_migrations row.
-type record struct {
-	version   int
-	name      string
-	checksum  string
-	appliedAt time.Time
-}
+// MigrationStatus is one migration as Status sees it: applied, pending,
+// modified or unknown to this binary.
+type MigrationStatus = migration.Status
 
 // databaseName is what Up accepts as a database: a plain identifier, so
 // that it can be put into statements unquoted.
@@ -114,29 +81,21 @@ func up(ctx context.Context, conn driver.Conn, db string, log *slog.Logger, migs
 	if err != nil {
 		return nil, fmt.Errorf("migrate clickhouse: %w", err)
 	}
-	if err := checkModified(migs, recs); err != nil {
-		return nil, err
+	if err := migration.CheckModified(common(migs), recs); err != nil {
+		return nil, fmt.Errorf("migrate clickhouse: %w", err)
 	}
-	known := map[int]bool{}
-	for _, m := range migs {
-		known[m.Version] = true
-	}
-	for v, rec := range recs {
-		if !known[v] {
-			log.Warn("database records a migration this binary does not know: a newer tollgate applied it",
-				"database", db, "version", v, "name", rec.name)
-		}
+	for _, rec := range migration.Unknown(common(migs), recs) {
+		log.Warn("database records a migration this binary does not know: a newer tollgate applied it",
+			"database", db, "version", rec.Version, "name", rec.Name)
 	}
 
-	for _, m := range migs {
-		if _, ok := recs[m.Version]; ok {
-			continue
-		}
+	for _, pm := range migration.Pending(common(migs), recs) {
+		m := Migration(pm)
 		start := time.Now()
 		log.Info("applying migration", "database", db, "migration", m.File, "statements", len(m.Statements))
 		for i, stmt := range m.In(db) {
 			if err := conn.Exec(ctx, stmt); err != nil {
-				return applied, fmt.Errorf("migrate clickhouse: %s statement %d (%s): %w", m.File, i+1, firstLine(stmt), err)
+				return applied, fmt.Errorf("migrate clickhouse: %s statement %d (%s): %w", m.File, i+1, migration.FirstLine(stmt), err)
 			}
 		}
 		if err := insertRecord(ctx, conn, db, m); err != nil {
@@ -166,47 +125,32 @@ func insertRecord(ctx context.Context, conn driver.Conn, db string, m Migration)
 	return b.Send()
 }
 
-func readRecords(ctx context.Context, conn driver.Conn, db string) (map[int]record, error) {
+func readRecords(ctx context.Context, conn driver.Conn, db string) (map[int]migration.Record, error) {
 	rows, err := conn.Query(ctx, "SELECT version, name, checksum, applied_at FROM "+db+".schema_migrations")
 	if err != nil {
 		return nil, fmt.Errorf("read %s.schema_migrations: %w", db, err)
 	}
 	defer rows.Close()
-	recs := map[int]record{}
+	recs := map[int]migration.Record{}
 	for rows.Next() {
 		var (
 			v   uint32
-			rec record
+			rec migration.Record
 		)
-		if err := rows.Scan(&v, &rec.name, &rec.checksum, &rec.appliedAt); err != nil {
+		if err := rows.Scan(&v, &rec.Name, &rec.Checksum, &rec.AppliedAt); err != nil {
 			return nil, fmt.Errorf("read %s.schema_migrations: %w", db, err)
 		}
-		rec.version = int(v)
+		rec.Version = int(v)
 		// Rows not merged yet: keep the first application.
-		if prev, ok := recs[rec.version]; ok && !rec.appliedAt.Before(prev.appliedAt) {
+		if prev, ok := recs[rec.Version]; ok && !rec.AppliedAt.Before(prev.AppliedAt) {
 			continue
 		}
-		recs[rec.version] = rec
+		recs[rec.Version] = rec
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("read %s.schema_migrations: %w", db, err)
 	}
 	return recs, nil
-}
-
-// checkModified names every applied migration whose file changed.
-func checkModified(migs []Migration, recs map[int]record) error {
-	var bad []string
-	for _, m := range migs {
-		if rec, ok := recs[m.Version]; ok && rec.checksum != m.Checksum {
-			bad = append(bad, fmt.Sprintf("%s (recorded checksum %.12s…, file %.12s…)", m.File, rec.checksum, m.Checksum))
-		}
-	}
-	if len(bad) == 0 {
-		return nil
-	}
-	return fmt.Errorf("migrate clickhouse: %w: %s; an applied migration must not change: restore it and put the change in a new migration",
-		ErrModified, strings.Join(bad, ", "))
 }
 
 // Status lists every embedded migration, applied or pending, and any
@@ -225,54 +169,22 @@ func status(ctx context.Context, conn driver.Conn, db string, migs []Migration) 
 	if !ValidDatabase(db) {
 		return nil, fmt.Errorf("migrate clickhouse: %q is not a valid database name", db)
 	}
-	pending := func() []MigrationStatus {
-		out := make([]MigrationStatus, 0, len(migs))
-		for _, m := range migs {
-			out = append(out, MigrationStatus{Version: m.Version, Name: m.Name})
-		}
-		return out
-	}
 	var n uint64
 	if err := conn.QueryRow(ctx, "SELECT count() FROM system.databases WHERE name = ?", db).Scan(&n); err != nil {
 		return nil, fmt.Errorf("migrate clickhouse: look up database %s: %w", db, err)
 	}
 	if n == 0 {
-		return pending(), fmt.Errorf("%w: database %s does not exist; run `tollgate migrate clickhouse up`", ErrNoDatabase, db)
+		return migration.Statuses(common(migs), nil), fmt.Errorf("%w: database %s does not exist; run `tollgate migrate clickhouse up`", ErrNoDatabase, db)
 	}
 	if err := conn.QueryRow(ctx, "SELECT count() FROM system.tables WHERE database = ? AND name = 'schema_migrations'", db).Scan(&n); err != nil {
 		return nil, fmt.Errorf("migrate clickhouse: look up %s.schema_migrations: %w", db, err)
 	}
 	if n == 0 {
-		return pending(), nil
+		return migration.Statuses(common(migs), nil), nil
 	}
 	recs, err := readRecords(ctx, conn, db)
 	if err != nil {
 		return nil, fmt.Errorf("migrate clickhouse: %w", err)
 	}
-	out := make([]MigrationStatus, 0, len(migs))
-	known := map[int]bool{}
-	for _, m := range migs {
-		known[m.Version] = true
-		st := MigrationStatus{Version: m.Version, Name: m.Name}
-		if rec, ok := recs[m.Version]; ok {
-			st.Applied, st.AppliedAt = true, rec.appliedAt
-			st.Modified = rec.checksum != m.Checksum
-		}
-		out = append(out, st)
-	}
-	for v, rec := range recs {
-		if !known[v] {
-			out = append(out, MigrationStatus{Version: v, Name: rec.name, Applied: true, AppliedAt: rec.appliedAt, Unknown: true})
-		}
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Version < out[j].Version })
-	return out, nil
-}
-
-// firstLine shortens a statement for an error message.
-func firstLine(stmt string) string {
-	if i := strings.IndexByte(stmt, '\n'); i >= 0 {
-		return stmt[:i] + " …"
-	}
-	return stmt
+	return migration.Statuses(common(migs), recs), nil
 }

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/tollgate/tollgate/internal/migration"
 )
 
 // testDB returns a connection to the shared server and a fresh database
@@ -22,14 +24,7 @@ func testDB(t *testing.T) (driver.Conn, string) {
 }
 
 func testLogger(t *testing.T) *slog.Logger {
-	return slog.New(slog.NewTextHandler(tWriter{t}, nil))
-}
-
-type tWriter struct{ t *testing.T }
-
-func (w tWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimSpace(string(p)))
-	return len(p), nil
+	return slog.New(slog.NewTextHandler(t.Output(), nil))
 }
 
 func TestUpAndStatus(t *testing.T) {
@@ -125,15 +120,15 @@ func TestUpRefusesModifiedMigration(t *testing.T) {
 	migs := []Migration{
 		{Version: 1, Name: "a", File: "001_a.sql", Statements: []string{"CREATE TABLE IF NOT EXISTS {database}.a (x UInt8) ENGINE = Memory"}},
 	}
-	migs[0].Checksum = checksum(migs[0].Statements)
+	migs[0].Checksum = migration.Checksum(migs[0].Statements)
 	if _, err := up(ctx, conn, db, nil, migs); err != nil {
 		t.Fatalf("up: %v", err)
 	}
 
 	changed := []Migration{migs[0], {Version: 2, Name: "b", File: "002_b.sql", Statements: []string{"CREATE TABLE IF NOT EXISTS {database}.b (x UInt8) ENGINE = Memory"}}}
 	changed[0].Statements = []string{"CREATE TABLE IF NOT EXISTS {database}.a (x UInt16) ENGINE = Memory"}
-	changed[0].Checksum = checksum(changed[0].Statements)
-	changed[1].Checksum = checksum(changed[1].Statements)
+	changed[0].Checksum = migration.Checksum(changed[0].Statements)
+	changed[1].Checksum = migration.Checksum(changed[1].Statements)
 	applied, err := up(ctx, conn, db, nil, changed)
 	if !errors.Is(err, ErrModified) || !strings.Contains(err.Error(), "001_a.sql") {
 		t.Fatalf("up with a modified migration = %v, %v; want ErrModified naming 001_a.sql", applied, err)
@@ -171,7 +166,7 @@ func TestUpFailedStatementNotRecorded(t *testing.T) {
 		{Version: 2, Name: "bad", File: "002_bad.sql", Statements: []string{"CREATE TABLE IF NOT EXISTS {database}.b (x NoSuchType) ENGINE = Memory"}},
 	}
 	for i := range migs {
-		migs[i].Checksum = checksum(migs[i].Statements)
+		migs[i].Checksum = migration.Checksum(migs[i].Statements)
 	}
 	applied, err := up(ctx, conn, db, nil, migs)
 	if err == nil || !strings.Contains(err.Error(), "002_bad.sql statement 1") {

@@ -1,111 +1,25 @@
 package clickhousemigrate
 
 import (
-	"reflect"
 	"strings"
 	"testing"
-	"testing/fstest"
+
+	"github.com/tollgate/tollgate/internal/migration"
+	"github.com/tollgate/tollgate/internal/migration/migrationtest"
 )
 
 func TestSplit(t *testing.T) {
-	tests := []struct {
-		name    string
-		src     string
-		want    []string
-		wantErr string
-	}{
-		{name: "one statement", src: "CREATE TABLE t (x UInt8) ENGINE = Memory;\n", want: []string{"CREATE TABLE t (x UInt8) ENGINE = Memory"}},
-		{name: "comments and blank lines", src: "-- head\n\nSELECT 1; -- trailing\n  -- indented\nSELECT\n  2;\n", want: []string{"SELECT 1", "SELECT\n2"}},
-		{name: "dashes in a string", src: "SELECT '--not a comment';\n", want: []string{"SELECT '--not a comment'"}},
-		{name: "semicolon in a string across lines", src: "SELECT 'a;\nb';\n", want: []string{"SELECT 'a;\nb'"}},
-		{name: "backslash-escaped quote", src: "SELECT 'it\\'s -- still a string';\n", want: []string{"SELECT 'it\\'s -- still a string'"}},
-		{name: "backquoted identifier", src: "SELECT `a--b` FROM t;\n", want: []string{"SELECT `a--b` FROM t"}},
-		{name: "unterminated quote", src: "SELECT 'abc;\n", wantErr: "unterminated ' quote"},
-		{name: "missing semicolon", src: "SELECT 1\n", wantErr: "not terminated"},
-		{name: "empty statement", src: "SELECT 1;\n;\n", wantErr: "empty statement"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			got, err := split(tc.src)
-			if tc.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-					t.Fatalf("split = %q, %v; want error containing %q", got, err, tc.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatalf("split: %v", err)
-			}
-			if !reflect.DeepEqual(got, tc.want) {
-				t.Fatalf("split = %q; want %q", got, tc.want)
-			}
-		})
-	}
-}
-
-func TestLoad(t *testing.T) {
-	tests := []struct {
-		name    string
-		files   fstest.MapFS
-		want    []string // files in order
-		wantErr string
-	}{
-		{
-			name:  "sorted by version",
-			files: fstest.MapFS{"010_b.sql": {Data: []byte("SELECT 2;\n")}, "002_a.sql": {Data: []byte("SELECT 1;\n")}},
-			want:  []string{"002_a.sql", "010_b.sql"},
-		},
-		{name: "bad file name", files: fstest.MapFS{"init.sql": {Data: []byte("SELECT 1;\n")}}, wantErr: "file name must be"},
-		{name: "version zero", files: fstest.MapFS{"000_a.sql": {Data: []byte("SELECT 1;\n")}}, wantErr: "positive integer"},
-		{
-			name:    "duplicate version",
-			files:   fstest.MapFS{"001_a.sql": {Data: []byte("SELECT 1;\n")}, "01_b.sql": {Data: []byte("SELECT 1;\n")}},
-			wantErr: "version 1 is also",
-		},
-		{name: "no statements", files: fstest.MapFS{"001_a.sql": {Data: []byte("-- nothing\n")}}, wantErr: "no statements"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			migs, err := load(tc.files)
-			if tc.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-					t.Fatalf("load = %v; want error containing %q", err, tc.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatalf("load: %v", err)
-			}
-			var got []string
-			for _, m := range migs {
-				got = append(got, m.File)
-			}
-			if !reflect.DeepEqual(got, tc.want) {
-				t.Fatalf("load = %v; want %v", got, tc.want)
-			}
-		})
-	}
-}
-
-func TestChecksumIgnoresLayout(t *testing.T) {
-	a, err := load(fstest.MapFS{"001_a.sql": {Data: []byte("-- one\nSELECT\n    1;\n")}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := load(fstest.MapFS{"001_a.sql": {Data: []byte("\n\nSELECT\n1; -- other comment\n")}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := load(fstest.MapFS{"001_a.sql": {Data: []byte("SELECT\n2;\n")}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if a[0].Checksum != b[0].Checksum {
-		t.Error("comments and indentation changed the checksum")
-	}
-	if a[0].Checksum == c[0].Checksum {
-		t.Error("a changed statement kept the checksum")
-	}
+	migrationtest.Split(t, sql, []migrationtest.SplitCase{
+		{Name: "one statement", Src: "CREATE TABLE t (x UInt8) ENGINE = Memory;\n", Want: []string{"CREATE TABLE t (x UInt8) ENGINE = Memory"}},
+		{Name: "comments and blank lines", Src: "-- head\n\nSELECT 1; -- trailing\n  -- indented\nSELECT\n  2;\n", Want: []string{"SELECT 1", "SELECT\n2"}},
+		{Name: "dashes in a string", Src: "SELECT '--not a comment';\n", Want: []string{"SELECT '--not a comment'"}},
+		{Name: "semicolon in a string across lines", Src: "SELECT 'a;\nb';\n", Want: []string{"SELECT 'a;\nb'"}},
+		{Name: "backslash-escaped quote", Src: "SELECT 'it\\'s -- still a string';\n", Want: []string{"SELECT 'it\\'s -- still a string'"}},
+		{Name: "backquoted identifier", Src: "SELECT `a--b` FROM t;\n", Want: []string{"SELECT `a--b` FROM t"}},
+		{Name: "unterminated quote", Src: "SELECT 'abc;\n", WantErr: "unterminated ' quote"},
+		{Name: "missing semicolon", Src: "SELECT 1\n", WantErr: "not terminated"},
+		{Name: "empty statement", Src: "SELECT 1;\n;\n", WantErr: "empty statement"},
+	})
 }
 
 func TestEmbeddedMigrations(t *testing.T) {
@@ -116,6 +30,9 @@ func TestEmbeddedMigrations(t *testing.T) {
 	if len(migs) == 0 || migs[0].File != "001_init.sql" {
 		t.Fatalf("Migrations = %v; want 001_init.sql first", migs)
 	}
+	if err := migration.Contiguous(common(migs)); err != nil {
+		t.Error(err)
+	}
 	for _, m := range migs {
 		for i, stmt := range m.In("tollgate") {
 			if strings.Contains(stmt, DatabasePlaceholder) {
@@ -123,8 +40,31 @@ func TestEmbeddedMigrations(t *testing.T) {
 			}
 			// Every statement must be safe to run twice (see doc.go).
 			if !strings.Contains(stmt, "IF NOT EXISTS") {
-				t.Errorf("%s statement %d is not idempotent: %s", m.File, i+1, firstLine(stmt))
+				t.Errorf("%s statement %d is not idempotent: %s", m.File, i+1, migration.FirstLine(stmt))
 			}
 		}
 	}
+}
+
+// TestChecksumsPinned holds the checksum of every migration that ships, as
+// databases record it: a change to how files are split or hashed that
+// moved one would make Up refuse every database that applied it. A new
+// migration adds its line here.
+func TestChecksumsPinned(t *testing.T) {
+	migs, err := Migrations()
+	if err != nil {
+		t.Fatalf("Migrations: %v", err)
+	}
+	migrationtest.Checksums(t, common(migs), map[string]string{
+		"001_init.sql": "852e6a25055421d4cc89b8083337d3c024cda3ff3606d917705c952f50363eb8",
+	})
+}
+
+func FuzzSplit(f *testing.F) {
+	migrationtest.FuzzSplit(f, sql,
+		"CREATE TABLE t (x UInt8) ENGINE = Memory;\n",
+		"-- c\nSELECT 'x;y -- z', `a--b`;\n",
+		"SELECT 'it\\'s', 'a''b' FROM t; -- c\n",
+		"a\n;\n;",
+	)
 }
