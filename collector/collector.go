@@ -453,14 +453,16 @@ func (c *Collector) readPartition(ctx context.Context, partition int, start int6
 // batch is what the batcher holds between flushes.
 type batch struct {
 	topic   string
-	records int              // records taken, loaded or not
-	rows    []Row            // records to insert
-	dead    []kafka.Message  // records to dead-letter
-	last    map[int]int64    // highest offset taken per partition
-	lastRow map[int]int64    // highest offset among rows per partition
-	reasons map[string]int   // dead letters by reason, counted when sent
-	skipped int              // records ClickHouse had already
-	decoded logrecord.Record // scratch for Decode
+	records int                 // records taken, loaded or not
+	rows    []Row               // records to insert
+	dead    []kafka.Message     // records to dead-letter
+	last    map[int]int64       // highest offset taken per partition
+	lastRow map[int]int64       // highest offset among rows per partition
+	reasons map[string]int      // dead letters by reason, counted when sent
+	skipped int                 // records ClickHouse or the batch had already
+	resent  []int               // indexes in rows of records marked resent
+	ids     map[string]struct{} // request ids of rows, once a resent record came
+	decoded logrecord.Record    // scratch for Decode
 }
 
 func newBatch(topic string) *batch {
@@ -474,6 +476,56 @@ func (b *batch) reset() {
 	clear(b.last)
 	clear(b.lastRow)
 	clear(b.reasons)
+	b.resent = b.resent[:0]
+	b.ids = nil
+}
+
+// resent reports whether the gateway marked m as possibly written before.
+func resent(m kafka.Message) bool {
+	for _, h := range m.Headers {
+		if h.Key == logrecord.HeaderResent {
+			return true
+		}
+	}
+	return false
+}
+
+// dropResent removes from b.rows the records marked resent whose request
+// id ClickHouse already has, and returns how many it removed.
+func (c *Collector) dropResent(ctx context.Context, b *batch) (int, error) {
+	if len(b.resent) == 0 {
+		return 0, nil
+	}
+	ids := make([]string, len(b.resent))
+	lo, hi := b.rows[b.resent[0]].Record.StartedAt, b.rows[b.resent[0]].Record.StartedAt
+	for i, j := range b.resent {
+		r := &b.rows[j].Record
+		ids[i] = r.RequestID
+		lo, hi = min(lo, r.StartedAt), max(hi, r.StartedAt)
+	}
+	have, err := c.loader.Existing(ctx, ids, time.UnixMilli(lo), time.UnixMilli(hi))
+	if err != nil {
+		return 0, err
+	}
+	if len(have) == 0 {
+		b.resent = b.resent[:0]
+		return 0, nil
+	}
+	drop := make(map[int]bool, len(have))
+	for _, j := range b.resent {
+		if _, ok := have[b.rows[j].Record.RequestID]; ok {
+			drop[j] = true
+		}
+	}
+	kept := b.rows[:0]
+	for j := range b.rows {
+		if !drop[j] {
+			kept = append(kept, b.rows[j])
+		}
+	}
+	b.rows = kept
+	b.resent = b.resent[:0]
+	return len(drop), nil
 }
 
 // add decodes and checks one record into b.
@@ -501,6 +553,25 @@ func (c *Collector) add(b *batch, m kafka.Message, loaded map[int]int64) {
 		c.deadLetter(b, m, ReasonOutOfWindow, fmt.Errorf("started_at %s is outside [now-%v, now+%v]",
 			started.UTC().Format(time.RFC3339Nano), c.cfg.MaxAge, c.cfg.MaxFuture))
 		return
+	}
+	if resent(m) {
+		// The gateway could not know whether an earlier write of this
+		// record landed: skip it if this batch has it, and check it
+		// against ClickHouse before the insert (dropResent).
+		if b.ids == nil {
+			b.ids = make(map[string]struct{}, len(b.rows)+1)
+			for i := range b.rows {
+				b.ids[b.rows[i].Record.RequestID] = struct{}{}
+			}
+		}
+		if _, dup := b.ids[rec.RequestID]; dup {
+			b.skipped++
+			return
+		}
+		b.resent = append(b.resent, len(b.rows))
+	}
+	if b.ids != nil {
+		b.ids[rec.RequestID] = struct{}{}
 	}
 	b.rows = append(b.rows, Row{Record: *rec, Topic: m.Topic, Partition: m.Partition, Offset: m.Offset})
 	if prev, ok := b.lastRow[m.Partition]; !ok || m.Offset > prev {
@@ -620,6 +691,25 @@ func (c *Collector) flush(gctx context.Context, gen *kafka.Generation, b *batch,
 // again would count them twice in every rollup. It reports false when it
 // gave up while draining.
 func (c *Collector) insert(gctx context.Context, b *batch, loaded map[int]int64, r *retrier) bool {
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), c.cfg.InsertTimeout)
+		n, err := c.dropResent(ctx, b)
+		cancel()
+		if err == nil {
+			if n > 0 {
+				c.log.Info("resent records ClickHouse already had; not inserting them again", "rows", n)
+				c.stats.duplicates.Add(uint64(n))
+				if c.hooks.DuplicatesSkipped != nil {
+					c.hooks.DuplicatesSkipped(n)
+				}
+			}
+			break
+		}
+		c.log.Warn("checking resent records against ClickHouse failed; retrying", "err", err)
+		if !r.wait(gctx, true) {
+			return false
+		}
+	}
 	rows := b.rows
 	start := time.Now()
 	for len(rows) > 0 {

@@ -82,6 +82,31 @@ func (l *Loader) Insert(ctx context.Context, queryID string, rows []Row) error {
 	return nil
 }
 
+// Existing returns which of ids the requests table holds among the
+// requests that started in [from, to] (milliseconds included): the range
+// lets ClickHouse read only the days and granules that can hold them. The
+// ids go as one array parameter (18.16 takes no array for IN).
+func (l *Loader) Existing(ctx context.Context, ids []string, from, to time.Time) (map[string]struct{}, error) {
+	out := map[string]struct{}{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	rows, err := l.conn.Query(ctx, "SELECT request_id FROM "+l.db+".requests WHERE started_at >= ? AND started_at <= ? AND has(?, request_id)",
+		from.UTC().Truncate(time.Second), to.UTC().Truncate(time.Second).Add(time.Second), ids)
+	if err != nil {
+		return nil, fmt.Errorf("look up %d request ids in %s.requests: %w", len(ids), l.db, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out[id] = struct{}{}
+	}
+	return out, rows.Err()
+}
+
 // clampUint16 fits a count into its UInt16 column; Validate keeps it
 // non-negative, and a count above 65535 is a gateway bug worth keeping
 // the row for.

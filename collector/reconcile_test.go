@@ -99,8 +99,9 @@ func (e *env) reconcile(from, to time.Time, opts ...ReconcileOption) Report {
 // written them from clean data.
 func TestReconcile(t *testing.T) {
 	// 3000 records, one every 37 s: about 31 hours over two or three
-	// UTC days, all settled.
-	end := time.Now().UTC().Add(-time.Hour)
+	// UTC days, all settled: the newest is in an hour that ended over an
+	// hour ago, whatever the minute the test runs at.
+	end := time.Now().UTC().Truncate(time.Hour).Add(-time.Hour - time.Second)
 	const n, spacing = 3000, 37 * time.Second
 	from, to := end.Add(-n*spacing-time.Hour), time.Now()
 	hourOf := func(i int) time.Time { return end.Add(-time.Duration(i) * spacing).Truncate(time.Hour) }

@@ -17,7 +17,7 @@ type memDestination struct {
 	closed int
 }
 
-func (d *memDestination) Write(_ context.Context, recs [][]byte) error {
+func (d *memDestination) Write(_ context.Context, recs [][]byte, _ bool) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.down {

@@ -15,6 +15,14 @@
 // retrying with backoff while the destination is away, until the spool is empty. A
 // spool left by a previous run is replayed before any new record.
 //
+// At least once, with resends marked: when a write fails for some records
+// only, just those are spooled; records sent from the spool carry
+// Destination.Write's resend flag (the Kafka header tollgate-resent), as
+// their earlier write may have landed, and the collector skips those it
+// already has. After a failed write the Kafka destination starts on a new
+// transport, so that a broker that returns is used at once rather than
+// after the old transport's metadata expires.
+//
 // Drop policy: records are dropped, newest first, only when they cannot be
 // kept: the spool refused them (full, Settings.SpoolMaxBytes, or failing
 // disk), the in-memory backlog is full because the spool cannot keep up with

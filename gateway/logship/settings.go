@@ -119,7 +119,7 @@ func DefaultSettings() Settings {
 		Linger:          50 * time.Millisecond,
 		QueueSize:       16384,
 		WriteTimeout:    5 * time.Second,
-		RetryBackoffMax: 5 * time.Second,
+		RetryBackoffMax: time.Second,
 		CloseTimeout:    10 * time.Second,
 		SpoolMaxBytes:   1 << 30,
 	}
@@ -212,8 +212,9 @@ func (s Settings) kafkaProblems() []string {
 	return bad
 }
 
-// tlsConfig loads the files TLS names; nil when TLS is off.
-func (t TLSSettings) tlsConfig() (*tls.Config, error) {
+// Config loads the files TLS names; nil when TLS is off. The collector
+// connects with the same settings.
+func (t TLSSettings) Config() (*tls.Config, error) {
 	if !t.Enabled {
 		return nil, nil
 	}
@@ -239,8 +240,8 @@ func (t TLSSettings) tlsConfig() (*tls.Config, error) {
 	return cfg, nil
 }
 
-// mechanism builds the SASL mechanism; nil when SASL is off.
-func (s SASLSettings) mechanism() (sasl.Mechanism, error) {
+// Build returns the SASL mechanism; nil when SASL is off.
+func (s SASLSettings) Build() (sasl.Mechanism, error) {
 	switch s.Mechanism {
 	case SASLPlain:
 		return plain.Mechanism{Username: s.Username, Password: s.Password}, nil

@@ -307,7 +307,7 @@ func (s *Sink) flush(b *batch) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.set.WriteTimeout)
 	s.inflight.Store(&cancel)
-	err := s.send(ctx, b.records())
+	err := s.send(ctx, b.records(), false)
 	s.inflight.Store(nil)
 	cancel()
 	if err == nil {
@@ -316,6 +316,21 @@ func (s *Sink) flush(b *batch) {
 		return
 	}
 	s.startSpooling(err)
+	var partial *PartialError
+	if errors.As(err, &partial) {
+		// Only the records that failed are spooled: the others are
+		// written, and sending them again would only make duplicates.
+		kept := b.bufs[:0]
+		for _, i := range partial.Failed {
+			kept = append(kept, b.bufs[i])
+		}
+		s.inMemory.Add(-int64(len(b.bufs) - len(kept)))
+		clear(b.bufs[len(kept):])
+		b.bufs, b.bytes = kept, 0
+		for _, bp := range kept {
+			b.bytes += len(*bp)
+		}
+	}
 	// The writer may still hold the buffers of an abandoned write, so they
 	// go to the garbage collector, not back to the pool.
 	s.toSpool(b, false)
@@ -419,10 +434,11 @@ func (s *Sink) poke() {
 	}
 }
 
-// send writes recs to the destination.
-func (s *Sink) send(ctx context.Context, recs [][]byte) error {
+// send writes recs to the destination; resend says they come from the
+// spool and may have been written before.
+func (s *Sink) send(ctx context.Context, recs [][]byte, resend bool) error {
 	start := time.Now()
-	err := s.dest.Write(ctx, recs)
+	err := s.dest.Write(ctx, recs, resend)
 	took := time.Since(start)
 	if s.hooks.ObserveSend != nil {
 		s.hooks.ObserveSend(len(recs), took, err)
@@ -476,7 +492,7 @@ func (s *Sink) drain() {
 				continue
 			}
 			ctx, cancel := context.WithTimeout(s.drainCtx, s.set.WriteTimeout)
-			err = s.send(ctx, recs)
+			err = s.send(ctx, recs, true)
 			cancel()
 			if err != nil {
 				if s.drainCtx.Err() != nil || !wait() {
@@ -532,7 +548,7 @@ func (s *Sink) finalFlush(ctx context.Context, b *batch) {
 	}
 	if !s.spoolingNow.Load() && ctx.Err() == nil {
 		wctx, cancel := context.WithTimeout(ctx, s.set.WriteTimeout)
-		err := s.send(wctx, b.records())
+		err := s.send(wctx, b.records(), false)
 		cancel()
 		if err == nil {
 			s.inMemory.Add(-int64(len(b.bufs)))

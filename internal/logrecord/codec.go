@@ -316,3 +316,10 @@ func setString(r *Record, num protowire.Number, s string) {
 		r.ErrorClass = s
 	}
 }
+
+// HeaderResent is the Kafka message header (value "1") a gateway node sets
+// on a record that may have been written to the topic before: one it sends
+// again from its spool after a write that failed or timed out, whose
+// outcome it cannot know. The collector checks such records against what
+// it has loaded, by request id, so that a resend is not counted twice.
+const HeaderResent = "tollgate-resent"

@@ -1,0 +1,61 @@
+package collector
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/tollgate/tollgate/internal/logrecord"
+)
+
+// produceResent writes records [from, to) again, marked resent as a
+// gateway marks what it sends from its spool.
+func (e *env) produceResent(cl *kgo.Client, from, to int) {
+	e.t.Helper()
+	var recs []*kgo.Record
+	for i := from; i < to; i++ {
+		r := testRecord(i, e.now)
+		recs = append(recs, &kgo.Record{
+			Key: []byte(r.RequestID), Value: logrecord.Append(nil, &r),
+			Headers: []kgo.RecordHeader{{Key: logrecord.HeaderResent, Value: []byte("1")}},
+		})
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		e.t.Fatalf("produce: %v", err)
+	}
+}
+
+// A gateway that could not tell whether a write landed sends its records
+// again, marked resent, at other offsets: those ClickHouse already has,
+// and those the same batch already holds, are not loaded twice; resent
+// records that never landed are loaded.
+func TestResentRecordsAreLoadedOnce(t *testing.T) {
+	e := newEnv(t, 3, nil)
+	cl := e.producer()
+	cfg := e.config()
+	cfg.BatchRows = 5000
+	cfg.BatchInterval = time.Second
+	r := e.start(cfg)
+
+	e.produce(cl, 0, 500)
+	e.waitRows(500, time.Minute)
+	// Resends of loaded records, then resends that overlap records in
+	// the same batch, then resends of records that never arrived.
+	e.produce(cl, 500, 800)
+	e.produceResent(cl, 400, 700)
+	e.produceResent(cl, 800, 1000)
+	e.produce(cl, 1000, 1100)
+	e.waitRows(1100, time.Minute)
+	time.Sleep(500 * time.Millisecond) // let a wrong extra batch land, if any
+	if err := r.stop(); err != nil {
+		t.Fatal(err)
+	}
+	e.checkExactlyOnce(1100)
+	if got := r.c.Stats().DuplicatesSkipped; got != 300 {
+		t.Errorf("duplicates skipped = %d; want the 300 resends of records already loaded or batched", got)
+	}
+}
