@@ -45,6 +45,8 @@ func collectorConfig(s Settings) (collector.Config, error) {
 	cfg.ClickHousePassword = p.ClickHousePassword
 	cfg.BatchRows, _ = strconv.Atoi(p.CollectorBatchRows)
 	cfg.BatchInterval, _ = parseInterval(p.CollectorBatchTime)
+	cfg.ReconcileEvery, _ = p.reconcileEvery()
+	cfg.ReconcileWindow, _ = parseInterval(p.CollectorReconcileWindow)
 	return cfg, cfg.Validate()
 }
 
@@ -58,6 +60,8 @@ type collectorMetrics struct {
 	batchRows    prometheus.Histogram
 	insertTime   prometheus.Histogram
 	lag          *prometheus.GaugeVec
+	rebuilt      *prometheus.CounterVec
+	reconciles   *prometheus.CounterVec
 }
 
 func newCollectorMetrics(reg prometheus.Registerer) *collectorMetrics {
@@ -89,7 +93,13 @@ func newCollectorMetrics(reg prometheus.Registerer) *collectorMetrics {
 			Name: "tollgate_collector_lag_records", Help: "Records behind the partition's high watermark.",
 		}, []string{"partition"}),
 	}
-	reg.MustRegister(m.consumed, m.inserted, m.dead, m.duplicates, m.insertErrors, m.batchRows, m.insertTime, m.lag)
+	m.rebuilt = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tollgate_collector_rollup_hours_rebuilt_total", Help: "Rollup hours rebuilt from the raw table by reconciliation, by table.",
+	}, []string{"table"})
+	m.reconciles = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tollgate_collector_reconciles_total", Help: "Reconciliation runs, by result (ok or error).",
+	}, []string{"result"})
+	reg.MustRegister(m.consumed, m.inserted, m.dead, m.duplicates, m.insertErrors, m.batchRows, m.insertTime, m.lag, m.rebuilt, m.reconciles)
 	return m
 }
 
@@ -105,6 +115,14 @@ func (m *collectorMetrics) hooks() collector.Hooks {
 		DeadLettered:      func(reason string) { m.dead.WithLabelValues(reason).Inc() },
 		DuplicatesSkipped: func(n int) { m.duplicates.Add(float64(n)) },
 		Lag:               func(p int, lag int64) { m.lag.WithLabelValues(strconv.Itoa(p)).Set(float64(lag)) },
+		PeriodRebuilt:     func(table string) { m.rebuilt.WithLabelValues(table).Inc() },
+		Reconciled: func(_ collector.Report, err error) {
+			result := "ok"
+			if err != nil {
+				result = "error"
+			}
+			m.reconciles.WithLabelValues(result).Inc()
+		},
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // PipelineSettings configure the request-log pipeline: the gateway's Kafka
@@ -40,6 +41,10 @@ type PipelineSettings struct {
 	CollectorGroup, CollectorDeadLetterTopic string
 	// CollectorBatchRows and CollectorBatchTime close a batch.
 	CollectorBatchRows, CollectorBatchTime string
+	// CollectorReconcileEvery ("off" or a duration) checks the rollups
+	// against the raw table that often, over the last
+	// CollectorReconcileWindow, and rebuilds the hours that differ.
+	CollectorReconcileEvery, CollectorReconcileWindow string
 }
 
 // DefaultPipelineSettings returns the defaults of ARCHITECTURE.md's table.
@@ -58,6 +63,9 @@ func DefaultPipelineSettings() PipelineSettings {
 		CollectorGroup:      "tollgate-collector",
 		CollectorBatchRows:  "50000",
 		CollectorBatchTime:  "1s",
+
+		CollectorReconcileEvery:  "1h",
+		CollectorReconcileWindow: "48h",
 	}
 }
 
@@ -84,6 +92,8 @@ func (p *PipelineSettings) table() []setting {
 		{"collector_dead_letter_topic", "topic for records that cannot be loaded (default: <kafka_topic>.dead)", &p.CollectorDeadLetterTopic},
 		{"collector_batch_rows", "rows that close a collector batch", &p.CollectorBatchRows},
 		{"collector_batch_time", "time that closes a collector batch", &p.CollectorBatchTime},
+		{"collector_reconcile_every", "how often the collector checks the rollups against the raw table and rebuilds what differs (off to never)", &p.CollectorReconcileEvery},
+		{"collector_reconcile_window", "how far back each reconciliation looks", &p.CollectorReconcileWindow},
 	}
 }
 
@@ -131,6 +141,12 @@ func (p *PipelineSettings) validate() []error {
 	if _, err := parseInterval(p.CollectorBatchTime); err != nil {
 		errs = append(errs, fmt.Errorf("collector_batch_time: %w", err))
 	}
+	if _, err := p.reconcileEvery(); err != nil {
+		errs = append(errs, err)
+	}
+	if _, err := parseInterval(p.CollectorReconcileWindow); err != nil {
+		errs = append(errs, fmt.Errorf("collector_reconcile_window: %w", err))
+	}
 	return errs
 }
 
@@ -175,4 +191,17 @@ func (p *PipelineSettings) retention() (int, error) {
 		return 0, fmt.Errorf("clickhouse_retention %q: must be a positive number of days (90d), a duration of at least 24h, or off", v)
 	}
 	return int(d / (24 * 60 * 60 * 1e9)), nil
+}
+
+// reconcileEvery parses CollectorReconcileEvery; 0 for off.
+func (p *PipelineSettings) reconcileEvery() (time.Duration, error) {
+	v := strings.TrimSpace(p.CollectorReconcileEvery)
+	if v == "" || strings.EqualFold(v, "off") {
+		return 0, nil
+	}
+	d, err := parseInterval(v)
+	if err != nil {
+		return 0, fmt.Errorf("collector_reconcile_every: %w", err)
+	}
+	return d, nil
 }
