@@ -47,7 +47,7 @@ func (l *Loader) String() string { return "embedded analytics store " + l.store.
 func (l *Loader) Close() error { return nil }
 
 // Write decodes and loads recs.
-func (l *Loader) Write(ctx context.Context, recs [][]byte) error {
+func (l *Loader) Write(ctx context.Context, recs [][]byte, _ bool) error {
 	batch := make([]logrecord.Record, 0, len(recs))
 	var dead []deadLetter
 	for _, b := range recs {

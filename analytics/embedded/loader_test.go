@@ -21,11 +21,11 @@ func TestLoaderDecodesDeadLettersAndIgnoresRepeats(t *testing.T) {
 	invalid := record(99, 200)
 	invalid.RequestID = ""
 	batch = append(batch, []byte{0xff, 0xff, 0xff}, logrecord.Append(nil, &invalid))
-	if err := l.Write(ctx, batch); err != nil {
+	if err := l.Write(ctx, batch, false); err != nil {
 		t.Fatal(err)
 	}
 	// The sink repeats a batch whose write it could not confirm.
-	if err := l.Write(ctx, batch[40:]); err != nil {
+	if err := l.Write(ctx, batch[40:], true); err != nil {
 		t.Fatal(err)
 	}
 	st := l.Stats()
