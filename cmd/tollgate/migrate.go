@@ -8,6 +8,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/tollgate/tollgate/internal/migration"
 	cassandramigrate "github.com/tollgate/tollgate/schema/cassandra"
 	clickhousemigrate "github.com/tollgate/tollgate/schema/clickhouse"
 )
@@ -73,16 +74,7 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 		if err != nil && !errors.Is(err, cassandramigrate.ErrNoKeyspace) {
 			return fmt.Errorf("migrate cassandra status: %w", err)
 		}
-		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "VERSION\tNAME\tSTATE\tAPPLIED AT")
-		for _, m := range st {
-			at := ""
-			if m.Applied {
-				at = m.AppliedAt.UTC().Format(time.RFC3339)
-			}
-			fmt.Fprintf(tw, "%03d\t%s\t%s\t%s\n", m.Version, m.Name, m.State(), at)
-		}
-		tw.Flush()
+		printMigrations(stdout, st)
 		// A missing keyspace is an answer, not a failure of the command,
 		// but the exit status says the schema is not there.
 		return err
@@ -136,16 +128,21 @@ func runMigrateClickHouse(ctx context.Context, action string, args []string, std
 		if err != nil && !errors.Is(err, clickhousemigrate.ErrNoDatabase) {
 			return fmt.Errorf("migrate clickhouse status on %s: %w", s.Pipeline.ClickHouseAddr, err)
 		}
-		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "VERSION\tNAME\tSTATE\tAPPLIED AT")
-		for _, m := range st {
-			at := ""
-			if m.Applied {
-				at = m.AppliedAt.UTC().Format(time.RFC3339)
-			}
-			fmt.Fprintf(tw, "%03d\t%s\t%s\t%s\n", m.Version, m.Name, m.State(), at)
-		}
-		tw.Flush()
+		printMigrations(stdout, st)
 		return err
 	}
+}
+
+// printMigrations writes the status of each migration as a table.
+func printMigrations(w io.Writer, st []migration.Status) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "VERSION\tNAME\tSTATE\tAPPLIED AT")
+	for _, m := range st {
+		at := ""
+		if m.Applied {
+			at = m.AppliedAt.UTC().Format(time.RFC3339)
+		}
+		fmt.Fprintf(tw, "%03d\t%s\t%s\t%s\n", m.Version, m.Name, m.State(), at)
+	}
+	tw.Flush()
 }

@@ -7,26 +7,11 @@ import (
 	"os"
 	"testing"
 	"time"
-
-	"go.uber.org/goleak"
 )
 
 var shared Shared
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if err := shared.Close(); err != nil {
-		fmt.Fprintln(os.Stderr, "stop shared clickhouse:", err)
-		code = 1
-	}
-	if code == 0 {
-		if err := goleak.Find(); err != nil {
-			fmt.Fprintln(os.Stderr, "goroutines left running:", err)
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(shared.Main(m, true)) }
 
 func count(t *testing.T, s *Server, db, query string) uint64 {
 	t.Helper()

@@ -3,6 +3,7 @@ package clickhousetest
 import (
 	"errors"
 	"fmt"
+	"go.uber.org/goleak"
 	"os"
 	"sync"
 	"testing"
@@ -89,4 +90,26 @@ func (sh *Shared) Close() error {
 		errs = append(errs, os.RemoveAll(sh.dir))
 	}
 	return errors.Join(errs...)
+}
+
+// Main runs a test binary's tests, then stops sh and, when leaks is set,
+// fails the binary if goroutines are left running (goleak). It returns the
+// exit code for os.Exit:
+//
+//	var clickhouse clickhousetest.Shared
+//
+//	func TestMain(m *testing.M) { os.Exit(clickhouse.Main(m, true)) }
+func (sh *Shared) Main(m *testing.M, leaks bool) int {
+	code := m.Run()
+	if err := sh.Close(); err != nil {
+		fmt.Fprintln(os.Stderr, "stop clickhouse:", err)
+		code = 1
+	}
+	if code == 0 && leaks {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "goroutines left running:", err)
+			code = 1
+		}
+	}
+	return code
 }
