@@ -6,7 +6,7 @@ LDFLAGS   := -s -w -X main.version=$(VERSION)
 GOTEST    ?= $(GO) test
 TESTFLAGS ?= -count=1 -race -timeout 20m
 
-.PHONY: build run test fuzz bench bench-proxy bench-router bench-cluster cluster clean
+.PHONY: build run test fuzz bench bench-proxy bench-router bench-cluster bench-pipeline cluster clean
 
 ## build: compile the tollgate binary into bin/
 build:
@@ -41,6 +41,10 @@ bench-proxy: build
 ## bench-cluster: three gateway nodes on one in-memory CQL server: config propagation delay, rate-limit accuracy (policy cluster), Cassandra ops per request, throughput cluster vs local policy (about 5 minutes)
 bench-cluster: build
 	./load/bench-cluster.sh
+
+## bench-pipeline: request log from the gateway's sink through Kafka (kfake) and the collector into ClickHouse: events/s and CPU per event, freshness p50/p99, proxy req/s with the log on vs off (about 2½ minutes; needs clickhouse-server)
+bench-pipeline: build
+	./load/bench-pipeline.sh
 
 ## cluster: start the docker-compose deployment (needs a Docker engine)
 cluster:

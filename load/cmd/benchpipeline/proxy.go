@@ -1,0 +1,469 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/tollgate/tollgate/internal/cqlserver"
+)
+
+// targetLogRatio is the least req/s with the request log on may be of
+// req/s with it off.
+const targetLogRatio = 0.95
+
+// proxyPath is the route every proxy run sends to.
+const proxyPath = "/bench"
+
+// gnode is one `tollgate gateway` process.
+type gnode struct {
+	*proc
+	logOn                bool
+	proxy, admin, status string // host:port
+}
+
+// proxyRun is one closed-loop run.
+type proxyRun struct {
+	logOn   bool
+	rps     float64
+	total   int64
+	non200  int64
+	errors  int64
+	firstNo string
+	cpu     cpuUse
+	sent    int64 // records the node's sink sent, from /status (log on)
+	dropped int64 // records the node's sink dropped (log on)
+}
+
+// proxy measures one gateway node's req/s with the request log off and on,
+// alternated, restarting the node for each run (request_log is read at
+// start). The collector runs throughout; with the log off it has nothing
+// to load.
+func (b *bench) proxy(ctx context.Context) error {
+	p, err := b.startPipeline(ctx, phaseProxy)
+	if err != nil {
+		return err
+	}
+	cql := cqlserver.New(cqlserver.Options{})
+	if err := cql.Listen("127.0.0.1:0"); err != nil {
+		cql.Close()
+		return fmt.Errorf("start the in-memory CQL server: %w", err)
+	}
+	b.onClose(cql.Close)
+	var suffix [6]byte
+	_, _ = rand.Read(suffix[:])
+	keyspace := "bench_" + hex.EncodeToString(suffix[:])
+	cassEnv := []string{"TOLLGATE_CASSANDRA_HOSTS=" + cql.Addr(), "TOLLGATE_CASSANDRA_KEYSPACE=" + keyspace}
+	cctx, cancel := context.WithTimeout(ctx, time.Minute)
+	cmd := exec.CommandContext(cctx, b.cfg.bin, "migrate", "cassandra", "up")
+	cmd.Env = append(b.pipelineEnv(p), cassEnv...)
+	out, err := cmd.CombinedOutput()
+	cancel()
+	if err != nil {
+		return fmt.Errorf("%s migrate cassandra up: %w\n%s", b.cfg.bin, err, out)
+	}
+	up, err := startUpstream()
+	if err != nil {
+		return err
+	}
+	b.onClose(up.close)
+
+	wrk, _ := exec.LookPath("wrk")
+	tool := "in-process fasthttp client (wrk not on PATH)"
+	if wrk != "" {
+		tool = "wrk -t1"
+	}
+	b.progress("proxy: %s, %d connections, %v per run after %v of warm-up, %d off/on pairs", tool,
+		b.cfg.connections, b.cfg.proxyDuration, b.cfg.warmup, b.cfg.rounds)
+
+	dataDir := filepath.Join(b.dir, "gateway")
+	var runs []proxyRun
+	for i := range b.cfg.rounds {
+		for _, on := range []bool{false, true} {
+			n, err := b.startGateway(ctx, p, cassEnv, dataDir, on)
+			if err != nil {
+				return err
+			}
+			if i == 0 && !on {
+				if err := b.createRoute(ctx, n, up.url()); err != nil {
+					return err
+				}
+			}
+			if err := b.waitRoute(ctx, n, 30*time.Second); err != nil {
+				return err
+			}
+			if b.cfg.warmup > 0 {
+				var w proxyRun
+				if err := closedLoop(ctx, wrk, n.proxy, b.cfg.connections, b.cfg.warmup, &w); err != nil {
+					return fmt.Errorf("warm-up: %w", err)
+				}
+			}
+			r := proxyRun{logOn: on}
+			m := markCPU(n.proc, p.collector, b.ch.proc)
+			err = closedLoop(ctx, wrk, n.proxy, b.cfg.connections, b.cfg.proxyDuration, &r)
+			r.cpu = m.use()
+			if err != nil {
+				return err
+			}
+			if r.total == 0 {
+				return fmt.Errorf("proxy run completed no request: %s", r.firstNo)
+			}
+			if on {
+				var st struct {
+					RequestLog struct {
+						Sent    int64 `json:"sent"`
+						Dropped int64 `json:"dropped"`
+					} `json:"request_log"`
+				}
+				if err := b.getJSON(ctx, "http://"+n.status+"/status", &st); err != nil {
+					return err
+				}
+				r.sent, r.dropped = st.RequestLog.Sent, st.RequestLog.Dropped
+			}
+			b.progress("proxy: round %d/%d, request log %s: %.0f req/s, %s", i+1, b.cfg.rounds, onOff(on), r.rps, r.cpu)
+			runs = append(runs, r)
+			if err := n.stop(30 * time.Second); err != nil {
+				return err
+			}
+		}
+	}
+	// Every logged request reaches ClickHouse: the nodes flushed their
+	// sinks when they stopped.
+	rows, err := b.waitRows(ctx, p, 30*time.Second)
+	if err != nil {
+		return err
+	}
+	cs, err := b.collectorStatus(ctx, p)
+	if err != nil {
+		return err
+	}
+	if err := p.stop(); err != nil {
+		return err
+	}
+	b.reportProxy(runs, tool, rows, cs)
+	return nil
+}
+
+func onOff(on bool) string {
+	if on {
+		return "on"
+	}
+	return "off"
+}
+
+// startGateway starts a `tollgate gateway` node with the request log on or
+// off and waits for its /ready.
+func (b *bench) startGateway(ctx context.Context, p *pipeline, cassEnv []string, dataDir string, logOn bool) (*gnode, error) {
+	addrs, err := freePorts(3)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dataDir, 0o755); err != nil {
+		return nil, fmt.Errorf("gateway data dir: %w", err)
+	}
+	env := append(b.pipelineEnv(p), cassEnv...)
+	env = append(env,
+		"TOLLGATE_PROXY_LISTEN="+addrs[0],
+		"TOLLGATE_ADMIN_LISTEN="+addrs[1],
+		"TOLLGATE_STATUS_LISTEN="+addrs[2],
+		"TOLLGATE_DATA_DIR="+dataDir,
+		"TOLLGATE_NODE_ID=bench-gw",
+		"TOLLGATE_REQUEST_LOG="+onOff(logOn),
+	)
+	pr, err := startProc("gateway", b.cfg.bin, []string{"gateway"}, env, b.dir,
+		filepath.Join(b.dir, fmt.Sprintf("gateway-%d.log", len(b.procs))))
+	if err != nil {
+		return nil, err
+	}
+	b.procs = append(b.procs, pr)
+	n := &gnode{proc: pr, logOn: logOn, proxy: addrs[0], admin: addrs[1], status: addrs[2]}
+	if err := b.waitReady(ctx, pr, "http://"+n.status+"/ready", 60*time.Second); err != nil {
+		return nil, err
+	}
+	return n, nil
+}
+
+// createRoute creates the service and route of the runs through the
+// node's Admin API; nodes started later read them from Cassandra.
+func (b *bench) createRoute(ctx context.Context, n *gnode, upstream string) error {
+	calls := []struct {
+		path string
+		body any
+	}{
+		{"/services", map[string]any{"name": "bench", "url": upstream}},
+		{"/services/bench/routes", map[string]any{"name": "bench", "paths": []string{proxyPath}}},
+	}
+	for _, c := range calls {
+		j, _ := json.Marshal(c.body)
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+n.admin+c.path, bytes.NewReader(j))
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := b.http.Do(req)
+		if err != nil {
+			return fmt.Errorf("admin POST %s: %w", c.path, err)
+		}
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		resp.Body.Close()
+		if resp.StatusCode/100 != 2 {
+			return fmt.Errorf("admin POST %s answered %d: %s", c.path, resp.StatusCode, strings.TrimSpace(string(body)))
+		}
+	}
+	return nil
+}
+
+// waitRoute polls the node's proxy until the route answers 200.
+func (b *bench) waitRoute(ctx context.Context, n *gnode, within time.Duration) error {
+	deadline := time.Now().Add(within)
+	last := "no answer"
+	for {
+		code, body, err := b.get(ctx, "http://"+n.proxy+proxyPath)
+		switch {
+		case err != nil:
+			last = err.Error()
+		case code == http.StatusOK:
+			return nil
+		default:
+			last = fmt.Sprintf("%d %.100s", code, strings.TrimSpace(string(body)))
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("route %s not served by the gateway after %v: %s", proxyPath, within, last)
+		}
+		if err := sleepCtx(ctx, 50*time.Millisecond); err != nil {
+			return err
+		}
+	}
+}
+
+// waitRows waits until ClickHouse's row count stops growing for 3 s (the
+// collector's batch time and then some), up to within, and returns it.
+func (b *bench) waitRows(ctx context.Context, p *pipeline, within time.Duration) (uint64, error) {
+	deadline := time.Now().Add(within)
+	var last uint64
+	since := time.Now()
+	for {
+		rows, err := queryUint(ctx, p.conn, "SELECT count() FROM requests")
+		if err != nil {
+			return 0, err
+		}
+		if rows != last {
+			last, since = rows, time.Now()
+		}
+		if time.Since(since) > 3*time.Second || time.Now().After(deadline) {
+			return rows, nil
+		}
+		if err := sleepCtx(ctx, 200*time.Millisecond); err != nil {
+			return 0, err
+		}
+	}
+}
+
+func (b *bench) reportProxy(runs []proxyRun, tool string, rows uint64, cs collectorStatus) {
+	b.printf("\nProxy throughput of one tollgate gateway node, closed loop (%s, %d keep-alive connections, %v per run after %v of warm-up), request log off and on alternated, the node restarted for each run\n",
+		tool, b.cfg.connections, b.cfg.proxyDuration, b.cfg.warmup)
+	b.printf("upstream: in this program, 200 \"ok\"; with the log on the node ships to kfake (in this program) and the collector loads ClickHouse meanwhile\n")
+	b.printf("%-6s %-4s %10s %10s %8s %12s  %s\n", "round", "log", "req/s", "requests", "non-200", "gw µs CPU/req", "CPU")
+	var ratios []float64
+	var bad, dropped, logged int64
+	var gwOn, gwOff, reqOn, reqOff float64
+	for i, r := range runs {
+		gw := r.cpu.of("gateway")
+		perReq := math.NaN()
+		if r.total > 0 && r.cpu.ok {
+			perReq = 1e6 * gw / float64(r.total)
+		}
+		b.printf("%-6d %-4s %10.0f %10d %8d %12.1f  %s\n", i/2+1, onOff(r.logOn), r.rps, r.total, r.non200+r.errors, perReq, r.cpu)
+		if n := r.non200 + r.errors; n > 0 {
+			bad += n
+			b.printf("        %d non-200 answers or errors, first: %s\n", n, r.firstNo)
+		}
+		if r.logOn {
+			gwOn += gw
+			reqOn += float64(r.total)
+			dropped += r.dropped
+			logged += r.sent
+			if i > 0 && !runs[i-1].logOn && runs[i-1].rps > 0 {
+				ratios = append(ratios, r.rps/runs[i-1].rps)
+			}
+		} else {
+			gwOff += gw
+			reqOff += float64(r.total)
+		}
+	}
+	med := median(ratios)
+	var each []string
+	for _, v := range ratios {
+		each = append(each, fmt.Sprintf("%.3f", v))
+	}
+	target := bound{lo: targetLogRatio, hi: noBound}
+	b.printf("on/off req/s per round: %s; median %s (target %s)\n", strings.Join(each, ", "), fmtFloat3(med), target)
+	if reqOn > 0 && reqOff > 0 {
+		b.printf("gateway CPU per request: %.1f µs with the log off, %.1f µs on (+%.1f %%)\n",
+			1e6*gwOff/reqOff, 1e6*gwOn/reqOn, 100*((gwOn/reqOn)/(gwOff/reqOff)-1))
+		b.addInfo("gateway CPU µs/request, log off → on", fmt.Sprintf("%.1f → %.1f", 1e6*gwOff/reqOff, 1e6*gwOn/reqOn))
+	}
+	b.printf("records: the on-runs' nodes reported %d sent to Kafka during the runs and %d dropped; ClickHouse holds %d rows in the end (warm-ups and route checks included), the collector inserted %d, dead-lettered %d\n",
+		logged, dropped, rows, cs.Inserted, cs.DeadLettered)
+	b.addRow("proxy req/s, log on/off (median)", fmtFloat3(med), target.String(), target.holds(med))
+	b.addRow("proxy: records dropped, non-200", fmt.Sprintf("%d, %d", dropped, bad), "0, 0", dropped == 0 && bad == 0)
+}
+
+// upstream is the in-process service the route proxies to: 200 "ok".
+type upstream struct {
+	addr string
+	srv  *fasthttp.Server
+	done chan error
+}
+
+func startUpstream() (*upstream, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("upstream: %w", err)
+	}
+	u := &upstream{
+		addr: ln.Addr().String(),
+		srv: &fasthttp.Server{
+			Handler: func(c *fasthttp.RequestCtx) {
+				c.SetContentType("text/plain")
+				c.SetBodyString("ok")
+			},
+			Name:            "bench-upstream",
+			IdleTimeout:     2 * time.Minute,
+			ReadTimeout:     30 * time.Second,
+			CloseOnShutdown: true,
+		},
+		done: make(chan error, 1),
+	}
+	go func() { u.done <- u.srv.Serve(ln) }()
+	return u, nil
+}
+
+func (u *upstream) url() string { return "http://" + u.addr }
+
+func (u *upstream) close() error {
+	err := u.srv.Shutdown()
+	if serr := <-u.done; serr != nil && err == nil {
+		err = serr
+	}
+	if err != nil {
+		return fmt.Errorf("upstream: %w", err)
+	}
+	return nil
+}
+
+// closedLoop runs wrk when it is on PATH, else the in-process client,
+// against the node's route for d.
+func closedLoop(ctx context.Context, wrk, addr string, conns int, d time.Duration, r *proxyRun) error {
+	if wrk != "" {
+		return runWrk(ctx, wrk, "http://"+addr+proxyPath, conns, d, r)
+	}
+	runInProcess(ctx, addr, proxyPath, conns, d, r)
+	return ctx.Err()
+}
+
+var (
+	wrkRPS    = regexp.MustCompile(`(?m)^Requests/sec:\s+([0-9.]+)`)
+	wrkTotal  = regexp.MustCompile(`(?m)^\s*([0-9]+) requests in`)
+	wrkNon2xx = regexp.MustCompile(`(?m)^\s*Non-2xx or 3xx responses:\s+([0-9]+)`)
+	wrkErrors = regexp.MustCompile(`(?m)^\s*Socket errors: connect ([0-9]+), read ([0-9]+), write ([0-9]+), timeout ([0-9]+)`)
+)
+
+// runWrk runs wrk -t1 and reads requests/s, non-2xx answers and socket
+// errors from its report.
+func runWrk(ctx context.Context, wrk, url string, conns int, d time.Duration, r *proxyRun) error {
+	secs := max(1, int(math.Round(d.Seconds())))
+	cmd := exec.CommandContext(ctx, wrk, "-t1", fmt.Sprintf("-c%d", conns), fmt.Sprintf("-d%ds", secs), "--timeout", "2s", url)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("wrk %s: %w\n%s", url, err, out)
+	}
+	m := wrkRPS.FindSubmatch(out)
+	t := wrkTotal.FindSubmatch(out)
+	if m == nil || t == nil {
+		return fmt.Errorf("cannot read wrk's report:\n%s", out)
+	}
+	r.rps, _ = strconv.ParseFloat(string(m[1]), 64)
+	r.total, _ = strconv.ParseInt(string(t[1]), 10, 64)
+	if n := wrkNon2xx.FindSubmatch(out); n != nil {
+		r.non200, _ = strconv.ParseInt(string(n[1]), 10, 64)
+		r.firstNo = "wrk counted non-2xx/3xx responses"
+	}
+	if e := wrkErrors.FindSubmatch(out); e != nil {
+		for _, g := range e[1:] {
+			v, _ := strconv.ParseInt(string(g), 10, 64)
+			r.errors += v
+		}
+		if r.errors > 0 && r.firstNo == "" {
+			r.firstNo = string(bytes.TrimSpace(e[0]))
+		}
+	}
+	return nil
+}
+
+// runInProcess is the closed loop without wrk: conns goroutines, each
+// sending its next request as soon as the last one is answered, over a
+// keep-alive connection of its own.
+func runInProcess(ctx context.Context, addr, path string, conns int, d time.Duration, r *proxyRun) {
+	hc := &fasthttp.HostClient{
+		Addr:                     addr,
+		MaxConns:                 conns,
+		ReadTimeout:              2 * time.Second,
+		WriteTimeout:             2 * time.Second,
+		NoDefaultUserAgentHeader: true,
+	}
+	defer hc.CloseIdleConnections()
+	var ok, non200, errs atomic.Int64
+	var once sync.Once
+	start := time.Now()
+	deadline := start.Add(d)
+	var wg sync.WaitGroup
+	for range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req := fasthttp.AcquireRequest()
+			resp := fasthttp.AcquireResponse()
+			defer fasthttp.ReleaseRequest(req)
+			defer fasthttp.ReleaseResponse(resp)
+			req.SetRequestURI("http://" + addr + path)
+			for ctx.Err() == nil && time.Now().Before(deadline) {
+				err := hc.Do(req, resp)
+				switch {
+				case err != nil:
+					errs.Add(1)
+					once.Do(func() { r.firstNo = err.Error() })
+				case resp.StatusCode() == fasthttp.StatusOK:
+					ok.Add(1)
+				default:
+					non200.Add(1)
+					once.Do(func() { r.firstNo = fmt.Sprintf("status %d, body %.120q", resp.StatusCode(), resp.Body()) })
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	r.total = ok.Load() + non200.Load()
+	r.non200 = non200.Load()
+	r.errors = errs.Load()
+	r.rps = float64(r.total) / elapsed.Seconds()
+}
