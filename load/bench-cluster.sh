@@ -58,34 +58,5 @@
 # exit, Ctrl-C included.
 set -euo pipefail
 
-cd "$(dirname "$0")/.."
-
-command -v go >/dev/null 2>&1 || {
-	echo "bench-cluster: FAIL: go not found: https://go.dev/dl/ (the version in go.mod)" >&2
-	exit 1
-}
-
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/bench-cluster-build.XXXXXX")
-CHILD=
-cleanup() {
-	if [[ -n $CHILD ]] && kill -0 "$CHILD" 2>/dev/null; then
-		kill -TERM "$CHILD" 2>/dev/null || true
-		wait "$CHILD" 2>/dev/null || true
-	fi
-	rm -rf "$WORK"
-}
-trap cleanup EXIT
-# The benchmark stops its nodes on SIGINT or SIGTERM; pass either on and
-# let it finish.
-trap '[[ -n $CHILD ]] && kill -INT "$CHILD" 2>/dev/null; wait "$CHILD" 2>/dev/null; exit 130' INT
-trap '[[ -n $CHILD ]] && kill -TERM "$CHILD" 2>/dev/null; wait "$CHILD" 2>/dev/null; exit 143' TERM
-
-echo "bench-cluster: building load/cmd/benchcluster" >&2
-go build -o "$WORK/benchcluster" ./load/cmd/benchcluster
-
-rc=0
-"$WORK/benchcluster" &
-CHILD=$!
-wait "$CHILD" || rc=$?
-CHILD=
-exit "$rc"
+. "$(dirname "$0")/bench-common.sh"
+bench_run bench-cluster ./load/cmd/benchcluster

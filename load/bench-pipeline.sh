@@ -62,34 +62,5 @@
 # exit, Ctrl-C included.
 set -euo pipefail
 
-cd "$(dirname "$0")/.."
-
-command -v go >/dev/null 2>&1 || {
-	echo "bench-pipeline: FAIL: go not found: https://go.dev/dl/ (the version in go.mod)" >&2
-	exit 1
-}
-
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/bench-pipeline-build.XXXXXX")
-CHILD=
-cleanup() {
-	if [[ -n $CHILD ]] && kill -0 "$CHILD" 2>/dev/null; then
-		kill -TERM "$CHILD" 2>/dev/null || true
-		wait "$CHILD" 2>/dev/null || true
-	fi
-	rm -rf "$WORK"
-}
-trap cleanup EXIT
-# The benchmark stops its processes on SIGINT or SIGTERM; pass either on
-# and let it finish.
-trap '[[ -n $CHILD ]] && kill -INT "$CHILD" 2>/dev/null; wait "$CHILD" 2>/dev/null; exit 130' INT
-trap '[[ -n $CHILD ]] && kill -TERM "$CHILD" 2>/dev/null; wait "$CHILD" 2>/dev/null; exit 143' TERM
-
-echo "bench-pipeline: building load/cmd/benchpipeline" >&2
-go build -o "$WORK/benchpipeline" ./load/cmd/benchpipeline
-
-rc=0
-"$WORK/benchpipeline" &
-CHILD=$!
-wait "$CHILD" || rc=$?
-CHILD=
-exit "$rc"
+. "$(dirname "$0")/bench-common.sh"
+bench_run bench-pipeline ./load/cmd/benchpipeline

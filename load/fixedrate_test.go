@@ -15,10 +15,18 @@ import (
 	"go.uber.org/goleak"
 )
 
-// TestMain fails the package if Run leaves a worker or a connection's
-// goroutine behind.
+// TestMain fails the package if Run or ClosedLoop leaves a worker or a
+// connection's goroutine behind.
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	goleak.VerifyTestMain(m,
+		// ClosedLoop's fasthttp.HostClient has its idle connections closed
+		// when it returns; the client's cleaner notices the pool is empty
+		// only after sleeping out its idle period, and then ends.
+		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*HostClient).connsCleaner"),
+		// The default dialer's cache of resolved addresses is cleaned by one
+		// process-wide goroutine, started by the first dial.
+		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*TCPDialer).tcpAddrsClean"),
+	)
 }
 
 // arrivals is an upstream that records when each request arrived.

@@ -8,13 +8,15 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/tollgate/tollgate/load/benchrig"
 )
 
 // pattern is one way of spreading the rate-limit load over the nodes.
 type pattern struct {
-	name   string // even, skewed
-	path   string // its own route and service, so that its key is its own
-	target bound  // on admitted/N
+	name   string         // even, skewed
+	path   string         // its own route and service, so that its key is its own
+	target benchrig.Bound // on admitted/N
 	// share is the fraction of the total load each node gets.
 	share []float64
 }
@@ -22,8 +24,8 @@ type pattern struct {
 func (b *bench) patterns() (even, skewed pattern) {
 	// Both bounds are the issue's: within N … 1.01·N with the load spread
 	// evenly, within 1.05·N with all of it on one node.
-	even = pattern{name: "even", path: "/rl-even", target: bound{lo: 1, hi: 1.01}, share: []float64{1.0 / 3, 1.0 / 3, 1.0 / 3}}
-	skewed = pattern{name: "skewed", path: "/rl-skewed", target: bound{lo: 1, hi: 1.05}, share: []float64{1, 0, 0}}
+	even = pattern{name: "even", path: "/rl-even", target: benchrig.Bound{Lo: 1, Hi: 1.01}, share: []float64{1.0 / 3, 1.0 / 3, 1.0 / 3}}
+	skewed = pattern{name: "skewed", path: "/rl-skewed", target: benchrig.Bound{Lo: 1, Hi: 1.05}, share: []float64{1, 0, 0}}
 	return even, skewed
 }
 
@@ -68,7 +70,7 @@ func (b *bench) accuracySetup(ctx context.Context, ps ...pattern) error {
 // plugin of minute limit under policy.
 func (b *bench) limitedRoute(ctx context.Context, name, path string, minute float64, policy string) error {
 	n1 := b.nodes[0]
-	if _, err := b.admin(ctx, n1, http.MethodPost, "/services", map[string]any{"name": name, "url": b.upstream.url()}); err != nil {
+	if _, err := b.admin(ctx, n1, http.MethodPost, "/services", map[string]any{"name": name, "url": b.upstream.URL()}); err != nil {
 		return err
 	}
 	if _, err := b.admin(ctx, n1, http.MethodPost, "/services/"+name+"/routes", map[string]any{"name": name, "paths": []string{path}}); err != nil {
@@ -108,7 +110,7 @@ func (b *bench) waitLimit(ctx context.Context, n *gnode, path, limit string, wan
 		if time.Now().After(deadline) {
 			return fmt.Errorf("node %d: GET %s still answers %s after 30s, want the rate-limiting plugin's X-RateLimit-Limit-Minute: %s", n.num, path, last, limit)
 		}
-		if err := sleepCtx(ctx, 20*time.Millisecond); err != nil {
+		if err := benchrig.Sleep(ctx, 20*time.Millisecond); err != nil {
 			return err
 		}
 	}
@@ -141,7 +143,7 @@ func (b *bench) accuracy(ctx context.Context, p pattern) ([]windowResult, error)
 	warmFrom, warmUntil := first.Add(-lead), first.Add(b.cfg.rlUntil-time.Minute)
 	b.progress("accuracy %s: waiting %v for the warm-up at %s; measured windows from %s UTC",
 		p.name, time.Until(warmFrom).Round(time.Second), warmFrom.UTC().Format("15:04:05.0"), first.UTC().Format("15:04"))
-	if err := sleepUntil(ctx, warmFrom.Add(-time.Second)); err != nil {
+	if err := benchrig.SleepUntil(ctx, warmFrom.Add(-time.Second)); err != nil {
 		return nil, err
 	}
 	warm := sendOpenLoop(ctx, p.path, flows, warmFrom, warmUntil, nil)
@@ -155,7 +157,7 @@ func (b *bench) accuracy(ctx context.Context, p pattern) ([]windowResult, error)
 	for w := range b.cfg.windows {
 		start := first.Add(time.Duration(w) * time.Minute)
 		from, until := sendSpan(start, b.cfg.rlFrom, b.cfg.rlUntil)
-		if err := sleepUntil(ctx, from.Add(-100*time.Millisecond)); err != nil {
+		if err := benchrig.SleepUntil(ctx, from.Add(-100*time.Millisecond)); err != nil {
 			return nil, err
 		}
 		r := windowResult{pattern: p, start: start, span: until.Sub(from), flows: flows}
@@ -204,10 +206,10 @@ func (b *bench) reportAccuracy(p pattern, ws []windowResult) {
 		scheduled, sent, ok, limited, other, errs, unsent := sumTallies(w.tallies)
 		achieved := float64(sent) / w.span.Seconds()
 		ratio := float64(ok) / float64(b.cfg.limit)
-		good := p.target.holds(ratio) && other == 0 && errs == 0
+		good := p.target.Holds(ratio) && other == 0 && errs == 0
 		b.printf("%-7s %9.0f %9d %8d %8d %6d %6d %7d %11s %11s %7s\n",
 			w.start.UTC().Format("15:04"), achieved, sent, ok, limited, other, errs, unsent,
-			formatRatio(float64(ok), float64(b.cfg.limit)), p.target, verdict(good))
+			formatRatio(float64(ok), float64(b.cfg.limit)), p.target, benchrig.Verdict(good))
 		var per []string
 		for i, t := range w.tallies {
 			per = append(per, fmt.Sprintf("node %d %d/%d", w.flows[i].node.num, t.ok.Load(), t.sent.Load()))
@@ -223,7 +225,7 @@ func (b *bench) reportAccuracy(p pattern, ws []windowResult) {
 				break
 			}
 		}
-		b.addRow(fmt.Sprintf("admitted/N, %s load, %s", p.name, w.start.UTC().Format("15:04")),
+		b.summary.Add(fmt.Sprintf("admitted/N, %s load, %s", p.name, w.start.UTC().Format("15:04")),
 			fmt.Sprintf("%s (%d/%d)", formatRatio(float64(ok), float64(b.cfg.limit)), ok, b.cfg.limit), p.target.String(), good)
 	}
 }
@@ -280,19 +282,19 @@ func (b *bench) reportOps(ws []windowResult) {
 	for _, err := range errs {
 		b.printf("  (scrape failed: %v)\n", err)
 	}
-	target := bound{lo: noBound, hi: 0.01}
+	target := benchrig.Bound{Lo: benchrig.NoBound, Hi: 0.01}
 	switch {
 	case rlOpsName != "":
 		v := rlOps / float64(sent)
-		b.addRow("Cassandra ops/request, rate limit, even load", perReq(rlOps), target.String(), target.holds(v))
+		b.summary.Add("Cassandra ops/request, rate limit, even load", perReq(rlOps), target.String(), target.Holds(v))
 		if opsOK {
-			b.addInfo("Cassandra ops/request, all, even load", perReq(float64(ops.total())))
+			b.summary.Info("Cassandra ops/request, all, even load", perReq(float64(ops.total())))
 		}
 	case opsOK:
 		v := float64(ops.total()) / float64(sent)
-		b.addRow("Cassandra ops/request, all, even load", perReq(float64(ops.total())), target.String(), target.holds(v))
+		b.summary.Add("Cassandra ops/request, all, even load", perReq(float64(ops.total())), target.String(), target.Holds(v))
 	default:
-		b.addRow("Cassandra ops/request, even load", "not measured", target.String(), false)
+		b.summary.Add("Cassandra ops/request, even load", "not measured", target.String(), false)
 	}
 }
 

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
@@ -10,29 +9,23 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
-	"github.com/valyala/fasthttp"
+	"github.com/tollgate/tollgate/load/benchrig"
 )
 
-// gnode is one `tollgate gateway` process.
+// gnode is one `tollgate gateway` process, named "node 1" to "node 3".
 type gnode struct {
+	*benchrig.Proc
 	num                  int // 1, 2, 3
 	id                   string
 	proxy, admin, status string // host:port
-	logPath              string
-	cmd                  *exec.Cmd
-	logFile              *os.File
-	exited               chan struct{} // closed when the process has been waited for
-	waitErr              error
 }
 
 // bench is one run: what it started and what it found.
@@ -43,12 +36,11 @@ type bench struct {
 	dir      string // temporary directory, removed by close
 	keyspace string
 	cql      *backend
-	upstream *upstream
+	upstream *benchrig.Upstream
 	nodes    []*gnode
 	http     *http.Client // Admin API, status and polls
 
-	missed  bool         // a target was missed
-	summary []summaryRow // the closing table
+	summary benchrig.Summary // the closing table
 
 	closeOnce sync.Once
 	closeErr  error
@@ -59,14 +51,7 @@ func newBench(cfg config, out, errw io.Writer) *bench {
 		cfg:  cfg,
 		out:  out,
 		errw: errw,
-		http: &http.Client{
-			Timeout: 5 * time.Second,
-			Transport: &http.Transport{
-				Proxy:               nil, // everything is on 127.0.0.1
-				MaxIdleConnsPerHost: 8,
-				DisableCompression:  true,
-			},
-		},
+		http: benchrig.LocalClient(8),
 	}
 }
 
@@ -83,8 +68,8 @@ func (b *bench) printf(format string, args ...any) {
 // start brings up the CQL server (or connects to Cassandra), the schema,
 // the upstream and the three nodes.
 func (b *bench) start(ctx context.Context) error {
-	if fi, err := os.Stat(b.cfg.bin); err != nil || fi.IsDir() || fi.Mode()&0o111 == 0 {
-		return fmt.Errorf("%s not found or not executable: build it with 'make build' (make bench-cluster does), or set TOLLGATE_BIN", b.cfg.bin)
+	if err := benchrig.CheckBinary(b.cfg.bin, "bench-cluster"); err != nil {
+		return err
 	}
 	dir, err := os.MkdirTemp("", "bench-cluster.")
 	if err != nil {
@@ -110,7 +95,7 @@ func (b *bench) start(ctx context.Context) error {
 		return err
 	}
 
-	if b.upstream, err = startUpstream(); err != nil {
+	if b.upstream, err = benchrig.StartUpstream(); err != nil {
 		return err
 	}
 
@@ -122,7 +107,7 @@ func (b *bench) start(ctx context.Context) error {
 		b.nodes = append(b.nodes, n)
 	}
 	for _, n := range b.nodes {
-		if err := b.waitReady(ctx, n, 60*time.Second); err != nil {
+		if err := benchrig.WaitReady(ctx, b.http, n.Proc, "http://"+n.status+"/ready", 60*time.Second); err != nil {
 			return err
 		}
 		b.progress("node %d ready: proxy %s, admin %s, status %s", n.num, n.proxy, n.admin, n.status)
@@ -156,30 +141,8 @@ func (b *bench) migrate(ctx context.Context) error {
 	return nil
 }
 
-// freePorts returns n distinct free ports on 127.0.0.1. They are free when
-// it returns; a process could take one before the node binds it, in which
-// case the node fails to start and says so in its log.
-func freePorts(n int) ([]string, error) {
-	var lns []net.Listener
-	defer func() {
-		for _, ln := range lns {
-			ln.Close()
-		}
-	}()
-	addrs := make([]string, 0, n)
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, fmt.Errorf("find a free port: %w", err)
-		}
-		lns = append(lns, ln)
-		addrs = append(addrs, ln.Addr().String())
-	}
-	return addrs, nil
-}
-
 func (b *bench) startNode(num int) (*gnode, error) {
-	addrs, err := freePorts(3)
+	addrs, err := benchrig.FreePorts(3)
 	if err != nil {
 		return nil, err
 	}
@@ -187,97 +150,32 @@ func (b *bench) startNode(num int) (*gnode, error) {
 	if err := os.MkdirAll(dataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("node %d data dir: %w", num, err)
 	}
-	n := &gnode{
-		num:     num,
-		id:      fmt.Sprintf("bench-node-%d", num),
-		proxy:   addrs[0],
-		admin:   addrs[1],
-		status:  addrs[2],
-		logPath: filepath.Join(b.dir, fmt.Sprintf("node%d.log", num)),
-		exited:  make(chan struct{}),
-	}
-	f, err := os.Create(n.logPath)
-	if err != nil {
-		return nil, fmt.Errorf("node %d log: %w", num, err)
-	}
-	n.logFile = f
-	cmd := exec.Command(b.cfg.bin, "gateway")
-	cmd.Env = b.childEnv(
-		"TOLLGATE_PROXY_LISTEN="+n.proxy,
-		"TOLLGATE_ADMIN_LISTEN="+n.admin,
-		"TOLLGATE_STATUS_LISTEN="+n.status,
+	id := fmt.Sprintf("bench-node-%d", num)
+	env := b.childEnv(
+		"TOLLGATE_PROXY_LISTEN="+addrs[0],
+		"TOLLGATE_ADMIN_LISTEN="+addrs[1],
+		"TOLLGATE_STATUS_LISTEN="+addrs[2],
 		"TOLLGATE_DATA_DIR="+dataDir,
-		"TOLLGATE_NODE_ID="+n.id,
+		"TOLLGATE_NODE_ID="+id,
 	)
-	cmd.Stdout = f
-	cmd.Stderr = f
-	// A node outlives nothing: if this process dies without its cleanup
-	// (SIGKILL), the kernel stops the node too. Its own process group
-	// keeps a terminal's Ctrl-C from stopping it in the middle of a
-	// measurement: close stops it, in order.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("start node %d: %w", num, err)
+	p, err := benchrig.StartProc(fmt.Sprintf("node %d", num), b.cfg.bin, []string{"gateway"}, env, "",
+		filepath.Join(b.dir, fmt.Sprintf("node%d.log", num)))
+	if err != nil {
+		return nil, err
 	}
-	n.cmd = cmd
-	go func() {
-		n.waitErr = cmd.Wait()
-		close(n.exited)
-	}()
-	return n, nil
+	return &gnode{
+		Proc:   p,
+		num:    num,
+		id:     id,
+		proxy:  addrs[0],
+		admin:  addrs[1],
+		status: addrs[2],
+	}, nil
 }
 
-// waitReady polls the node's GET /ready until it answers 200.
-func (b *bench) waitReady(ctx context.Context, n *gnode, within time.Duration) error {
-	deadline := time.Now().Add(within)
-	url := "http://" + n.status + "/ready"
-	last := "no answer"
-	for {
-		select {
-		case <-n.exited:
-			return fmt.Errorf("node %d exited at start: %v", n.num, n.waitErr)
-		case <-ctx.Done():
-			return ctx.Err()
-		default:
-		}
-		code, body, err := b.get(ctx, url, nil)
-		switch {
-		case err != nil:
-			last = err.Error()
-		case code == http.StatusOK:
-			return nil
-		default:
-			last = fmt.Sprintf("%d %s", code, strings.TrimSpace(string(body)))
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("node %d not ready after %v (GET %s: %s)", n.num, within, url, last)
-		}
-		if err := sleepCtx(ctx, 100*time.Millisecond); err != nil {
-			return err
-		}
-	}
-}
-
-// get sends one GET and returns status and body (at most 64 KiB).
+// get sends one GET and returns status and body.
 func (b *bench) get(ctx context.Context, url string, hdr http.Header) (int, []byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return 0, nil, err
-	}
-	for k, v := range hdr {
-		req.Header[k] = v
-	}
-	resp, err := b.http.Do(req)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	if err != nil {
-		return 0, nil, err
-	}
-	return resp.StatusCode, body, nil
+	return benchrig.Get(ctx, b.http, url, hdr)
 }
 
 // admin sends one Admin API request to node n with a JSON body (nil for
@@ -314,70 +212,31 @@ func (b *bench) admin(ctx context.Context, n *gnode, method, path string, body a
 	return out, nil
 }
 
-// printLogTails shows the end of every node's log, for a failed run.
-func (b *bench) printLogTails() {
+// PrintLogTails shows the end of every node's log, for a failed run.
+func (b *bench) PrintLogTails() {
 	for _, n := range b.nodes {
-		tail, err := fileTail(n.logPath, 40)
+		tail, err := benchrig.FileTail(n.LogPath, 40)
 		if err != nil {
 			continue
 		}
-		state := "running"
-		select {
-		case <-n.exited:
-			state = fmt.Sprintf("exited: %v", n.waitErr)
-		default:
-		}
-		fmt.Fprintf(b.errw, "---- node %d (%s), last lines of its log:\n%s", n.num, state, tail)
+		fmt.Fprintf(b.errw, "---- %s (%s), last lines of its log:\n%s", n.Name, n.State(), tail)
 	}
 }
 
-// fileTail returns the last n lines of the file at path.
-func fileTail(path string, n int) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	var lines []string
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		lines = append(lines, sc.Text())
-		if len(lines) > n {
-			lines = lines[1:]
-		}
-	}
-	if len(lines) == 0 {
-		return "(empty)\n", sc.Err()
-	}
-	return strings.Join(lines, "\n") + "\n", sc.Err()
-}
-
-// close stops the nodes (SIGTERM, then SIGKILL after 10s), the upstream and
-// the CQL server, and removes the temporary directory. Idempotent.
-func (b *bench) close() error {
+// Close stops the nodes (SIGTERM to all, then SIGKILL to any still running
+// 10s later), the upstream and the CQL server, and removes the temporary
+// directory. Idempotent.
+func (b *bench) Close() error {
 	b.closeOnce.Do(func() {
 		var errs []error
 		for _, n := range b.nodes {
-			select {
-			case <-n.exited:
-				continue
-			default:
-			}
-			_ = n.cmd.Process.Signal(syscall.SIGTERM)
+			n.Terminate()
 		}
 		for _, n := range b.nodes {
-			select {
-			case <-n.exited:
-			case <-time.After(10 * time.Second):
-				errs = append(errs, fmt.Errorf("node %d did not stop within 10s of SIGTERM; killed", n.num))
-				_ = n.cmd.Process.Kill()
-				<-n.exited
-			}
-			n.logFile.Close()
+			errs = append(errs, n.Stop(10*time.Second))
 		}
 		if b.upstream != nil {
-			errs = append(errs, b.upstream.close())
+			errs = append(errs, b.upstream.Close())
 		}
 		if b.cql != nil {
 			errs = append(errs, b.cql.close())
@@ -389,67 +248,4 @@ func (b *bench) close() error {
 		b.closeErr = errors.Join(errs...)
 	})
 	return b.closeErr
-}
-
-// upstream is the in-process service every route proxies to: 200 "ok".
-type upstream struct {
-	addr string
-	srv  *fasthttp.Server
-	done chan error
-}
-
-func startUpstream() (*upstream, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, fmt.Errorf("upstream: %w", err)
-	}
-	u := &upstream{
-		addr: ln.Addr().String(),
-		srv: &fasthttp.Server{
-			Handler: func(c *fasthttp.RequestCtx) {
-				c.SetContentType("text/plain")
-				c.SetBodyString("ok")
-			},
-			Name:            "bench-upstream",
-			IdleTimeout:     2 * time.Minute,
-			ReadTimeout:     30 * time.Second,
-			CloseOnShutdown: true,
-		},
-		done: make(chan error, 1),
-	}
-	go func() { u.done <- u.srv.Serve(ln) }()
-	return u, nil
-}
-
-func (u *upstream) url() string { return "http://" + u.addr }
-
-func (u *upstream) close() error {
-	err := u.srv.Shutdown()
-	if serr := <-u.done; serr != nil && err == nil {
-		err = serr
-	}
-	if err != nil {
-		return fmt.Errorf("upstream: %w", err)
-	}
-	return nil
-}
-
-// sleepCtx sleeps for d or until ctx ends.
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-// sleepUntil sleeps until t or until ctx ends.
-func sleepUntil(ctx context.Context, t time.Time) error {
-	return sleepCtx(ctx, time.Until(t))
 }

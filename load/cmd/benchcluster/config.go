@@ -2,10 +2,9 @@ package main
 
 import (
 	"errors"
-	"fmt"
-	"strconv"
-	"strings"
 	"time"
+
+	"github.com/tollgate/tollgate/load/benchrig"
 )
 
 // config holds the run's settings, read from the environment.
@@ -71,102 +70,35 @@ func configFromEnv(getenv func(string) string) (config, error) {
 		rlFrom:   200 * time.Millisecond,
 		rlUntil:  59500 * time.Millisecond,
 	}
-	var errs []error
-	str := func(name, def string) string {
-		if v := strings.TrimSpace(getenv(name)); v != "" {
-			return v
-		}
-		return def
-	}
-	num := func(name string, def, lo int) int {
-		v := str(name, "")
-		if v == "" {
-			return def
-		}
-		n, err := strconv.Atoi(v)
-		if err != nil || n < lo {
-			errs = append(errs, fmt.Errorf("%s=%q: want a whole number ≥ %d", name, v, lo))
-			return def
-		}
-		return n
-	}
-	dur := func(name string, def time.Duration) time.Duration {
-		v := str(name, "")
-		if v == "" {
-			return def
-		}
-		d, err := parseDuration(v)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s=%q: %w", name, v, err))
-			return def
-		}
-		return d
-	}
+	env := benchrig.NewSettings(getenv)
 
-	c.bin = str("TOLLGATE_BIN", "bin/tollgate")
-	c.cassandra = str("TOLLGATE_BENCH_CASSANDRA", "")
-	c.dbUpdateFrequency = str("TOLLGATE_DB_UPDATE_FREQUENCY", "100ms")
-	c.syncInterval = str("TOLLGATE_RATELIMIT_SYNC_INTERVAL", "100ms")
+	c.bin = env.String("TOLLGATE_BIN", "bin/tollgate")
+	c.cassandra = env.String("TOLLGATE_BENCH_CASSANDRA", "")
+	c.dbUpdateFrequency = env.String("TOLLGATE_DB_UPDATE_FREQUENCY", "100ms")
+	c.syncInterval = env.String("TOLLGATE_RATELIMIT_SYNC_INTERVAL", "100ms")
 
-	c.phases = map[string]bool{}
-	for _, p := range strings.Split(str("BENCH_PHASES", "propagation,accuracy,throughput"), ",") {
-		switch p = strings.TrimSpace(p); p {
-		case phasePropagation, phaseAccuracy, phaseThroughput:
-			c.phases[p] = true
-		case "":
-		default:
-			errs = append(errs, fmt.Errorf("BENCH_PHASES: unknown phase %q: want propagation, accuracy, throughput", p))
-		}
-	}
-	if len(c.phases) == 0 {
-		errs = append(errs, errors.New("BENCH_PHASES: no phase to run"))
-	}
+	c.phases = env.Phases("BENCH_PHASES", "propagation,accuracy,throughput", phasePropagation, phaseAccuracy, phaseThroughput)
 
-	c.changes = num("BENCH_CHANGES", 200, 1)
-	c.pollEvery = dur("BENCH_POLL_INTERVAL", time.Millisecond)
-	c.changeWithin = dur("BENCH_CHANGE_TIMEOUT", 10*time.Second)
+	c.changes = env.Int("BENCH_CHANGES", 200, 1)
+	c.pollEvery = env.Duration("BENCH_POLL_INTERVAL", time.Millisecond)
+	c.changeWithin = env.Duration("BENCH_CHANGE_TIMEOUT", 10*time.Second)
 
-	c.limit = num("BENCH_LIMIT", 1000, 1)
-	c.rlRate = float64(num("BENCH_RL_RATE", 1667, 1))
-	c.windows = num("BENCH_WINDOWS", 1, 1)
-	c.rlConns = num("BENCH_RL_CONNECTIONS", 32, 1)
+	c.limit = env.Int("BENCH_LIMIT", 1000, 1)
+	c.rlRate = float64(env.Int("BENCH_RL_RATE", 1667, 1))
+	c.windows = env.Int("BENCH_WINDOWS", 1, 1)
+	c.rlConns = env.Int("BENCH_RL_CONNECTIONS", 32, 1)
 
-	c.connections = num("BENCH_CONNECTIONS", 50, 1)
-	c.duration = dur("BENCH_DURATION", 10*time.Second)
-	c.warmup = dur("BENCH_WARMUP", 2*time.Second)
-	c.rounds = num("BENCH_ROUNDS", 2, 1)
+	c.connections = env.Int("BENCH_CONNECTIONS", 50, 1)
+	c.duration = env.Duration("BENCH_DURATION", 10*time.Second)
+	c.warmup = env.Duration("BENCH_WARMUP", 2*time.Second)
+	c.rounds = env.Int("BENCH_ROUNDS", 2, 1)
 
-	switch v := str("BENCH_STRICT", "0"); v {
-	case "0":
-	case "1":
-		c.strict = true
-	default:
-		errs = append(errs, fmt.Errorf("BENCH_STRICT=%q: want 0 or 1", v))
-	}
+	c.strict = env.Flag("BENCH_STRICT")
 	if c.duration <= 0 {
-		errs = append(errs, errors.New("BENCH_DURATION: must be positive"))
+		env.Fail(errors.New("BENCH_DURATION: must be positive"))
 	}
 	if c.changeWithin <= 0 {
-		errs = append(errs, errors.New("BENCH_CHANGE_TIMEOUT: must be positive"))
+		env.Fail(errors.New("BENCH_CHANGE_TIMEOUT: must be positive"))
 	}
-	return c, errors.Join(errs...)
-}
-
-// parseDuration reads a Go duration ("10s") or a whole number of seconds
-// ("10"), as bench-proxy.sh's settings are written.
-func parseDuration(v string) (time.Duration, error) {
-	if n, err := strconv.Atoi(v); err == nil {
-		if n < 0 {
-			return 0, errors.New("must not be negative")
-		}
-		return time.Duration(n) * time.Second, nil
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil {
-		return 0, errors.New("want a duration such as 10s or a whole number of seconds")
-	}
-	if d < 0 {
-		return 0, errors.New("must not be negative")
-	}
-	return d, nil
+	return c, env.Err()
 }

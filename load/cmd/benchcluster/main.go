@@ -19,8 +19,8 @@
 //
 // Settings are environment variables (see configFromEnv); the exit status
 // is 0 when the run completed, whether or not targets were met, 3 when
-// BENCH_STRICT=1 and a target was missed, 1 when the run failed and 130
-// when interrupted.
+// BENCH_STRICT=1 and a target was missed, 1 when the run failed, 2 for bad
+// settings and 130 when interrupted.
 package main
 
 import (
@@ -30,6 +30,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/tollgate/tollgate/load/benchrig"
 )
 
 func main() {
@@ -44,27 +46,7 @@ func run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writ
 	cfg, err := configFromEnv(getenv)
 	if err != nil {
 		fmt.Fprintf(stderr, "bench-cluster: %v\n", err)
-		return 2
+		return benchrig.ExitSettings
 	}
-	b := newBench(cfg, stdout, stderr)
-	err = b.run(ctx)
-	if err != nil && ctx.Err() == nil {
-		fmt.Fprintf(stderr, "bench-cluster: FAIL: %v\n", err)
-		// The nodes' logs live in the temporary directory, which close
-		// removes: show them first.
-		b.printLogTails()
-	}
-	if cerr := b.close(); cerr != nil {
-		fmt.Fprintf(stderr, "bench-cluster: cleanup: %v\n", cerr)
-	}
-	switch {
-	case ctx.Err() != nil:
-		fmt.Fprintln(stderr, "bench-cluster: interrupted; everything it started is stopped")
-		return 130
-	case err != nil:
-		return 1
-	case b.missed && cfg.strict:
-		return 3
-	}
-	return 0
+	return benchrig.Run(ctx, "bench-cluster", newBench(cfg, stdout, stderr), cfg.strict, stderr)
 }

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/tollgate/tollgate/load/benchrig"
 )
 
 // changeKind is what a measured change does to a route.
@@ -58,7 +60,7 @@ func (b *bench) propagation(ctx context.Context) (*propResult, error) {
 		)
 		switch kind {
 		case kindCreate:
-			if _, err = b.admin(ctx, writer, http.MethodPost, "/services", map[string]any{"name": name, "url": b.upstream.url()}); err != nil {
+			if _, err = b.admin(ctx, writer, http.MethodPost, "/services", map[string]any{"name": name, "url": b.upstream.URL()}); err != nil {
 				return nil, err
 			}
 			path = pathA
@@ -124,7 +126,7 @@ func (b *bench) waitServed(ctx context.Context, n *gnode, path string, kind chan
 		if at.After(deadline) || ctx.Err() != nil {
 			return 0, false
 		}
-		if sleepCtx(ctx, b.cfg.pollEvery) != nil {
+		if benchrig.Sleep(ctx, b.cfg.pollEvery) != nil {
 			return 0, false
 		}
 	}
@@ -147,19 +149,19 @@ func (r *propResult) report(b *bench) {
 	var all []time.Duration
 	lost := 0
 	for k := range numKinds {
-		d := summarize(r.delays[k])
-		b.printf("%-8s %8d %8s %8s %8s %8s %6d\n", k, d.n, ms(d.p50), ms(d.p90), ms(d.p99), ms(d.max), r.lost[k])
+		d := benchrig.Summarize(r.delays[k])
+		b.printf("%-8s %8d %8s %8s %8s %8s %6d\n", k, d.N, ms(d.P50), ms(d.P90), ms(d.P99), ms(d.Max), r.lost[k])
 		all = append(all, r.delays[k]...)
 		lost += r.lost[k]
 	}
-	d := summarize(all)
-	b.printf("%-8s %8d %8s %8s %8s %8s %6d\n", "all", d.n, ms(d.p50), ms(d.p90), ms(d.p99), ms(d.max), lost)
+	d := benchrig.Summarize(all)
+	b.printf("%-8s %8d %8s %8s %8s %8s %6d\n", "all", d.N, ms(d.P50), ms(d.P90), ms(d.P99), ms(d.Max), lost)
 
-	target := bound{lo: noBound, hi: 1000}
-	v := float64(d.p99) / float64(time.Millisecond)
-	if d.n == 0 {
-		v = noBound
+	target := benchrig.Bound{Lo: benchrig.NoBound, Hi: 1000}
+	v := float64(d.P99) / float64(time.Millisecond)
+	if d.N == 0 {
+		v = benchrig.NoBound
 	}
-	ok := target.holds(v) && lost == 0
-	b.addRow("propagation p50 / p99 ms", fmt.Sprintf("%s / %s", ms(d.p50), ms(d.p99)), "p99 ≤ 1000, none lost", ok)
+	ok := target.Holds(v) && lost == 0
+	b.summary.Add("propagation p50 / p99 ms", fmt.Sprintf("%s / %s", ms(d.P50), ms(d.P99)), "p99 ≤ 1000, none lost", ok)
 }

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/tollgate/tollgate/load/benchrig"
 )
 
 // flow is the open-loop load sent to one node.
@@ -112,7 +114,7 @@ func sendOpenLoop(ctx context.Context, path string, flows []flow, from, until ti
 // from and until at rate per second. A Go timer may wake a little late; the
 // requests due meanwhile are handed out together.
 func schedule(ctx context.Context, rate float64, from, until time.Time, due chan<- struct{}, t *tally) {
-	if sleepUntil(ctx, from) != nil {
+	if benchrig.SleepUntil(ctx, from) != nil {
 		return
 	}
 	total := int64(rate * until.Sub(from).Seconds())
@@ -132,7 +134,7 @@ func schedule(ctx context.Context, rate float64, from, until time.Time, due chan
 			return
 		}
 		next := time.Duration(float64(issued) / rate * float64(time.Second))
-		if sleepCtx(ctx, next-time.Since(from)) != nil {
+		if benchrig.Sleep(ctx, next-time.Since(from)) != nil {
 			return
 		}
 	}

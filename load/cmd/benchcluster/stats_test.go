@@ -5,61 +5,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tollgate/tollgate/load"
 )
-
-func TestPercentile(t *testing.T) {
-	hundred := make([]time.Duration, 100)
-	for i := range hundred {
-		hundred[i] = time.Duration(i+1) * time.Millisecond // 1 … 100 ms
-	}
-	tests := []struct {
-		name   string
-		sorted []time.Duration
-		q      float64
-		want   time.Duration
-	}{
-		{"empty", nil, 0.5, 0},
-		{"one value", []time.Duration{7}, 0.99, 7},
-		{"p50 of 1..100 is the 50th", hundred, 0.50, 50 * time.Millisecond},
-		{"p90 of 1..100 is the 90th", hundred, 0.90, 90 * time.Millisecond},
-		{"p99 of 1..100 is the 99th", hundred, 0.99, 99 * time.Millisecond},
-		{"p07 does not round up on float error", hundred, 0.07, 7 * time.Millisecond},
-		{"q 1 is the max", hundred, 1, 100 * time.Millisecond},
-		{"q 0 is the min", hundred, 0, 1 * time.Millisecond},
-		{"p50 of two is the lower", []time.Duration{1, 2}, 0.5, 1},
-		{"p99 of 200 is the 198th", seq(200), 0.99, 198},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := percentile(tt.sorted, tt.q); got != tt.want {
-				t.Errorf("percentile(q=%v) = %v, want %v", tt.q, got, tt.want)
-			}
-		})
-	}
-}
-
-// seq returns 1 … n as durations.
-func seq(n int) []time.Duration {
-	s := make([]time.Duration, n)
-	for i := range s {
-		s[i] = time.Duration(i + 1)
-	}
-	return s
-}
-
-func TestSummarizeSortsACopy(t *testing.T) {
-	in := []time.Duration{5, 1, 4, 2, 3}
-	d := summarize(in)
-	if d.n != 5 || d.p50 != 3 || d.p90 != 5 || d.p99 != 5 || d.max != 5 {
-		t.Errorf("summarize = %+v, want n 5, p50 3, p90 5, p99 5, max 5", d)
-	}
-	if in[0] != 5 || in[1] != 1 {
-		t.Errorf("summarize reordered its input: %v", in)
-	}
-	if z := summarize(nil); z != (dist{}) {
-		t.Errorf("summarize(nil) = %+v, want zero", z)
-	}
-}
 
 func TestFirstPatternWindow(t *testing.T) {
 	at := func(s string) time.Time {
@@ -139,59 +87,6 @@ func TestFormatRatio(t *testing.T) {
 	}
 	if got := formatRatioPrec(1500, 300000); got != "0.0050" {
 		t.Errorf("formatRatioPrec(1500, 300000) = %q, want 0.0050", got)
-	}
-}
-
-func TestBound(t *testing.T) {
-	even := bound{lo: 1, hi: 1.01}
-	atLeast := bound{lo: 0.95, hi: noBound}
-	atMost := bound{lo: noBound, hi: 0.01}
-	tests := []struct {
-		name string
-		b    bound
-		v    float64
-		want bool
-	}{
-		{"exact N", even, 1, true},
-		{"1% over", even, 1.01, true},
-		{"just over 1%", even, 1.011, false},
-		{"under N", even, 0.999, false},
-		{"ratio at target", atLeast, 0.95, true},
-		{"ratio below", atLeast, 0.949, false},
-		{"ops at most", atMost, 0.0012, true},
-		{"ops over", atMost, 0.02, false},
-		{"nothing measured", atLeast, math.NaN(), false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := tt.b.holds(tt.v); got != tt.want {
-				t.Errorf("%v holds %v = %v, want %v", tt.b, tt.v, got, tt.want)
-			}
-		})
-	}
-	for b, want := range map[bound]string{even: "1 … 1.01", atLeast: "≥ 0.95", atMost: "≤ 0.01"} {
-		if got := b.String(); got != want {
-			t.Errorf("bound.String() = %q, want %q", got, want)
-		}
-	}
-}
-
-func TestMedian(t *testing.T) {
-	tests := []struct {
-		in   []float64
-		want float64
-	}{
-		{[]float64{0.9}, 0.9},
-		{[]float64{1.0, 0.9}, 0.95},
-		{[]float64{3, 1, 2}, 2},
-	}
-	for _, tt := range tests {
-		if got := median(tt.in); math.Abs(got-tt.want) > 1e-12 {
-			t.Errorf("median(%v) = %v, want %v", tt.in, got, tt.want)
-		}
-	}
-	if got := median(nil); !math.IsNaN(got) {
-		t.Errorf("median(nil) = %v, want NaN", got)
 	}
 }
 
@@ -286,30 +181,6 @@ func TestCounterDeltas(t *testing.T) {
 	}
 }
 
-func TestParseWrk(t *testing.T) {
-	report := `Running 10s test @ http://127.0.0.1:8000/tp-local
-  1 threads and 50 connections
-  Thread Stats   Avg      Stdev     Max   +/- Stdev
-    Latency     2.10ms  512.00us  12.00ms   90.00%
-    Req/Sec    24.01k     1.20k   26.00k    80.00%
-  240123 requests in 10.00s, 30.00MB read
-  Socket errors: connect 0, read 2, write 0, timeout 1
-  Non-2xx or 3xx responses: 7
-Requests/sec:  24012.30
-Transfer/sec:      3.00MB
-`
-	var r tpRun
-	if err := parseWrk([]byte(report), &r); err != nil {
-		t.Fatal(err)
-	}
-	if r.rps != 24012.30 || r.total != 240123 || r.non200 != 7 || r.errors != 3 {
-		t.Errorf("parseWrk = rps %v total %d non200 %d errors %d, want 24012.3 240123 7 3", r.rps, r.total, r.non200, r.errors)
-	}
-	if err := parseWrk([]byte("unable to connect"), &r); err == nil {
-		t.Error("parseWrk accepted a report without numbers")
-	}
-}
-
 func TestConfigFromEnv(t *testing.T) {
 	env := func(kv map[string]string) func(string) string {
 		return func(k string) string { return kv[k] }
@@ -358,8 +229,8 @@ func TestOKRPS(t *testing.T) {
 		run  tpRun
 		want float64
 	}{
-		{"all 200", tpRun{rps: 30000, total: 300000}, 30000},
-		{"429s are not proxied", tpRun{rps: 30000, total: 300000, non200: 30000}, 27000},
+		{"all 200", tpRun{ClosedLoopResult: load.ClosedLoopResult{RPS: 30000, Total: 300000}}, 30000},
+		{"429s are not proxied", tpRun{ClosedLoopResult: load.ClosedLoopResult{RPS: 30000, Total: 300000, Non200: 30000}}, 27000},
 		{"nothing answered", tpRun{}, 0},
 	}
 	for _, tt := range tests {

@@ -1,20 +1,18 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"math"
 	"os/exec"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/tollgate/tollgate/load"
+	"github.com/tollgate/tollgate/load/benchrig"
 )
 
 // tpLimit is the minute limit of the throughput routes: far above any load
@@ -23,13 +21,9 @@ const tpLimit = 1e9
 
 // tpRun is one closed-loop run against node 1.
 type tpRun struct {
-	policy  string
-	rps     float64
-	total   int64
-	non200  int64
-	errors  int64
-	firstNo string // the first non-200 answer or error
-	cpu     cpuUse
+	load.ClosedLoopResult
+	policy string
+	cpu    cpuUse
 
 	ops     cqlOps  // the CQL server's operations during the run
 	opsOK   bool    // counted (the in-memory server)
@@ -79,7 +73,7 @@ func (b *bench) throughput(ctx context.Context) ([]tpRun, error) {
 			if err != nil {
 				return nil, err
 			}
-			b.progress("throughput: round %d/%d, policy %s: %.0f req/s", i+1, b.cfg.rounds, policy, r.rps)
+			b.progress("throughput: round %d/%d, policy %s: %.0f req/s", i+1, b.cfg.rounds, policy, r.RPS)
 			runs = append(runs, r)
 		}
 	}
@@ -94,11 +88,14 @@ func (b *bench) closedLoop(ctx context.Context, wrk, policy string, d time.Durat
 	rlBefore, _ := b.rateLimitCounters(ctx)
 	m := b.mark()
 	var err error
-	if wrk != "" {
-		err = runWrk(ctx, wrk, url, b.cfg.connections, d, &r)
-	} else {
-		runInProcess(ctx, b.nodes[0].proxy, "/tp-"+policy, b.cfg.connections, d, &r)
-	}
+	r.ClosedLoopResult, err = load.ClosedLoop(ctx, load.ClosedLoopConfig{
+		Addr:        b.nodes[0].proxy,
+		Path:        "/tp-" + policy,
+		Connections: b.cfg.connections,
+		Duration:    d,
+		Wrk:         wrk,
+		Describe:    describeAnswer,
+	})
 	r.cpu = b.since(m)
 	if opsOK {
 		opsAfter, _ := b.cql.ops()
@@ -117,113 +114,20 @@ func (b *bench) closedLoop(ctx context.Context, wrk, policy string, d time.Durat
 	if err := ctx.Err(); err != nil {
 		return r, err
 	}
-	if r.total == 0 {
-		return r, fmt.Errorf("throughput run against %s completed no request: %s", url, r.firstNo)
+	if r.Total == 0 {
+		return r, fmt.Errorf("throughput run against %s completed no request: %s", url, r.FirstNo)
 	}
 	return r, nil
-}
-
-var (
-	wrkRPS    = regexp.MustCompile(`(?m)^Requests/sec:\s+([0-9.]+)`)
-	wrkTotal  = regexp.MustCompile(`(?m)^\s*([0-9]+) requests in`)
-	wrkNon2xx = regexp.MustCompile(`(?m)^\s*Non-2xx or 3xx responses:\s+([0-9]+)`)
-	wrkErrors = regexp.MustCompile(`(?m)^\s*Socket errors: connect ([0-9]+), read ([0-9]+), write ([0-9]+), timeout ([0-9]+)`)
-)
-
-// runWrk runs wrk -t1 and reads requests/s, non-2xx answers and socket
-// errors from its report.
-func runWrk(ctx context.Context, wrk, url string, conns int, d time.Duration, r *tpRun) error {
-	secs := max(1, int(math.Round(d.Seconds())))
-	cmd := exec.CommandContext(ctx, wrk, "-t1", fmt.Sprintf("-c%d", conns), fmt.Sprintf("-d%ds", secs), "--timeout", "2s", url)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("wrk %s: %w\n%s", url, err, out)
-	}
-	return parseWrk(out, r)
-}
-
-// parseWrk fills r from wrk's report.
-func parseWrk(out []byte, r *tpRun) error {
-	m := wrkRPS.FindSubmatch(out)
-	t := wrkTotal.FindSubmatch(out)
-	if m == nil || t == nil {
-		return fmt.Errorf("cannot read wrk's report:\n%s", out)
-	}
-	r.rps, _ = strconv.ParseFloat(string(m[1]), 64)
-	r.total, _ = strconv.ParseInt(string(t[1]), 10, 64)
-	if n := wrkNon2xx.FindSubmatch(out); n != nil {
-		r.non200, _ = strconv.ParseInt(string(n[1]), 10, 64)
-		r.firstNo = "wrk counted non-2xx/3xx responses"
-	}
-	if e := wrkErrors.FindSubmatch(out); e != nil {
-		for _, g := range e[1:] {
-			v, _ := strconv.ParseInt(string(g), 10, 64)
-			r.errors += v
-		}
-		if r.errors > 0 && r.firstNo == "" {
-			r.firstNo = string(bytes.TrimSpace(e[0]))
-		}
-	}
-	return nil
-}
-
-// runInProcess is the closed loop without wrk: conns goroutines, each
-// sending its next request as soon as the last one is answered, over a
-// keep-alive connection of its own.
-func runInProcess(ctx context.Context, addr, path string, conns int, d time.Duration, r *tpRun) {
-	hc := &fasthttp.HostClient{
-		Addr:                     addr,
-		MaxConns:                 conns,
-		ReadTimeout:              2 * time.Second,
-		WriteTimeout:             2 * time.Second,
-		NoDefaultUserAgentHeader: true,
-	}
-	defer hc.CloseIdleConnections()
-	var ok, non200, errs atomic.Int64
-	var once sync.Once
-	start := time.Now()
-	deadline := start.Add(d)
-	var wg sync.WaitGroup
-	for range conns {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			req := fasthttp.AcquireRequest()
-			resp := fasthttp.AcquireResponse()
-			defer fasthttp.ReleaseRequest(req)
-			defer fasthttp.ReleaseResponse(resp)
-			req.SetRequestURI("http://" + addr + path)
-			for ctx.Err() == nil && time.Now().Before(deadline) {
-				err := hc.Do(req, resp)
-				switch {
-				case err != nil:
-					errs.Add(1)
-					once.Do(func() { r.firstNo = err.Error() })
-				case resp.StatusCode() == fasthttp.StatusOK:
-					ok.Add(1)
-				default:
-					non200.Add(1)
-					once.Do(func() { r.firstNo = describeAnswer(resp) })
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	elapsed := time.Since(start)
-	r.total = ok.Load() + non200.Load()
-	r.non200 = non200.Load()
-	r.errors = errs.Load()
-	r.rps = float64(r.total) / elapsed.Seconds()
 }
 
 // okRPS is the rate of 200 answers: what the node proxied. A run with
 // 429s answered more requests per second than it proxied, 429s being
 // cheaper, so the comparison is made on this.
 func (r tpRun) okRPS() float64 {
-	if r.total == 0 {
+	if r.Total == 0 {
 		return 0
 	}
-	return r.rps * float64(r.total-r.non200) / float64(r.total)
+	return r.RPS * float64(r.Total-r.Non200) / float64(r.Total)
 }
 
 // reportThroughput prints the runs and the median ratio cluster/local of
@@ -242,31 +146,31 @@ func (b *bench) reportThroughput(runs []tpRun) {
 	var bad int64
 	var firstBad string
 	for i, r := range runs {
-		b.printf("%-6d %-8s %10.0f %10.0f %10d %8d  %s\n", i/2+1, r.policy, r.rps, r.okRPS(), r.total, r.non200+r.errors, r.cpu)
-		if n := r.non200 + r.errors; n > 0 {
+		b.printf("%-6d %-8s %10.0f %10.0f %10d %8d  %s\n", i/2+1, r.policy, r.RPS, r.okRPS(), r.Total, r.Non200+r.Errors, r.cpu)
+		if n := r.Non200 + r.Errors; n > 0 {
 			bad += n
 			if firstBad == "" {
-				firstBad = r.policy + ": " + r.firstNo
+				firstBad = r.policy + ": " + r.FirstNo
 			}
-			b.printf("        %d non-200 answers or errors, first: %s\n", n, r.firstNo)
+			b.printf("        %d non-200 answers or errors, first: %s\n", n, r.FirstNo)
 		}
 		if r.policy == "cluster" && i > 0 && runs[i-1].policy == "local" && runs[i-1].okRPS() > 0 {
 			ratios = append(ratios, r.okRPS()/runs[i-1].okRPS())
 		}
 	}
 	b.reportThroughputOps(runs)
-	med := median(ratios)
+	med := benchrig.Median(ratios)
 	var each []string
 	for _, v := range ratios {
 		each = append(each, fmt.Sprintf("%.3f", v))
 	}
-	target := bound{lo: 0.95, hi: noBound}
-	b.printf("cluster/local 200/s per round: %s; median %s (target %s)\n", strings.Join(each, ", "), fmtFloat3(med), target)
-	b.addRow("throughput cluster/local (200/s)", fmtFloat3(med), target.String(), target.holds(med))
+	target := benchrig.Bound{Lo: 0.95, Hi: benchrig.NoBound}
+	b.printf("cluster/local 200/s per round: %s; median %s (target %s)\n", strings.Join(each, ", "), benchrig.Float3(med), target)
+	b.summary.Add("throughput cluster/local (200/s)", benchrig.Float3(med), target.String(), target.Holds(med))
 	if bad > 0 {
 		b.printf("the limit is %.0f a minute, which no run comes near: every answer but 200 is an error of the gateway\n", tpLimit)
 	}
-	b.addRow("throughput non-200 answers", strconv.FormatInt(bad, 10), "0", bad == 0)
+	b.summary.Add("throughput non-200 answers", strconv.FormatInt(bad, 10), "0", bad == 0)
 }
 
 // reportThroughputOps prints the Cassandra operations per request of the
@@ -280,7 +184,7 @@ func (b *bench) reportThroughputOps(runs []tpRun) {
 		if r.policy != "cluster" {
 			continue
 		}
-		total += r.total
+		total += r.Total
 		ops += r.ops.total()
 		rl += int64(r.rlOps)
 		opsOK = opsOK && r.opsOK
@@ -289,25 +193,18 @@ func (b *bench) reportThroughputOps(runs []tpRun) {
 	if total == 0 {
 		return
 	}
-	target := bound{lo: noBound, hi: 0.01}
+	target := benchrig.Bound{Lo: benchrig.NoBound, Hi: 0.01}
 	if opsOK {
 		b.printf("Cassandra operations during the cluster runs: %d for %d requests = %s per request (all nodes' traffic: config polling and heartbeats too)\n",
 			ops, total, formatRatioPrec(float64(ops), float64(total)))
-		b.addInfo("Cassandra ops/request, all, throughput", formatRatioPrec(float64(ops), float64(total)))
+		b.summary.Info("Cassandra ops/request, all, throughput", formatRatioPrec(float64(ops), float64(total)))
 	}
 	if rlOK {
 		v := float64(rl) / float64(total)
 		b.printf("rate-limit Cassandra operations (tollgate_ratelimit_*ops* counters) during the cluster runs: %d = %s per request (target %s)\n",
 			rl, formatRatioPrec(float64(rl), float64(total)), target)
-		b.addRow("Cassandra ops/request, rate limit, throughput", formatRatioPrec(float64(rl), float64(total)), target.String(), target.holds(v))
+		b.summary.Add("Cassandra ops/request, rate limit, throughput", formatRatioPrec(float64(rl), float64(total)), target.String(), target.Holds(v))
 	}
-}
-
-func fmtFloat3(v float64) string {
-	if math.IsNaN(v) {
-		return "n/a"
-	}
-	return fmt.Sprintf("%.3f", v)
 }
 
 // describeAnswer renders an unexpected answer for the report: its status,

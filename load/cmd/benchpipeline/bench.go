@@ -10,26 +10,20 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/tollgate/tollgate/gateway/logship"
+	"github.com/tollgate/tollgate/load/benchrig"
 )
 
 // topic is the request-log topic, as `tollgate gateway` and `tollgate
 // collector` name it by default.
 const topic = "tollgate.requests"
-
-// summaryRow is one line of the closing table.
-type summaryRow struct {
-	name, value, target, result string
-}
 
 // bench is one run: what it started and what it found.
 type bench struct {
@@ -38,14 +32,13 @@ type bench struct {
 
 	dir   string // temporary directory, removed by close
 	ch    *chServer
-	procs []*proc // every child started, for log tails and close
+	procs []*benchrig.Proc // every child started, for log tails and close
 	http  *http.Client
 
 	mu      sync.Mutex
 	closers []func() error // in-process parts, closed last first
 
-	missed  bool         // a target was missed
-	summary []summaryRow // the closing table
+	summary benchrig.Summary // the closing table
 
 	closeOnce sync.Once
 	closeErr  error
@@ -56,14 +49,7 @@ func newBench(cfg config, out, errw io.Writer) *bench {
 		cfg:  cfg,
 		out:  out,
 		errw: errw,
-		http: &http.Client{
-			Timeout: 5 * time.Second,
-			Transport: &http.Transport{
-				Proxy:               nil, // everything is on 127.0.0.1
-				MaxIdleConnsPerHost: 4,
-				DisableCompression:  true,
-			},
-		},
+		http: benchrig.LocalClient(4),
 	}
 }
 
@@ -77,19 +63,6 @@ func (b *bench) printf(format string, args ...any) {
 	fmt.Fprintf(b.out, format, args...)
 }
 
-// addRow adds a summary row; a row whose target is missed marks the run.
-func (b *bench) addRow(name, value, target string, ok bool) {
-	b.summary = append(b.summary, summaryRow{name, value, target, verdict(ok)})
-	if !ok {
-		b.missed = true
-	}
-}
-
-// addInfo adds a summary row that has no target.
-func (b *bench) addInfo(name, value string) {
-	b.summary = append(b.summary, summaryRow{name, value, "-", "-"})
-}
-
 // onClose registers an in-process part to close when the run ends.
 func (b *bench) onClose(f func() error) {
 	b.mu.Lock()
@@ -97,12 +70,12 @@ func (b *bench) onClose(f func() error) {
 	b.mu.Unlock()
 }
 
-// run starts ClickHouse and runs the phases asked for, each on a pipeline
+// Run starts ClickHouse and runs the phases asked for, each on a pipeline
 // of its own (broker, database and collector), so that one phase's
 // backlog or background merges do not land in the next one's figures.
-func (b *bench) run(ctx context.Context) error {
-	if fi, err := os.Stat(b.cfg.bin); err != nil || fi.IsDir() || fi.Mode()&0o111 == 0 {
-		return fmt.Errorf("%s not found or not executable: build it with 'make build' (make bench-pipeline does), or set TOLLGATE_BIN", b.cfg.bin)
+func (b *bench) Run(ctx context.Context) error {
+	if err := benchrig.CheckBinary(b.cfg.bin, "bench-pipeline"); err != nil {
+		return err
 	}
 	dir, err := os.MkdirTemp("", "bench-pipeline.")
 	if err != nil {
@@ -113,7 +86,7 @@ func (b *bench) run(ctx context.Context) error {
 	if b.ch, err = startClickHouse(ctx, b.cfg.clickhouse, filepath.Join(dir, "clickhouse")); err != nil {
 		return err
 	}
-	b.procs = append(b.procs, b.ch.proc)
+	b.procs = append(b.procs, b.ch.Proc)
 	b.progress("ClickHouse %s on %s", b.ch.version, b.ch.addr)
 	b.printHeader()
 
@@ -143,7 +116,7 @@ type pipeline struct {
 	kafka      *kfake.Cluster
 	brokers    []string
 	db         string
-	collector  *proc
+	collector  *benchrig.Proc
 	statusAddr string // the collector's /status
 	conn       driver.Conn
 }
@@ -168,12 +141,12 @@ func (b *bench) startPipeline(ctx context.Context, name string) (*pipeline, erro
 		return nil, fmt.Errorf("%s migrate clickhouse up: %w\n%s", b.cfg.bin, err, out)
 	}
 
-	addrs, err := freePorts(1)
+	addrs, err := benchrig.FreePorts(1)
 	if err != nil {
 		return nil, err
 	}
 	p.statusAddr = addrs[0]
-	c, err := startProc("collector", b.cfg.bin, []string{"collector"},
+	c, err := benchrig.StartProc("collector", b.cfg.bin, []string{"collector"},
 		append(env, "TOLLGATE_STATUS_LISTEN="+p.statusAddr, "TOLLGATE_NODE_ID=bench-collector-"+name),
 		b.dir, filepath.Join(b.dir, "collector-"+name+".log"))
 	if err != nil {
@@ -181,7 +154,7 @@ func (b *bench) startPipeline(ctx context.Context, name string) (*pipeline, erro
 	}
 	p.collector = c
 	b.procs = append(b.procs, c)
-	if err := b.waitReady(ctx, c, "http://"+p.statusAddr+"/ready", 60*time.Second); err != nil {
+	if err := benchrig.WaitReady(ctx, b.http, c, "http://"+p.statusAddr+"/ready", 60*time.Second); err != nil {
 		return nil, err
 	}
 	if p.conn, err = b.ch.open(p.db); err != nil {
@@ -189,7 +162,7 @@ func (b *bench) startPipeline(ctx context.Context, name string) (*pipeline, erro
 	}
 	b.onClose(p.conn.Close)
 	b.progress("%s: kfake on %s (%d partitions), database %s, collector pid %s", name,
-		strings.Join(p.brokers, ","), b.cfg.partitions, p.db, c.pid())
+		strings.Join(p.brokers, ","), b.cfg.partitions, p.db, c.Pid())
 	return p, nil
 }
 
@@ -209,7 +182,7 @@ func (b *bench) pipelineEnv(p *pipeline) []string {
 // stop stops the collector (its last batch is flushed on SIGTERM) and the
 // broker; the database stays for the run's last queries.
 func (p *pipeline) stop() error {
-	err := p.collector.stop(30 * time.Second)
+	err := p.collector.Stop(30 * time.Second)
 	p.kafka.Close()
 	return err
 }
@@ -251,48 +224,9 @@ func (b *bench) openSink(p *pipeline) (*logship.Sink, logship.Settings, error) {
 	return sink, set, nil
 }
 
-// waitReady polls url until it answers 200.
-func (b *bench) waitReady(ctx context.Context, p *proc, url string, within time.Duration) error {
-	deadline := time.Now().Add(within)
-	last := "no answer"
-	for {
-		if !p.running() {
-			return fmt.Errorf("%s exited at start: %v", p.name, p.waitErr)
-		}
-		code, body, err := b.get(ctx, url)
-		switch {
-		case err != nil:
-			last = err.Error()
-		case code == http.StatusOK:
-			return nil
-		default:
-			last = fmt.Sprintf("%d %s", code, strings.TrimSpace(string(body)))
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%s not ready after %v (GET %s: %s)", p.name, within, url, last)
-		}
-		if err := sleepCtx(ctx, 100*time.Millisecond); err != nil {
-			return err
-		}
-	}
-}
-
 // get sends one GET and returns status and body (at most 1 MiB).
 func (b *bench) get(ctx context.Context, url string) (int, []byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return 0, nil, err
-	}
-	resp, err := b.http.Do(req)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return 0, nil, err
-	}
-	return resp.StatusCode, body, nil
+	return benchrig.Get(ctx, b.http, url, nil)
 }
 
 // getJSON decodes the JSON answer of a GET into v.
@@ -312,83 +246,54 @@ func (b *bench) getJSON(ctx context.Context, url string, v any) error {
 
 // printHeader says what ran where.
 func (b *bench) printHeader() {
-	model := "unknown CPU"
-	if data, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		for _, line := range strings.Split(string(data), "\n") {
-			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
-				model = strings.TrimSpace(v)
-				break
-			}
-		}
-	}
-	kernel := "unknown kernel"
-	if data, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
-		kernel = "kernel " + strings.TrimSpace(string(data))
-	}
-	version := "tollgate"
-	if out, err := exec.Command(b.cfg.bin, "version").Output(); err == nil {
-		version = strings.TrimSpace(string(out))
-	}
+	h := benchrig.Host(b.cfg.bin)
 	b.printf("Pipeline benchmark, %s, %d CPUs (%s), %s, %s, ClickHouse %s\n",
-		time.Now().UTC().Format("2006-01-02 15:04 UTC"), runtime.NumCPU(), model, kernel, version, b.ch.version)
+		time.Now().UTC().Format("2006-01-02 15:04 UTC"), h.CPUs, h.Model, h.Kernel, h.Version, b.ch.version)
 	b.printf("logship.Sink and kfake (%d partitions) in this process → tollgate collector (process) → ClickHouse (process), all on 127.0.0.1\n", b.cfg.partitions)
-	b.printf("nothing is pinned: every process shares the %d CPUs, so per-core figures are events per CPU-second of the process named\n", runtime.NumCPU())
-	if load, err := os.ReadFile("/proc/loadavg"); err == nil {
-		b.printf("load average before the run: %s\n", strings.Join(strings.Fields(string(load))[:3], " "))
+	b.printf("nothing is pinned: every process shares the %d CPUs, so per-core figures are events per CPU-second of the process named\n", h.CPUs)
+	if h.LoadAvg != "" {
+		b.printf("load average before the run: %s\n", h.LoadAvg)
 	}
 }
 
 // printSummary prints the closing table.
 func (b *bench) printSummary() {
-	if len(b.summary) == 0 {
+	if b.summary.Len() == 0 {
 		return
 	}
-	b.printf("\nSummary\n")
-	head := summaryRow{"measure", "value", "target", "result"}
-	wn, wv, wt := width(head.name), width(head.value), width(head.target)
-	for _, r := range b.summary {
-		wn, wv, wt = max(wn, width(r.name)), max(wv, width(r.value)), max(wt, width(r.target))
-	}
-	pad := func(s string, n int) string { return s + strings.Repeat(" ", max(0, n-width(s))) }
-	for _, r := range append([]summaryRow{head}, b.summary...) {
-		b.printf("%s  %s  %s  %s\n", pad(r.name, wn), pad(r.value, wv), pad(r.target, wt), r.result)
-	}
+	_, _ = b.summary.WriteTo(b.out)
 	b.printf("(per core: events per CPU-second of the processes named, from /proc/PID/stat; nothing is pinned, and the \"other\" CPU above is processes outside the benchmark, whose work makes the figures noisy)\n")
 }
 
-// width is the number of characters of s as printed: ≥ and … are one each.
-func width(s string) int { return utf8.RuneCountInString(s) }
+// Missed tells whether a measure missed its target.
+func (b *bench) Missed() bool { return b.summary.Missed() }
 
-// printLogTails shows the end of the log of every child that was not
+// PrintLogTails shows the end of the log of every child that was not
 // stopped on purpose, for a failed run.
-func (b *bench) printLogTails() {
+func (b *bench) PrintLogTails() {
 	for _, p := range b.procs {
-		if p.stopped {
+		if p.Stopped() {
 			continue
 		}
-		tail, err := fileTail(p.logPath, 30)
+		tail, err := benchrig.FileTail(p.LogPath, 30)
 		if err != nil {
 			continue
 		}
-		state := "running"
-		if !p.running() {
-			state = fmt.Sprintf("exited: %v", p.waitErr)
-		}
-		fmt.Fprintf(b.errw, "---- %s (%s), last lines of its output:\n%s", p.name, state, tail)
+		fmt.Fprintf(b.errw, "---- %s (%s), last lines of its output:\n%s", p.Name, p.State(), tail)
 	}
 	if b.ch != nil {
 		fmt.Fprintf(b.errw, "---- clickhouse error log:\n%s\n", b.ch.errTail())
 	}
 }
 
-// close stops every child (gateways and collectors first, ClickHouse
+// Close stops every child (gateways and collectors first, ClickHouse
 // last), closes the in-process parts and removes the temporary directory.
 // Idempotent.
-func (b *bench) close() error {
+func (b *bench) Close() error {
 	b.closeOnce.Do(func() {
 		var errs []error
 		for i := len(b.procs) - 1; i >= 0; i-- {
-			errs = append(errs, b.procs[i].stop(15*time.Second))
+			errs = append(errs, b.procs[i].Stop(15*time.Second))
 		}
 		b.mu.Lock()
 		closers := b.closers
@@ -406,21 +311,6 @@ func (b *bench) close() error {
 	return b.closeErr
 }
 
-// sleepCtx sleeps for d or until ctx ends.
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
 // envOr returns the environment variable name, or def when it is unset.
 func envOr(name, def string) string {
 	if v := os.Getenv(name); v != "" {
@@ -428,5 +318,3 @@ func envOr(name, def string) string {
 	}
 	return def
 }
-
-func numCPU() int { return runtime.NumCPU() }

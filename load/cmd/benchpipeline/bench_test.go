@@ -101,32 +101,6 @@ func TestConfigFromEnv(t *testing.T) {
 	}
 }
 
-func TestPercentile(t *testing.T) {
-	hundred := make([]time.Duration, 100)
-	for i := range hundred {
-		hundred[i] = time.Duration(i+1) * time.Millisecond
-	}
-	tests := []struct {
-		name   string
-		sorted []time.Duration
-		q      float64
-		want   time.Duration
-	}{
-		{"empty", nil, 0.5, 0},
-		{"one value", []time.Duration{7}, 0.99, 7},
-		{"p50 of 1..100 is the 50th", hundred, 0.50, 50 * time.Millisecond},
-		{"p99 of 1..100 is the 99th", hundred, 0.99, 99 * time.Millisecond},
-		{"p07 does not round up on float error", hundred, 0.07, 7 * time.Millisecond},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := percentile(tt.sorted, tt.q); got != tt.want {
-				t.Errorf("percentile(q=%v) = %v, want %v", tt.q, got, tt.want)
-			}
-		})
-	}
-}
-
 func TestThousands(t *testing.T) {
 	for in, want := range map[float64]string{0: "0", 999: "999", 1000: "1 000", 1234567: "1 234 567", -52724: "-52 724"} {
 		if got := thousands(in); got != want {

@@ -14,6 +14,8 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/tollgate/tollgate/load/benchrig"
 )
 
 // chConfigXML is a minimal server configuration in the <yandex> form that
@@ -87,7 +89,7 @@ const chUsersXML = `<?xml version="1.0"?>
 
 // chServer is the ClickHouse server process of the run.
 type chServer struct {
-	*proc
+	*benchrig.Proc
 	addr, httpAddr string
 	dir            string
 	version        string
@@ -99,7 +101,7 @@ func startClickHouse(ctx context.Context, bin, dir string) (*chServer, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("clickhouse dir: %w", err)
 	}
-	addrs, err := freePorts(2)
+	addrs, err := benchrig.FreePorts(2)
 	if err != nil {
 		return nil, err
 	}
@@ -121,13 +123,13 @@ func startClickHouse(ctx context.Context, bin, dir string) (*chServer, error) {
 	if filepath.Base(bin) == "clickhouse" {
 		args = append([]string{"server"}, args...)
 	}
-	p, err := startProc("clickhouse", bin, args, os.Environ(), dir, filepath.Join(dir, "stdout.log"))
+	p, err := benchrig.StartProc("clickhouse", bin, args, os.Environ(), dir, filepath.Join(dir, "stdout.log"))
 	if err != nil {
 		return nil, err
 	}
-	s := &chServer{proc: p, addr: addrs[0], httpAddr: addrs[1], dir: dir}
+	s := &chServer{Proc: p, addr: addrs[0], httpAddr: addrs[1], dir: dir}
 	if err := s.waitReady(ctx, 60*time.Second); err != nil {
-		_ = p.stop(5 * time.Second)
+		_ = p.Stop(5 * time.Second)
 		return nil, err
 	}
 	conn, err := s.open("default")
@@ -145,8 +147,8 @@ func (s *chServer) waitReady(ctx context.Context, within time.Duration) error {
 	client := &http.Client{Timeout: time.Second}
 	deadline := time.Now().Add(within)
 	for {
-		if !s.running() {
-			return fmt.Errorf("clickhouse exited while starting (%v): %s", s.waitErr, s.errTail())
+		if !s.Running() {
+			return fmt.Errorf("clickhouse exited while starting (%v): %s", s.WaitErr(), s.errTail())
 		}
 		resp, err := client.Get("http://" + s.httpAddr + "/ping")
 		if err == nil {
@@ -162,7 +164,7 @@ func (s *chServer) waitReady(ctx context.Context, within time.Duration) error {
 		if time.Now().After(deadline) {
 			return fmt.Errorf("clickhouse not answering on %s after %v: %s", s.httpAddr, within, s.errTail())
 		}
-		if err := sleepCtx(ctx, 50*time.Millisecond); err != nil {
+		if err := benchrig.Sleep(ctx, 50*time.Millisecond); err != nil {
 			return err
 		}
 	}
@@ -171,7 +173,7 @@ func (s *chServer) waitReady(ctx context.Context, within time.Duration) error {
 // errTail is the end of the server's error log, for error messages.
 func (s *chServer) errTail() string {
 	for _, name := range []string{"server.err.log", "stdout.log"} {
-		if t, err := fileTail(filepath.Join(s.dir, name), 15); err == nil && t != "(empty)\n" {
+		if t, err := benchrig.FileTail(filepath.Join(s.dir, name), 15); err == nil && t != "(empty)\n" {
 			return strings.TrimSpace(t)
 		}
 	}

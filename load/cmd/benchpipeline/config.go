@@ -2,13 +2,12 @@ package main
 
 import (
 	"errors"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"time"
+
+	"github.com/tollgate/tollgate/load/benchrig"
 )
 
 // config holds the run's settings, read from the environment.
@@ -61,99 +60,49 @@ const (
 // Durations are Go durations or whole seconds.
 func configFromEnv(getenv func(string) string) (config, error) {
 	var c config
-	var errs []error
-	str := func(name, def string) string {
-		if v := strings.TrimSpace(getenv(name)); v != "" {
-			return v
-		}
-		return def
-	}
-	num := func(name string, def, lo, hi int) int {
-		v := str(name, "")
-		if v == "" {
-			return def
-		}
-		n, err := strconv.Atoi(strings.ReplaceAll(v, "_", ""))
-		if err != nil || n < lo || n > hi {
-			errs = append(errs, fmt.Errorf("%s=%q: want a whole number from %d to %d", name, v, lo, hi))
-			return def
-		}
-		return n
-	}
-	dur := func(name string, def time.Duration) time.Duration {
-		v := str(name, "")
-		if v == "" {
-			return def
-		}
-		d, err := parseDuration(v)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s=%q: %w", name, v, err))
-			return def
-		}
-		return d
-	}
+	env := benchrig.NewSettings(getenv)
 
-	c.bin = str("TOLLGATE_BIN", "bin/tollgate")
+	c.bin = env.String("TOLLGATE_BIN", "bin/tollgate")
 	// The children run in the temporary directory: name the binary by its
 	// absolute path.
 	if abs, err := filepath.Abs(c.bin); err == nil {
 		c.bin = abs
 	}
-	c.clickhouse = str("BENCH_CLICKHOUSE_SERVER", "")
+	c.clickhouse = env.String("BENCH_CLICKHOUSE_SERVER", "")
 
-	c.phases = map[string]bool{}
-	for _, p := range strings.Split(str("BENCH_PHASES", "throughput,freshness,proxy"), ",") {
-		switch p = strings.TrimSpace(p); p {
-		case phaseThroughput, phaseFreshness, phaseProxy:
-			c.phases[p] = true
-		case "":
-		default:
-			errs = append(errs, fmt.Errorf("BENCH_PHASES: unknown phase %q: want throughput, freshness, proxy", p))
-		}
-	}
-	if len(c.phases) == 0 {
-		errs = append(errs, errors.New("BENCH_PHASES: no phase to run"))
-	}
+	c.phases = env.Phases("BENCH_PHASES", "throughput,freshness,proxy", phaseThroughput, phaseFreshness, phaseProxy)
 
 	// The bounds keep a typo from asking for a run that does not end:
 	// kfake holds every record in this process's memory.
-	c.events = num("BENCH_EVENTS", 1_000_000, 1000, 20_000_000)
-	c.partitions = num("BENCH_PARTITIONS", 3, 1, 64)
-	c.rate = num("BENCH_RATE", 5000, 1, 200_000)
-	c.duration = dur("BENCH_DURATION", 20*time.Second)
-	c.markerEvery = num("BENCH_MARKER_EVERY", 50, 1, 1_000_000)
-	c.pollEvery = dur("BENCH_POLL_INTERVAL", 50*time.Millisecond)
-	c.rounds = num("BENCH_ROUNDS", 3, 1, 20)
-	c.proxyDuration = dur("BENCH_PROXY_DURATION", 10*time.Second)
-	c.warmup = dur("BENCH_WARMUP", 2*time.Second)
-	c.connections = num("BENCH_CONNECTIONS", 50, 1, 1000)
+	c.events = env.IntIn("BENCH_EVENTS", 1_000_000, 1000, 20_000_000)
+	c.partitions = env.IntIn("BENCH_PARTITIONS", 3, 1, 64)
+	c.rate = env.IntIn("BENCH_RATE", 5000, 1, 200_000)
+	c.duration = env.Duration("BENCH_DURATION", 20*time.Second)
+	c.markerEvery = env.IntIn("BENCH_MARKER_EVERY", 50, 1, 1_000_000)
+	c.pollEvery = env.Duration("BENCH_POLL_INTERVAL", 50*time.Millisecond)
+	c.rounds = env.IntIn("BENCH_ROUNDS", 3, 1, 20)
+	c.proxyDuration = env.Duration("BENCH_PROXY_DURATION", 10*time.Second)
+	c.warmup = env.Duration("BENCH_WARMUP", 2*time.Second)
+	c.connections = env.IntIn("BENCH_CONNECTIONS", 50, 1, 1000)
 
-	switch v := str("BENCH_STRICT", "0"); v {
-	case "0":
-	case "1":
-		c.strict = true
-	default:
-		errs = append(errs, fmt.Errorf("BENCH_STRICT=%q: want 0 or 1", v))
-	}
+	c.strict = env.Flag("BENCH_STRICT")
 	if c.duration <= 0 || c.duration > 10*time.Minute {
-		errs = append(errs, errors.New("BENCH_DURATION: must be positive and at most 10m"))
+		env.Fail(errors.New("BENCH_DURATION: must be positive and at most 10m"))
 	}
 	if c.proxyDuration <= 0 || c.proxyDuration > 10*time.Minute {
-		errs = append(errs, errors.New("BENCH_PROXY_DURATION: must be positive and at most 10m"))
+		env.Fail(errors.New("BENCH_PROXY_DURATION: must be positive and at most 10m"))
 	}
 	if c.pollEvery <= 0 {
-		errs = append(errs, errors.New("BENCH_POLL_INTERVAL: must be positive"))
+		env.Fail(errors.New("BENCH_POLL_INTERVAL: must be positive"))
 	}
 	// Every phase loads into ClickHouse: the proxy phase runs the
 	// collector while the gateway logs.
 	if c.clickhouse == "" {
 		p, err := findClickHouse()
-		if err != nil {
-			errs = append(errs, err)
-		}
+		env.Fail(err)
 		c.clickhouse = p
 	}
-	return c, errors.Join(errs...)
+	return c, env.Err()
 }
 
 // findClickHouse looks for Debian's clickhouse-server (18.16 ships it as a
@@ -173,23 +122,4 @@ func findClickHouse() (string, error) {
 		}
 	}
 	return "", errors.New("clickhouse-server not found: apt-get install -y clickhouse-server, or set BENCH_CLICKHOUSE_SERVER")
-}
-
-// parseDuration reads a Go duration ("10s") or a whole number of seconds
-// ("10").
-func parseDuration(v string) (time.Duration, error) {
-	if n, err := strconv.Atoi(v); err == nil {
-		if n < 0 {
-			return 0, errors.New("must not be negative")
-		}
-		return time.Duration(n) * time.Second, nil
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil {
-		return 0, errors.New("want a duration such as 10s or a whole number of seconds")
-	}
-	if d < 0 {
-		return 0, errors.New("must not be negative")
-	}
-	return d, nil
 }

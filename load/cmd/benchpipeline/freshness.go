@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/tollgate/tollgate/internal/logrecord"
+	"github.com/tollgate/tollgate/load/benchrig"
 )
 
 // targetFreshnessP99 is the most the 99th percentile of the delay from
@@ -119,11 +120,11 @@ func (b *bench) freshness(ctx context.Context) error {
 				queries++
 				mk.seen(ids, t)
 			}
-			_ = sleepCtx(sctx, b.cfg.pollEvery)
+			_ = benchrig.Sleep(sctx, b.cfg.pollEvery)
 		}
 	}()
 
-	m := markCPU(p.collector, b.ch.proc)
+	m := benchrig.MarkCPU(p.collector, b.ch.Proc)
 	gen := newGenerator(2)
 	var r logrecord.Record
 	start := time.Now()
@@ -159,7 +160,7 @@ func (b *bench) freshness(ctx context.Context) error {
 	sendTime := time.Since(start)
 	deadline := time.Now().Add(freshWait)
 	for mk.left() > 0 && time.Now().Before(deadline) && failed() == nil {
-		if err := sleepCtx(ctx, 100*time.Millisecond); err != nil {
+		if err := benchrig.Sleep(ctx, 100*time.Millisecond); err != nil {
 			stopSampler()
 			wg.Wait()
 			return err
@@ -167,7 +168,7 @@ func (b *bench) freshness(ctx context.Context) error {
 	}
 	stopSampler()
 	wg.Wait()
-	u := m.use()
+	u := m.Use()
 	if err := failed(); err != nil {
 		return err
 	}
@@ -183,24 +184,24 @@ func (b *bench) freshness(ctx context.Context) error {
 		return err
 	}
 
-	d := summarize(mk.delays)
+	d := benchrig.Summarize(mk.delays)
 	lost := mk.left()
 	b.printf("\nFreshness: %d records/s for %v (%d records, sent in %.1f s) through a logship.Sink (linger %v) and the collector (batch_time %s)\n",
 		b.cfg.rate, b.cfg.duration, sent, sendTime.Seconds(), 50*time.Millisecond, envOr("TOLLGATE_COLLECTOR_BATCH_TIME", "1s"))
 	b.printf("delay from Enqueue to the first query returning the record, %d markers: p50 %s, p90 %s, p99 %s, max %s; %d not seen within %v\n",
-		d.n, secs(d.p50), secs(d.p90), secs(d.p99), secs(d.max), lost, freshWait)
+		d.N, secs(d.P50), secs(d.P90), secs(d.P99), secs(d.Max), lost, freshWait)
 	if queries > 0 {
 		b.printf("resolution: a query every %v, %d queries taking %.1f ms on average; rows in ClickHouse %d of %d sent, sink dropped %d\n",
 			b.cfg.pollEvery, queries, float64(queryTime.Microseconds())/1000/float64(queries), rows, sent, ss.Dropped)
 	}
 	b.printf("during the phase: %s\n", u)
-	b.addInfo(fmt.Sprintf("freshness p50 at %d/s", b.cfg.rate), secs(d.p50))
-	ok := d.n > 0 && lost == 0 && d.p99 <= targetFreshnessP99
-	val := secs(d.p99)
+	b.summary.Info(fmt.Sprintf("freshness p50 at %d/s", b.cfg.rate), secs(d.P50))
+	ok := d.N > 0 && lost == 0 && d.P99 <= targetFreshnessP99
+	val := secs(d.P99)
 	if lost > 0 {
 		val += fmt.Sprintf(" (%d lost)", lost)
 	}
-	b.addRow(fmt.Sprintf("freshness p99 at %d/s", b.cfg.rate), val, "≤ "+secs(targetFreshnessP99), ok)
+	b.summary.Add(fmt.Sprintf("freshness p99 at %d/s", b.cfg.rate), val, "≤ "+secs(targetFreshnessP99), ok)
 	return nil
 }
 

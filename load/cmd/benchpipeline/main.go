@@ -34,6 +34,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/tollgate/tollgate/load/benchrig"
 )
 
 func main() {
@@ -48,27 +50,7 @@ func run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writ
 	cfg, err := configFromEnv(getenv)
 	if err != nil {
 		fmt.Fprintf(stderr, "bench-pipeline: %v\n", err)
-		return 2
+		return benchrig.ExitSettings
 	}
-	b := newBench(cfg, stdout, stderr)
-	err = b.run(ctx)
-	if err != nil && ctx.Err() == nil {
-		fmt.Fprintf(stderr, "bench-pipeline: FAIL: %v\n", err)
-		// The processes' logs live in the temporary directory, which
-		// close removes: show them first.
-		b.printLogTails()
-	}
-	if cerr := b.close(); cerr != nil {
-		fmt.Fprintf(stderr, "bench-pipeline: cleanup: %v\n", cerr)
-	}
-	switch {
-	case ctx.Err() != nil:
-		fmt.Fprintln(stderr, "bench-pipeline: interrupted; everything it started is stopped")
-		return 130
-	case err != nil:
-		return 1
-	case b.missed && cfg.strict:
-		return 3
-	}
-	return 0
+	return benchrig.Run(ctx, "bench-pipeline", newBench(cfg, stdout, stderr), cfg.strict, stderr)
 }

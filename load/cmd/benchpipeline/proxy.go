@@ -9,21 +9,16 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
-	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
-	"github.com/valyala/fasthttp"
-
 	"github.com/tollgate/tollgate/internal/cqlserver"
+	"github.com/tollgate/tollgate/load"
+	"github.com/tollgate/tollgate/load/benchrig"
 )
 
 // targetLogRatio is the least req/s with the request log on may be of
@@ -35,20 +30,16 @@ const proxyPath = "/bench"
 
 // gnode is one `tollgate gateway` process.
 type gnode struct {
-	*proc
+	*benchrig.Proc
 	logOn                bool
 	proxy, admin, status string // host:port
 }
 
 // proxyRun is one closed-loop run.
 type proxyRun struct {
+	load.ClosedLoopResult
 	logOn   bool
-	rps     float64
-	total   int64
-	non200  int64
-	errors  int64
-	firstNo string
-	cpu     cpuUse
+	cpu     benchrig.CPUUse
 	sent    int64 // records the node's sink sent, from /status (log on)
 	dropped int64 // records the node's sink dropped (log on)
 }
@@ -80,11 +71,11 @@ func (b *bench) proxy(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("%s migrate cassandra up: %w\n%s", b.cfg.bin, err, out)
 	}
-	up, err := startUpstream()
+	up, err := benchrig.StartUpstream()
 	if err != nil {
 		return err
 	}
-	b.onClose(up.close)
+	b.onClose(up.Close)
 
 	wrk, _ := exec.LookPath("wrk")
 	tool := "in-process fasthttp client (wrk not on PATH)"
@@ -103,7 +94,7 @@ func (b *bench) proxy(ctx context.Context) error {
 				return err
 			}
 			if i == 0 && !on {
-				if err := b.createRoute(ctx, n, up.url()); err != nil {
+				if err := b.createRoute(ctx, n, up.URL()); err != nil {
 					return err
 				}
 			}
@@ -111,20 +102,19 @@ func (b *bench) proxy(ctx context.Context) error {
 				return err
 			}
 			if b.cfg.warmup > 0 {
-				var w proxyRun
-				if err := closedLoop(ctx, wrk, n.proxy, b.cfg.connections, b.cfg.warmup, &w); err != nil {
+				if _, err := closedLoop(ctx, wrk, n.proxy, b.cfg.connections, b.cfg.warmup); err != nil {
 					return fmt.Errorf("warm-up: %w", err)
 				}
 			}
 			r := proxyRun{logOn: on}
-			m := markCPU(n.proc, p.collector, b.ch.proc)
-			err = closedLoop(ctx, wrk, n.proxy, b.cfg.connections, b.cfg.proxyDuration, &r)
-			r.cpu = m.use()
+			m := benchrig.MarkCPU(n.Proc, p.collector, b.ch.Proc)
+			r.ClosedLoopResult, err = closedLoop(ctx, wrk, n.proxy, b.cfg.connections, b.cfg.proxyDuration)
+			r.cpu = m.Use()
 			if err != nil {
 				return err
 			}
-			if r.total == 0 {
-				return fmt.Errorf("proxy run completed no request: %s", r.firstNo)
+			if r.Total == 0 {
+				return fmt.Errorf("proxy run completed no request: %s", r.FirstNo)
 			}
 			if on {
 				var st struct {
@@ -138,9 +128,9 @@ func (b *bench) proxy(ctx context.Context) error {
 				}
 				r.sent, r.dropped = st.RequestLog.Sent, st.RequestLog.Dropped
 			}
-			b.progress("proxy: round %d/%d, request log %s: %.0f req/s, %s", i+1, b.cfg.rounds, onOff(on), r.rps, r.cpu)
+			b.progress("proxy: round %d/%d, request log %s: %.0f req/s, %s", i+1, b.cfg.rounds, onOff(on), r.RPS, r.cpu)
 			runs = append(runs, r)
-			if err := n.stop(30 * time.Second); err != nil {
+			if err := n.Stop(30 * time.Second); err != nil {
 				return err
 			}
 		}
@@ -172,7 +162,7 @@ func onOff(on bool) string {
 // startGateway starts a `tollgate gateway` node with the request log on or
 // off and waits for its /ready.
 func (b *bench) startGateway(ctx context.Context, p *pipeline, cassEnv []string, dataDir string, logOn bool) (*gnode, error) {
-	addrs, err := freePorts(3)
+	addrs, err := benchrig.FreePorts(3)
 	if err != nil {
 		return nil, err
 	}
@@ -188,14 +178,14 @@ func (b *bench) startGateway(ctx context.Context, p *pipeline, cassEnv []string,
 		"TOLLGATE_NODE_ID=bench-gw",
 		"TOLLGATE_REQUEST_LOG="+onOff(logOn),
 	)
-	pr, err := startProc("gateway", b.cfg.bin, []string{"gateway"}, env, b.dir,
+	pr, err := benchrig.StartProc("gateway", b.cfg.bin, []string{"gateway"}, env, b.dir,
 		filepath.Join(b.dir, fmt.Sprintf("gateway-%d.log", len(b.procs))))
 	if err != nil {
 		return nil, err
 	}
 	b.procs = append(b.procs, pr)
-	n := &gnode{proc: pr, logOn: logOn, proxy: addrs[0], admin: addrs[1], status: addrs[2]}
-	if err := b.waitReady(ctx, pr, "http://"+n.status+"/ready", 60*time.Second); err != nil {
+	n := &gnode{Proc: pr, logOn: logOn, proxy: addrs[0], admin: addrs[1], status: addrs[2]}
+	if err := benchrig.WaitReady(ctx, b.http, pr, "http://"+n.status+"/ready", 60*time.Second); err != nil {
 		return nil, err
 	}
 	return n, nil
@@ -248,7 +238,7 @@ func (b *bench) waitRoute(ctx context.Context, n *gnode, within time.Duration) e
 		if time.Now().After(deadline) {
 			return fmt.Errorf("route %s not served by the gateway after %v: %s", proxyPath, within, last)
 		}
-		if err := sleepCtx(ctx, 50*time.Millisecond); err != nil {
+		if err := benchrig.Sleep(ctx, 50*time.Millisecond); err != nil {
 			return err
 		}
 	}
@@ -271,7 +261,7 @@ func (b *bench) waitRows(ctx context.Context, p *pipeline, within time.Duration)
 		if time.Since(since) > 3*time.Second || time.Now().After(deadline) {
 			return rows, nil
 		}
-		if err := sleepCtx(ctx, 200*time.Millisecond); err != nil {
+		if err := benchrig.Sleep(ctx, 200*time.Millisecond); err != nil {
 			return 0, err
 		}
 	}
@@ -286,184 +276,49 @@ func (b *bench) reportProxy(runs []proxyRun, tool string, rows uint64, cs collec
 	var bad, dropped, logged int64
 	var gwOn, gwOff, reqOn, reqOff float64
 	for i, r := range runs {
-		gw := r.cpu.of("gateway")
+		gw := r.cpu.Of("gateway")
 		perReq := math.NaN()
-		if r.total > 0 && r.cpu.ok {
-			perReq = 1e6 * gw / float64(r.total)
+		if r.Total > 0 && r.cpu.OK {
+			perReq = 1e6 * gw / float64(r.Total)
 		}
-		b.printf("%-6d %-4s %10.0f %10d %8d %12.1f  %s\n", i/2+1, onOff(r.logOn), r.rps, r.total, r.non200+r.errors, perReq, r.cpu)
-		if n := r.non200 + r.errors; n > 0 {
+		b.printf("%-6d %-4s %10.0f %10d %8d %12.1f  %s\n", i/2+1, onOff(r.logOn), r.RPS, r.Total, r.Non200+r.Errors, perReq, r.cpu)
+		if n := r.Non200 + r.Errors; n > 0 {
 			bad += n
-			b.printf("        %d non-200 answers or errors, first: %s\n", n, r.firstNo)
+			b.printf("        %d non-200 answers or errors, first: %s\n", n, r.FirstNo)
 		}
 		if r.logOn {
 			gwOn += gw
-			reqOn += float64(r.total)
+			reqOn += float64(r.Total)
 			dropped += r.dropped
 			logged += r.sent
-			if i > 0 && !runs[i-1].logOn && runs[i-1].rps > 0 {
-				ratios = append(ratios, r.rps/runs[i-1].rps)
+			if i > 0 && !runs[i-1].logOn && runs[i-1].RPS > 0 {
+				ratios = append(ratios, r.RPS/runs[i-1].RPS)
 			}
 		} else {
 			gwOff += gw
-			reqOff += float64(r.total)
+			reqOff += float64(r.Total)
 		}
 	}
-	med := median(ratios)
+	med := benchrig.Median(ratios)
 	var each []string
 	for _, v := range ratios {
 		each = append(each, fmt.Sprintf("%.3f", v))
 	}
-	target := bound{lo: targetLogRatio, hi: noBound}
-	b.printf("on/off req/s per round: %s; median %s (target %s)\n", strings.Join(each, ", "), fmtFloat3(med), target)
+	target := benchrig.Bound{Lo: targetLogRatio, Hi: benchrig.NoBound}
+	b.printf("on/off req/s per round: %s; median %s (target %s)\n", strings.Join(each, ", "), benchrig.Float3(med), target)
 	if reqOn > 0 && reqOff > 0 {
 		b.printf("gateway CPU per request: %.1f µs with the log off, %.1f µs on (+%.1f %%)\n",
 			1e6*gwOff/reqOff, 1e6*gwOn/reqOn, 100*((gwOn/reqOn)/(gwOff/reqOff)-1))
-		b.addInfo("gateway CPU µs/request, log off → on", fmt.Sprintf("%.1f → %.1f", 1e6*gwOff/reqOff, 1e6*gwOn/reqOn))
+		b.summary.Info("gateway CPU µs/request, log off → on", fmt.Sprintf("%.1f → %.1f", 1e6*gwOff/reqOff, 1e6*gwOn/reqOn))
 	}
 	b.printf("records: the on-runs' nodes reported %d sent to Kafka during the runs and %d dropped; ClickHouse holds %d rows in the end (warm-ups and route checks included), the collector inserted %d, dead-lettered %d\n",
 		logged, dropped, rows, cs.Inserted, cs.DeadLettered)
-	b.addRow("proxy req/s, log on/off (median)", fmtFloat3(med), target.String(), target.holds(med))
-	b.addRow("proxy: records dropped, non-200", fmt.Sprintf("%d, %d", dropped, bad), "0, 0", dropped == 0 && bad == 0)
-}
-
-// upstream is the in-process service the route proxies to: 200 "ok".
-type upstream struct {
-	addr string
-	srv  *fasthttp.Server
-	done chan error
-}
-
-func startUpstream() (*upstream, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, fmt.Errorf("upstream: %w", err)
-	}
-	u := &upstream{
-		addr: ln.Addr().String(),
-		srv: &fasthttp.Server{
-			Handler: func(c *fasthttp.RequestCtx) {
-				c.SetContentType("text/plain")
-				c.SetBodyString("ok")
-			},
-			Name:            "bench-upstream",
-			IdleTimeout:     2 * time.Minute,
-			ReadTimeout:     30 * time.Second,
-			CloseOnShutdown: true,
-		},
-		done: make(chan error, 1),
-	}
-	go func() { u.done <- u.srv.Serve(ln) }()
-	return u, nil
-}
-
-func (u *upstream) url() string { return "http://" + u.addr }
-
-func (u *upstream) close() error {
-	err := u.srv.Shutdown()
-	if serr := <-u.done; serr != nil && err == nil {
-		err = serr
-	}
-	if err != nil {
-		return fmt.Errorf("upstream: %w", err)
-	}
-	return nil
+	b.summary.Add("proxy req/s, log on/off (median)", benchrig.Float3(med), target.String(), target.Holds(med))
+	b.summary.Add("proxy: records dropped, non-200", fmt.Sprintf("%d, %d", dropped, bad), "0, 0", dropped == 0 && bad == 0)
 }
 
 // closedLoop runs wrk when it is on PATH, else the in-process client,
 // against the node's route for d.
-func closedLoop(ctx context.Context, wrk, addr string, conns int, d time.Duration, r *proxyRun) error {
-	if wrk != "" {
-		return runWrk(ctx, wrk, "http://"+addr+proxyPath, conns, d, r)
-	}
-	runInProcess(ctx, addr, proxyPath, conns, d, r)
-	return ctx.Err()
-}
-
-var (
-	wrkRPS    = regexp.MustCompile(`(?m)^Requests/sec:\s+([0-9.]+)`)
-	wrkTotal  = regexp.MustCompile(`(?m)^\s*([0-9]+) requests in`)
-	wrkNon2xx = regexp.MustCompile(`(?m)^\s*Non-2xx or 3xx responses:\s+([0-9]+)`)
-	wrkErrors = regexp.MustCompile(`(?m)^\s*Socket errors: connect ([0-9]+), read ([0-9]+), write ([0-9]+), timeout ([0-9]+)`)
-)
-
-// runWrk runs wrk -t1 and reads requests/s, non-2xx answers and socket
-// errors from its report.
-func runWrk(ctx context.Context, wrk, url string, conns int, d time.Duration, r *proxyRun) error {
-	secs := max(1, int(math.Round(d.Seconds())))
-	cmd := exec.CommandContext(ctx, wrk, "-t1", fmt.Sprintf("-c%d", conns), fmt.Sprintf("-d%ds", secs), "--timeout", "2s", url)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("wrk %s: %w\n%s", url, err, out)
-	}
-	m := wrkRPS.FindSubmatch(out)
-	t := wrkTotal.FindSubmatch(out)
-	if m == nil || t == nil {
-		return fmt.Errorf("cannot read wrk's report:\n%s", out)
-	}
-	r.rps, _ = strconv.ParseFloat(string(m[1]), 64)
-	r.total, _ = strconv.ParseInt(string(t[1]), 10, 64)
-	if n := wrkNon2xx.FindSubmatch(out); n != nil {
-		r.non200, _ = strconv.ParseInt(string(n[1]), 10, 64)
-		r.firstNo = "wrk counted non-2xx/3xx responses"
-	}
-	if e := wrkErrors.FindSubmatch(out); e != nil {
-		for _, g := range e[1:] {
-			v, _ := strconv.ParseInt(string(g), 10, 64)
-			r.errors += v
-		}
-		if r.errors > 0 && r.firstNo == "" {
-			r.firstNo = string(bytes.TrimSpace(e[0]))
-		}
-	}
-	return nil
-}
-
-// runInProcess is the closed loop without wrk: conns goroutines, each
-// sending its next request as soon as the last one is answered, over a
-// keep-alive connection of its own.
-func runInProcess(ctx context.Context, addr, path string, conns int, d time.Duration, r *proxyRun) {
-	hc := &fasthttp.HostClient{
-		Addr:                     addr,
-		MaxConns:                 conns,
-		ReadTimeout:              2 * time.Second,
-		WriteTimeout:             2 * time.Second,
-		NoDefaultUserAgentHeader: true,
-	}
-	defer hc.CloseIdleConnections()
-	var ok, non200, errs atomic.Int64
-	var once sync.Once
-	start := time.Now()
-	deadline := start.Add(d)
-	var wg sync.WaitGroup
-	for range conns {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			req := fasthttp.AcquireRequest()
-			resp := fasthttp.AcquireResponse()
-			defer fasthttp.ReleaseRequest(req)
-			defer fasthttp.ReleaseResponse(resp)
-			req.SetRequestURI("http://" + addr + path)
-			for ctx.Err() == nil && time.Now().Before(deadline) {
-				err := hc.Do(req, resp)
-				switch {
-				case err != nil:
-					errs.Add(1)
-					once.Do(func() { r.firstNo = err.Error() })
-				case resp.StatusCode() == fasthttp.StatusOK:
-					ok.Add(1)
-				default:
-					non200.Add(1)
-					once.Do(func() { r.firstNo = fmt.Sprintf("status %d, body %.120q", resp.StatusCode(), resp.Body()) })
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	elapsed := time.Since(start)
-	r.total = ok.Load() + non200.Load()
-	r.non200 = non200.Load()
-	r.errors = errs.Load()
-	r.rps = float64(r.total) / elapsed.Seconds()
+func closedLoop(ctx context.Context, wrk, addr string, conns int, d time.Duration) (load.ClosedLoopResult, error) {
+	return load.ClosedLoop(ctx, load.ClosedLoopConfig{Addr: addr, Path: proxyPath, Connections: conns, Duration: d, Wrk: wrk})
 }

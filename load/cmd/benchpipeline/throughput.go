@@ -3,11 +3,13 @@ package main
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"sync/atomic"
 	"time"
 
 	"github.com/tollgate/tollgate/gateway/logship"
 	"github.com/tollgate/tollgate/internal/logrecord"
+	"github.com/tollgate/tollgate/load/benchrig"
 )
 
 // Targets of the throughput phase, in events per CPU-second of the
@@ -42,8 +44,8 @@ func (b *bench) throughput(ctx context.Context) error {
 	pctx, stopProducer := context.WithCancel(ctx)
 	defer stopProducer()
 	gen := newGenerator(1)
-	m := markCPU(p.collector, b.ch.proc)
-	start := m.at
+	m := benchrig.MarkCPU(p.collector, b.ch.Proc)
+	start := m.At()
 	go func() {
 		var r logrecord.Record
 		now := time.Now().UnixMilli()
@@ -72,7 +74,7 @@ func (b *bench) throughput(ctx context.Context) error {
 		nextReport         = time.Now().Add(2 * time.Second)
 	)
 	for rows < uint64(n) {
-		if err := sleepCtx(ctx, 100*time.Millisecond); err != nil {
+		if err := benchrig.Sleep(ctx, 100*time.Millisecond); err != nil {
 			return err
 		}
 		select {
@@ -101,7 +103,7 @@ func (b *bench) throughput(ctx context.Context) error {
 		}
 	}
 	end := time.Now()
-	u := m.use()
+	u := m.Use()
 	if allPushed.IsZero() {
 		allPushed = <-produced
 	}
@@ -110,11 +112,11 @@ func (b *bench) throughput(ctx context.Context) error {
 	}
 
 	// After: background merges of the parts just written.
-	after := markCPU(b.ch.proc)
-	if err := sleepCtx(ctx, 5*time.Second); err != nil {
+	after := benchrig.MarkCPU(b.ch.Proc)
+	if err := benchrig.Sleep(ctx, 5*time.Second); err != nil {
 		return err
 	}
-	merges := after.use()
+	merges := after.Use()
 
 	total, err := queryUint(ctx, p.conn, "SELECT count() FROM requests")
 	if err != nil {
@@ -146,7 +148,7 @@ func (b *bench) throughput(ctx context.Context) error {
 type tpResult struct {
 	n                     int64
 	elapsed, pushed, sent time.Duration
-	cpu, merges           cpuUse
+	cpu, merges           benchrig.CPUUse
 	rows, uniq            uint64
 	collector             collectorStatus
 	sink                  logship.Stats
@@ -159,35 +161,35 @@ func (b *bench) reportThroughput(r tpResult) {
 		secs(r.pushed), secs(r.sent), secs(r.elapsed))
 	rate := float64(r.n) / r.elapsed.Seconds()
 	b.printf("pipeline throughput: %s events/s (records / time until SELECT count() FROM requests reached them all)\n", thousands(rate))
-	b.addInfo("pipeline throughput, events/s", thousands(rate))
-	if !r.cpu.ok {
+	b.summary.Info("pipeline throughput, events/s", thousands(rate))
+	if !r.cpu.OK {
 		b.printf("CPU use unknown: /proc unreadable\n")
-		b.addRow("collector events/s per core", "n/a", "≥ "+thousands(targetCollectorPerCore), false)
-		b.addRow("collector+ClickHouse events/s per core", "n/a", "≥ "+thousands(targetLoadPerCore), false)
+		b.summary.Add("collector events/s per core", "n/a", "≥ "+thousands(targetCollectorPerCore), false)
+		b.summary.Add("collector+ClickHouse events/s per core", "n/a", "≥ "+thousands(targetLoadPerCore), false)
 	} else {
-		col, ch := r.cpu.of("collector"), r.cpu.of("clickhouse")
+		col, ch := r.cpu.Of("collector"), r.cpu.Of("clickhouse")
 		per100k := func(s float64) string { return fmt.Sprintf("%.2f", s*100_000/float64(r.n)) }
 		b.printf("CPU seconds over those %.1f s: collector %.2f, ClickHouse %.2f, this program %.2f (kfake, sink, generator, count polls), other %.2f; machine %.0f %% busy of %d cores\n",
-			r.cpu.wall, col, ch, r.cpu.self, r.cpu.other, 100*r.cpu.machine/r.cpu.wall/float64(numCPU()), numCPU())
-		b.printf("CPU seconds per 100k events: collector %s, ClickHouse %s, this program %s\n", per100k(col), per100k(ch), per100k(r.cpu.self))
-		b.printf("ClickHouse in the 5 s after the last row (background merges): %.2f CPU s\n", r.merges.of("clickhouse"))
-		b.addInfo("CPU s/100k events: collector", per100k(col))
-		b.addInfo("CPU s/100k events: ClickHouse", per100k(ch))
-		b.addInfo("CPU s/100k events: bench (kfake, sink)", per100k(r.cpu.self))
+			r.cpu.Wall, col, ch, r.cpu.Self, r.cpu.Other, 100*r.cpu.Machine/r.cpu.Wall/float64(runtime.NumCPU()), runtime.NumCPU())
+		b.printf("CPU seconds per 100k events: collector %s, ClickHouse %s, this program %s\n", per100k(col), per100k(ch), per100k(r.cpu.Self))
+		b.printf("ClickHouse in the 5 s after the last row (background merges): %.2f CPU s\n", r.merges.Of("clickhouse"))
+		b.summary.Info("CPU s/100k events: collector", per100k(col))
+		b.summary.Info("CPU s/100k events: ClickHouse", per100k(ch))
+		b.summary.Info("CPU s/100k events: bench (kfake, sink)", per100k(r.cpu.Self))
 		colRate := float64(r.n) / col
 		loadRate := float64(r.n) / (col + ch)
 		b.printf("collector: %s events per CPU-second (target ≥ %s); collector + ClickHouse: %s events per CPU-second (target ≥ %s)\n",
 			thousands(colRate), thousands(targetCollectorPerCore), thousands(loadRate), thousands(targetLoadPerCore))
-		b.addRow("collector events/s per core", thousands(colRate), "≥ "+thousands(targetCollectorPerCore), colRate >= targetCollectorPerCore)
-		b.addRow("collector+ClickHouse events/s per core", thousands(loadRate), "≥ "+thousands(targetLoadPerCore), loadRate >= targetLoadPerCore)
+		b.summary.Add("collector events/s per core", thousands(colRate), "≥ "+thousands(targetCollectorPerCore), colRate >= targetCollectorPerCore)
+		b.summary.Add("collector+ClickHouse events/s per core", thousands(loadRate), "≥ "+thousands(targetLoadPerCore), loadRate >= targetLoadPerCore)
 	}
 	c := r.collector
 	b.printf("check: count() %s, uniqExact(request_id) %s, of %s sent; collector inserted %s in %d batches, dead-lettered %d, duplicates skipped %d, insert errors %d; sink dropped %d, spooled %d\n",
 		thousands(float64(r.rows)), thousands(float64(r.uniq)), thousands(float64(r.n)), thousands(float64(c.Inserted)),
 		c.Batches, c.DeadLettered, c.DuplicatesSkipped, c.InsertErrors, r.sink.Dropped, r.sink.Spooled)
 	exact := r.rows == uint64(r.n) && r.uniq == uint64(r.n)
-	b.addRow("rows = uniq(request_id) = events", fmt.Sprintf("%d = %d = %d", r.rows, r.uniq, r.n), "all equal", exact)
+	b.summary.Add("rows = uniq(request_id) = events", fmt.Sprintf("%d = %d = %d", r.rows, r.uniq, r.n), "all equal", exact)
 	if r.sink.Dropped > 0 {
-		b.addRow("throughput: records dropped by the sink", fmt.Sprint(r.sink.Dropped), "0", false)
+		b.summary.Add("throughput: records dropped by the sink", fmt.Sprint(r.sink.Dropped), "0", false)
 	}
 }
