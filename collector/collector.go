@@ -454,7 +454,7 @@ func (c *Collector) readPartition(ctx context.Context, partition int, start int6
 type batch struct {
 	topic   string
 	records int                 // records taken, loaded or not
-	rows    []Row               // records to insert
+	rows    Rows                // records to insert
 	dead    []kafka.Message     // records to dead-letter
 	last    map[int]int64       // highest offset taken per partition
 	lastRow map[int]int64       // highest offset among rows per partition
@@ -471,7 +471,8 @@ func newBatch(topic string) *batch {
 
 func (b *batch) reset() {
 	b.records, b.skipped = 0, 0
-	b.rows = b.rows[:0]
+	b.rows.Reset()
+	clear(b.dead) // the messages' values
 	b.dead = b.dead[:0]
 	clear(b.last)
 	clear(b.lastRow)
@@ -497,11 +498,10 @@ func (c *Collector) dropResent(ctx context.Context, b *batch) (int, error) {
 		return 0, nil
 	}
 	ids := make([]string, len(b.resent))
-	lo, hi := b.rows[b.resent[0]].Record.StartedAt, b.rows[b.resent[0]].Record.StartedAt
+	lo, hi := b.rows.StartedAt(b.resent[0]), b.rows.StartedAt(b.resent[0])
 	for i, j := range b.resent {
-		r := &b.rows[j].Record
-		ids[i] = r.RequestID
-		lo, hi = min(lo, r.StartedAt), max(hi, r.StartedAt)
+		ids[i] = b.rows.RequestID(j)
+		lo, hi = min(lo, b.rows.StartedAt(j)), max(hi, b.rows.StartedAt(j))
 	}
 	have, err := c.loader.Existing(ctx, ids, time.UnixMilli(lo), time.UnixMilli(hi))
 	if err != nil {
@@ -513,19 +513,13 @@ func (c *Collector) dropResent(ctx context.Context, b *batch) (int, error) {
 	}
 	drop := make(map[int]bool, len(have))
 	for _, j := range b.resent {
-		if _, ok := have[b.rows[j].Record.RequestID]; ok {
+		if _, ok := have[b.rows.RequestID(j)]; ok {
 			drop[j] = true
 		}
 	}
-	kept := b.rows[:0]
-	for j := range b.rows {
-		if !drop[j] {
-			kept = append(kept, b.rows[j])
-		}
-	}
-	b.rows = kept
+	n := b.rows.Keep(func(j int) bool { return !drop[j] })
 	b.resent = b.resent[:0]
-	return len(drop), nil
+	return n, nil
 }
 
 // add decodes and checks one record into b.
@@ -539,7 +533,10 @@ func (c *Collector) add(b *batch, m kafka.Message, loaded map[int]int64) {
 		return
 	}
 	rec := &b.decoded
-	if err := logrecord.Decode(m.Value, rec); err != nil {
+	// The record's strings share m.Value: kafka-go gives every message a
+	// value of its own, and nothing writes to it. They stay alive as long
+	// as the batch holds them.
+	if err := logrecord.DecodeShared(m.Value, rec); err != nil {
 		c.deadLetter(b, m, ReasonMalformed, err)
 		return
 	}
@@ -559,21 +556,21 @@ func (c *Collector) add(b *batch, m kafka.Message, loaded map[int]int64) {
 		// record landed: skip it if this batch has it, and check it
 		// against ClickHouse before the insert (dropResent).
 		if b.ids == nil {
-			b.ids = make(map[string]struct{}, len(b.rows)+1)
-			for i := range b.rows {
-				b.ids[b.rows[i].Record.RequestID] = struct{}{}
+			b.ids = make(map[string]struct{}, b.rows.Len()+1)
+			for i := range b.rows.Len() {
+				b.ids[b.rows.RequestID(i)] = struct{}{}
 			}
 		}
 		if _, dup := b.ids[rec.RequestID]; dup {
 			b.skipped++
 			return
 		}
-		b.resent = append(b.resent, len(b.rows))
+		b.resent = append(b.resent, b.rows.Len())
 	}
 	if b.ids != nil {
 		b.ids[rec.RequestID] = struct{}{}
 	}
-	b.rows = append(b.rows, Row{Record: *rec, Topic: m.Topic, Partition: m.Partition, Offset: m.Offset})
+	b.rows.Add(rec, m.Topic, m.Partition, m.Offset)
 	if prev, ok := b.lastRow[m.Partition]; !ok || m.Offset > prev {
 		b.lastRow[m.Partition] = m.Offset
 	}
@@ -710,9 +707,9 @@ func (c *Collector) insert(gctx context.Context, b *batch, loaded map[int]int64,
 			return false
 		}
 	}
-	rows := b.rows
+	rows := &b.rows
 	start := time.Now()
-	for len(rows) > 0 {
+	for rows.Len() > 0 {
 		qid := newQueryID()
 		ctx, cancel := context.WithTimeout(context.Background(), c.cfg.InsertTimeout)
 		err := c.loader.Insert(ctx, qid, rows)
@@ -722,13 +719,13 @@ func (c *Collector) insert(gctx context.Context, b *batch, loaded map[int]int64,
 		}
 		if err == nil {
 			took := time.Since(start)
-			c.stats.batchDone(len(rows), took)
+			c.stats.batchDone(rows.Len(), took)
 			if c.hooks.BatchInserted != nil {
-				c.hooks.BatchInserted(len(rows), took)
+				c.hooks.BatchInserted(rows.Len(), took)
 			}
-			for _, row := range rows {
-				if row.Offset > loadedOr(loaded, row.Partition) {
-					loaded[row.Partition] = row.Offset
+			for i := range rows.Len() {
+				if p, o := rows.Partition(i), rows.Offset(i); o > loadedOr(loaded, p) {
+					loaded[p] = o
 				}
 			}
 			return true
@@ -737,7 +734,7 @@ func (c *Collector) insert(gctx context.Context, b *batch, loaded map[int]int64,
 		if c.hooks.InsertFailed != nil {
 			c.hooks.InsertFailed(err)
 		}
-		c.log.Warn("inserting batch failed; retrying", "rows", len(rows), "err", err)
+		c.log.Warn("inserting batch failed; retrying", "rows", rows.Len(), "err", err)
 		for {
 			if !r.wait(gctx, true) {
 				return false
@@ -748,20 +745,13 @@ func (c *Collector) insert(gctx context.Context, b *batch, loaded map[int]int64,
 			}
 			break
 		}
-		kept := rows[:0:0]
-		for _, row := range rows {
-			if row.Offset > loadedOr(loaded, row.Partition) {
-				kept = append(kept, row)
-			}
-		}
-		if n := len(rows) - len(kept); n > 0 {
+		if n := rows.Keep(func(i int) bool { return rows.Offset(i) > loadedOr(loaded, rows.Partition(i)) }); n > 0 {
 			c.log.Info("a failed insert had been applied; not inserting its rows again", "rows", n)
 			c.stats.duplicates.Add(uint64(n))
 			if c.hooks.DuplicatesSkipped != nil {
 				c.hooks.DuplicatesSkipped(n)
 			}
 		}
-		rows = kept
 	}
 	return true
 }

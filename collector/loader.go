@@ -9,26 +9,7 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
-
-	"github.com/tollgate/tollgate/internal/logrecord"
 )
-
-// Row is one record as the collector loads it: the record and where in
-// Kafka it was read.
-type Row struct {
-	Record    logrecord.Record
-	Topic     string
-	Partition int
-	Offset    int64
-}
-
-// insertColumns names every column the loader writes. 18.16 rejects a
-// batch INSERT without a column list, and naming them keeps the loader
-// working when a later migration adds a column.
-const insertColumns = "request_id, trace_id, started_at, started_at_ms, node_id, workspace, service_id, route_id, route_path, " +
-	"consumer_id, credential_id, method, protocol, host, path, client_ip, user_agent, status, upstream_status, responder, " +
-	"upstream_tries, upstream_addr, latency_total_ms, latency_gateway_ms, latency_upstream_ms, request_bytes, response_bytes, " +
-	"auth_outcome, rate_limit_outcome, error_class, billable, billing_units, kafka_topic, kafka_partition, kafka_offset"
 
 // Loader writes rows to a ClickHouse database migrated by
 // schema/clickhouse and reads back which Kafka offsets are loaded. It is
@@ -47,8 +28,8 @@ func NewLoader(conn driver.Conn, database string) *Loader {
 // QueryRunning can tell whether an insert that failed on the client is
 // still running on the server. The requests table's materialized views
 // record the rows' offsets in loaded_offsets in the same INSERT.
-func (l *Loader) Insert(ctx context.Context, queryID string, rows []Row) error {
-	if len(rows) == 0 {
+func (l *Loader) Insert(ctx context.Context, queryID string, rows *Rows) error {
+	if rows.Len() == 0 {
 		return nil
 	}
 	ctx = clickhouse.Context(ctx, clickhouse.WithQueryID(queryID))
@@ -56,28 +37,12 @@ func (l *Loader) Insert(ctx context.Context, queryID string, rows []Row) error {
 	if err != nil {
 		return fmt.Errorf("prepare insert into %s.requests: %w", l.db, err)
 	}
-	for i := range rows {
-		r := &rows[i].Record
-		var billable uint8
-		if r.Billable {
-			billable = 1
-		}
-		err := b.Append(
-			r.RequestID, r.TraceID, time.UnixMilli(r.StartedAt).UTC(), r.StartedAt, r.NodeID,
-			r.Workspace, r.ServiceID, r.RouteID, r.RoutePath, r.ConsumerID, r.CredentialID,
-			r.Method, r.Protocol, r.Host, r.Path, r.ClientIP, r.UserAgent,
-			uint16(r.Status), uint16(r.UpstreamStatus), r.Responder, clampUint16(r.UpstreamTries), r.UpstreamAddr,
-			r.LatencyTotalMs, r.LatencyGatewayMs, r.LatencyUpstreamMs, r.RequestBytes, r.ResponseBytes,
-			r.AuthOutcome, r.RateLimitOutcome, r.ErrorClass, billable, r.BillingUnits,
-			rows[i].Topic, int32(rows[i].Partition), rows[i].Offset,
-		)
-		if err != nil {
-			_ = b.Abort()
-			return fmt.Errorf("append row at %s/%d/%d: %w", rows[i].Topic, rows[i].Partition, rows[i].Offset, err)
-		}
+	if err := rows.appendTo(b); err != nil {
+		_ = b.Abort()
+		return err
 	}
 	if err := b.Send(); err != nil {
-		return fmt.Errorf("insert %d rows into %s.requests: %w", len(rows), l.db, err)
+		return fmt.Errorf("insert %d rows into %s.requests: %w", rows.Len(), l.db, err)
 	}
 	return nil
 }

@@ -17,13 +17,13 @@ import (
 // collector does not take them for its own.
 func (e *env) loadRows(from, to int, end time.Time, spacing time.Duration) {
 	e.t.Helper()
-	rows := make([]Row, 0, to-from)
+	var rows Rows
 	for i := from; i < to; i++ {
 		rec := testRecord(i, end)
 		rec.StartedAt = end.Add(-time.Duration(i) * spacing).UnixMilli()
-		rows = append(rows, Row{Record: rec, Topic: "loaded-directly", Partition: 0, Offset: int64(i)})
+		rows.Add(&rec, "loaded-directly", 0, int64(i))
 	}
-	if err := NewLoader(e.conn, e.db).Insert(e.t.Context(), newQueryID(), rows); err != nil {
+	if err := NewLoader(e.conn, e.db).Insert(e.t.Context(), newQueryID(), &rows); err != nil {
 		e.t.Fatalf("insert: %v", err)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"unicode/utf8"
+	"unsafe"
 
 	"google.golang.org/protobuf/encoding/protowire"
 )
@@ -145,10 +146,20 @@ func appendDouble(dst []byte, num protowire.Number, v float64) []byte {
 //
 // Strings in r share one allocation holding a copy of b, so r does not alias
 // b and b may be reused as soon as Decode returns.
-func Decode(b []byte, r *Record) error {
+func Decode(b []byte, r *Record) error { return decode(b, r, false) }
+
+// DecodeShared is Decode without the copy: the strings in r point into b,
+// and Decode's allocation per record is saved. The caller must not modify b
+// for as long as r's strings (or copies of them) are in use; a consumer that
+// owns each message's bytes and never writes to them (the collector, until
+// the batch holding them is inserted) may use it.
+func DecodeShared(b []byte, r *Record) error { return decode(b, r, true) }
+
+func decode(b []byte, r *Record, shared bool) error {
 	*r = Record{}
 	// One string conversion of the whole input instead of one per field:
-	// decoding a typical record then allocates once for all its strings.
+	// decoding a typical record then allocates once for all its strings,
+	// or not at all when the strings may share b.
 	var all string
 	seenVersion := false
 	for off := 0; off < len(b); {
@@ -201,7 +212,11 @@ func Decode(b []byte, r *Record) error {
 				return fmt.Errorf("%w: field %d at offset %d: string is not valid UTF-8", ErrMalformed, num, start)
 			}
 			if all == "" {
-				all = string(b)
+				if shared {
+					all = unsafe.String(unsafe.SliceData(b), len(b))
+				} else {
+					all = string(b)
+				}
 			}
 			vStart := off + m - len(v)
 			off += m

@@ -117,6 +117,27 @@ func TestDecodeDoesNotAlias(t *testing.T) {
 	}
 }
 
+func TestDecodeSharedAliases(t *testing.T) {
+	r := fullRecord()
+	b := Append(nil, &r)
+	var got Record
+	if err := DecodeShared(b, &got); err != nil {
+		t.Fatal(err)
+	}
+	if got != r {
+		t.Fatalf("DecodeShared = %+v; want %+v", got, r)
+	}
+	if testing.AllocsPerRun(100, func() { _ = DecodeShared(b, &got) }) != 0 {
+		t.Errorf("DecodeShared allocates")
+	}
+	for i := range b {
+		b[i] = 'x'
+	}
+	if got.RequestID == r.RequestID {
+		t.Fatalf("DecodeShared copied the request id; want it to share the input")
+	}
+}
+
 func TestDecodeSkipsUnknownFields(t *testing.T) {
 	r := fullRecord()
 	var unknown []byte
@@ -341,8 +362,14 @@ func FuzzDecode(f *testing.F) {
 		f.Add(tt.in)
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		var r Record
-		if err := Decode(b, &r); err != nil {
+		var r, shared Record
+		err := Decode(b, &r)
+		// Compared by encoding: a NaN latency is not equal to itself.
+		errShared := DecodeShared(b, &shared)
+		if (err == nil) != (errShared == nil) || err == nil && !bytes.Equal(Append(nil, &shared), Append(nil, &r)) {
+			t.Fatalf("DecodeShared = %+v, %v; Decode = %+v, %v", shared, errShared, r, err)
+		}
+		if err != nil {
 			if !errors.Is(err, ErrMalformed) {
 				t.Fatalf("error does not wrap ErrMalformed: %v", err)
 			}
@@ -392,6 +419,17 @@ func BenchmarkDecode(b *testing.B) {
 		var got Record
 		for b.Loop() {
 			if err := Decode(enc, &got); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(len(enc)), "bytes/record")
+	})
+	b.Run("protowire-shared", func(b *testing.B) {
+		enc := Append(nil, &r)
+		b.ReportAllocs()
+		var got Record
+		for b.Loop() {
+			if err := DecodeShared(enc, &got); err != nil {
 				b.Fatal(err)
 			}
 		}
