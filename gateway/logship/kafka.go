@@ -1,12 +1,16 @@
 package logship
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
+	"slices"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -46,22 +50,44 @@ func (e *PartialError) Error() string {
 func (e *PartialError) Unwrap() error { return e.Err }
 
 // kafkaDestination writes to a Kafka topic, keyed by request id.
+//
+// It produces through a kafka.Client, not a kafka.Writer: the sink builds
+// its batches already, and a Writer would batch them again per partition,
+// on goroutines and timers of its own, copying every message and looking
+// the topic's metadata up once per message. A Write here partitions the
+// batch itself (as kafka.Hash does), looks the metadata up once, and sends
+// one produce request per partition, all at once.
 type kafkaDestination struct {
 	set   Settings
 	topic string
-	w     *kafka.Writer
 
-	mu sync.RWMutex // guards w and transport against a reset during writes
-	// transport is closed by Close: Writer.Close leaves a caller's
-	// Transport (and its metadata goroutine) running, as net/http does
-	// (segmentio/kafka-go#1358).
-	transport *kafka.Transport
+	mu sync.RWMutex // guards conn against a reset during writes
+	// conn's transport is closed by Close (kafka-go leaves a caller's
+	// Transport, and its metadata goroutine, running, as net/http does:
+	// segmentio/kafka-go#1358).
+	conn *kafkaConn
 	// failed: the last write failed; the next one starts on a new
 	// transport, whose metadata and connections are fresh (a transport
 	// keeps a failed metadata state until its MetadataTTL ends, which
 	// would hold the sink back that long after Kafka returned).
 	failed atomic.Bool
+	rr     atomic.Uint32  // round robin for records without a request id
+	olds   sync.WaitGroup // closing replaced transports; Close waits
 }
+
+// Produce settings. Retries live in the sink (spool and drainer); a
+// partition gets one second chance for a temporary error or a connection
+// the broker dropped.
+const (
+	produceAttempts = 2
+	produceBackoff  = 50 * time.Millisecond
+	// LZ4: records are repetitive text (ids, hosts, paths), which LZ4
+	// compresses about as well as Snappy at a lower CPU cost for both the
+	// gateway and the collector; every Kafka since 0.10 reads it.
+	produceCompression = kafka.Lz4
+	// A record is sent once every in-sync replica has it.
+	produceAcks = kafka.RequireAll
+)
 
 func newKafkaDestination(set Settings) (*kafkaDestination, error) {
 	tlsCfg, err := set.TLS.Config()
@@ -73,35 +99,29 @@ func newKafkaDestination(set Settings) (*kafkaDestination, error) {
 		return nil, err
 	}
 	d := &kafkaDestination{set: set, topic: set.Topic}
-	d.transport = newTransport(set, tlsCfg, mech)
-	d.w = newWriter(set, d.transport)
+	d.conn = newConn(set, tlsCfg, mech)
 	return d, nil
 }
 
-func newWriter(set Settings, transport *kafka.Transport) *kafka.Writer {
-	return &kafka.Writer{
-		Addr:     kafka.TCP(set.Brokers...),
-		Topic:    set.Topic,
-		Balancer: &kafka.Hash{}, // key = request id: random ids spread evenly
-		// Retries live in the sink (spool and drainer); the writer gets
-		// one second chance for a connection the broker dropped.
-		MaxAttempts:     2,
-		WriteBackoffMin: 50 * time.Millisecond,
-		WriteBackoffMax: 200 * time.Millisecond,
-		BatchSize:       set.BatchSize,
-		BatchBytes:      int64(set.BatchBytes),
-		// Batches are built by the sink already; the writer must not hold
-		// a partial one back waiting for more.
-		BatchTimeout: time.Millisecond,
-		ReadTimeout:  set.WriteTimeout,
-		WriteTimeout: set.WriteTimeout,
-		RequiredAcks: kafka.RequireAll, // a record is sent once every in-sync replica has it
-		// LZ4: records are repetitive text (ids, hosts, paths), which LZ4
-		// compresses about as well as Snappy at a lower CPU cost for both
-		// the gateway and the collector; every Kafka since 0.10 reads it.
-		Compression: kafka.Lz4,
-		Transport:   transport,
+// kafkaConn is a client on its own transport, and the writes using it.
+type kafkaConn struct {
+	client    *kafka.Client
+	transport *kafka.Transport
+	writes    sync.WaitGroup
+}
+
+func newConn(set Settings, tlsCfg *tls.Config, mech sasl.Mechanism) *kafkaConn {
+	t := newTransport(set, tlsCfg, mech)
+	return &kafkaConn{
+		client:    &kafka.Client{Addr: kafka.TCP(set.Brokers...), Timeout: set.WriteTimeout, Transport: t},
+		transport: t,
 	}
+}
+
+// close closes the transport's connections once no write uses them.
+func (c *kafkaConn) close() {
+	c.writes.Wait()
+	c.transport.CloseIdleConnections()
 }
 
 func newTransport(set Settings, tlsCfg *tls.Config, mech sasl.Mechanism) *kafka.Transport {
@@ -123,15 +143,11 @@ func (d *kafkaDestination) reset() {
 	}
 	tlsCfg, _ := d.set.TLS.Config() // loaded once already in Open
 	mech, _ := d.set.SASL.Build()
-	oldW, oldT := d.w, d.transport
-	d.transport = newTransport(d.set, tlsCfg, mech)
-	d.w = newWriter(d.set, d.transport)
-	// The old writer's partition goroutines may still be finishing the
-	// failed batch; they end on their own, and then its connections.
-	go func() {
-		oldW.Close()
-		oldT.CloseIdleConnections()
-	}()
+	old := d.conn
+	d.conn = newConn(d.set, tlsCfg, mech)
+	// A write still on the old transport (abandoned, or the other
+	// goroutine's) ends on its own; then its connections close.
+	d.olds.Go(old.close)
 }
 
 func (d *kafkaDestination) String() string {
@@ -141,43 +157,207 @@ func (d *kafkaDestination) String() string {
 var resentHeader = []kafka.Header{{Key: logrecord.HeaderResent, Value: []byte("1")}}
 
 func (d *kafkaDestination) Write(ctx context.Context, recs [][]byte, resend bool) error {
+	if len(recs) == 0 {
+		return nil
+	}
 	if d.failed.Load() {
 		d.reset()
 	}
-	msgs := make([]kafka.Message, len(recs))
-	for i, r := range recs {
-		msgs[i] = kafka.Message{Key: requestID(r), Value: r}
-		if resend {
-			msgs[i].Headers = resentHeader
-		}
-	}
 	d.mu.RLock()
-	w := d.w
+	conn := d.conn
+	conn.writes.Add(1)
 	d.mu.RUnlock()
-	err := w.WriteMessages(ctx, msgs...)
+	failed, err := d.write(ctx, conn.client, recs, resend)
+	conn.writes.Done()
 	if err == nil {
 		return nil
 	}
 	d.failed.Store(true)
-	var werrs kafka.WriteErrors
-	if errors.As(err, &werrs) && len(werrs) == len(recs) && werrs.Count() < len(recs) {
-		pe := &PartialError{Err: err}
-		for i, e := range werrs {
-			if e != nil {
-				pe.Failed = append(pe.Failed, i)
-			}
-		}
-		return pe
+	if len(failed) > 0 && len(failed) < len(recs) {
+		return &PartialError{Failed: failed, Err: err}
 	}
 	return err
 }
 
+// write produces recs, one request per partition, and returns the indexes
+// of the records that were not written, in order, with the errors.
+func (d *kafkaDestination) write(ctx context.Context, c *kafka.Client, recs [][]byte, resend bool) ([]int, error) {
+	n, err := d.partitions(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	// parts[p] are the indexes of p's records, in order.
+	parts := make([][]int32, n)
+	for i, r := range recs {
+		p := d.partition(requestID(r), n)
+		if parts[p] == nil {
+			parts[p] = make([]int32, 0, 2*len(recs)/n+8)
+		}
+		parts[p] = append(parts[p], int32(i))
+	}
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for p, idx := range parts {
+		if len(idx) == 0 {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[p] = d.produce(ctx, c, p, recs, idx, resend)
+		}()
+	}
+	wg.Wait()
+	var failed []int
+	for p, e := range errs {
+		if e == nil {
+			continue
+		}
+		err = errors.Join(err, fmt.Errorf("partition %d: %w", p, e))
+		for _, i := range parts[p] {
+			failed = append(failed, int(i))
+		}
+	}
+	if err == nil {
+		return nil, nil
+	}
+	slices.Sort(failed)
+	return failed, err
+}
+
+// partitions returns the topic's partition count, from the transport's
+// metadata cache unless it has expired.
+func (d *kafkaDestination) partitions(ctx context.Context, c *kafka.Client) (int, error) {
+	md, err := c.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{d.topic}})
+	if err != nil {
+		return 0, err
+	}
+	for _, t := range md.Topics {
+		if t.Name != d.topic {
+			continue
+		}
+		if t.Error != nil {
+			return 0, t.Error
+		}
+		if len(t.Partitions) == 0 {
+			return 0, kafka.UnknownTopicOrPartition
+		}
+		return len(t.Partitions), nil
+	}
+	return 0, kafka.UnknownTopicOrPartition
+}
+
+// partition picks key's partition as kafka.Hash does (FNV-1a, as Sarama's
+// hash partitioner), so records keep the partitions they had with
+// kafka-go's Writer; records without a key go round robin.
+func (d *kafkaDestination) partition(key []byte, n int) int {
+	if key == nil {
+		return int((d.rr.Add(1) - 1) % uint32(n))
+	}
+	const offset32, prime32 = 2166136261, 16777619
+	h := uint32(offset32)
+	for _, c := range key {
+		h ^= uint32(c)
+		h *= prime32
+	}
+	p := int32(h) % int32(n)
+	if p < 0 {
+		p = -p
+	}
+	return int(p)
+}
+
+// produce writes the records idx of recs to partition p, retrying once
+// after a temporary error.
+func (d *kafkaDestination) produce(ctx context.Context, c *kafka.Client, p int, recs [][]byte, idx []int32, resend bool) error {
+	var err error
+	for attempt := range produceAttempts {
+		if attempt > 0 {
+			t := time.NewTimer(produceBackoff)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+				return errors.Join(err, ctx.Err())
+			}
+		}
+		var res *kafka.ProduceResponse
+		res, err = c.Produce(ctx, &kafka.ProduceRequest{
+			Topic:        d.topic,
+			Partition:    p,
+			RequiredAcks: produceAcks,
+			Compression:  produceCompression,
+			Records:      &recordReader{recs: recs, idx: idx, resend: resend},
+		})
+		if err == nil && res != nil && res.Error != nil {
+			err = res.Error
+		}
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil || !retriable(err) {
+			return err
+		}
+	}
+	return err
+}
+
+// retriable reports whether a produce that failed with err may succeed if
+// sent again at once: kafka-go's Writer's rule.
+func retriable(err error) bool {
+	var temp interface{ Temporary() bool }
+	if errors.As(err, &temp) && temp.Temporary() {
+		return true
+	}
+	return errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNREFUSED) ||
+		errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, syscall.EPIPE)
+}
+
+// recordReader is a kafka.RecordReader over the records idx of recs, keyed
+// by request id. It reuses one Record, so producing allocates nothing per
+// record; the encoder is done with each Record before it asks for the next.
+type recordReader struct {
+	recs   [][]byte
+	idx    []int32
+	next   int
+	resend bool
+	rec    kafka.Record
+	key    bytesReader
+	value  bytesReader
+}
+
+func (r *recordReader) ReadRecord() (*kafka.Record, error) {
+	if r.next >= len(r.idx) {
+		return nil, io.EOF
+	}
+	v := r.recs[r.idx[r.next]]
+	r.next++
+	r.rec = kafka.Record{}
+	if r.resend {
+		r.rec.Headers = resentHeader
+	}
+	if k := requestID(v); k != nil {
+		r.key.Reset(k)
+		r.rec.Key = &r.key
+	}
+	r.value.Reset(v)
+	r.rec.Value = &r.value
+	return &r.rec, nil
+}
+
+// bytesReader is a kafka.Bytes over a slice.
+type bytesReader struct{ bytes.Reader }
+
+func (*bytesReader) Close() error { return nil }
+
 func (d *kafkaDestination) Close() error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	err := d.w.Close()
-	d.transport.CloseIdleConnections()
-	return err
+	d.conn.close()
+	d.olds.Wait()
+	return nil
 }
 
 var _ Destination = (*kafkaDestination)(nil)

@@ -50,12 +50,17 @@ type Sink struct {
 	pool  sync.Pool // of *[]byte
 
 	// Enqueue's side.
-	queue     chan *[]byte
-	spilling  atomic.Bool // set while records bypass queue for over
-	omu       sync.Mutex  // guards over
-	over      []*[]byte   // overflow backlog, newer than everything in queue
-	overCap   int
-	spillc    chan struct{} // cap 1: wakes run when over has records
+	queue    chan *[]byte
+	spilling atomic.Bool // set while records bypass queue for over
+	omu      sync.Mutex  // guards over
+	over     []*[]byte   // overflow backlog, newer than everything in queue
+	overCap  int
+	spillc   chan struct{} // cap 1: wakes run when over has records
+	// readyc (cap 1) wakes run once the queue holds wakeAt records: the
+	// first record of a batch, or enough to fill it. run is not woken for
+	// each record; a goroutine wake-up costs more than queueing one.
+	readyc    chan struct{}
+	wakeAt    atomic.Int64
 	inflight  atomic.Pointer[context.CancelFunc]
 	enqueuers atomic.Int64 // Enqueue calls in progress; Close waits for 0
 	closing   atomic.Bool
@@ -121,6 +126,7 @@ func Open(set Settings, log *slog.Logger, hooks Hooks) (*Sink, error) {
 		queue:    make(chan *[]byte, set.QueueSize),
 		overCap:  set.QueueSize,
 		spillc:   make(chan struct{}, 1),
+		readyc:   make(chan struct{}, 1),
 		stopc:    make(chan struct{}),
 		pokec:    make(chan struct{}, 1),
 		drainedc: make(chan struct{}, 1),
@@ -153,11 +159,24 @@ func (s *Sink) Enqueue(r *logrecord.Record) {
 		select {
 		case s.queue <- bp:
 			s.inMemory.Add(1)
+			s.wake()
 			return
 		default:
 		}
 	}
 	s.overflow(bp)
+}
+
+// wake wakes run if the queue holds as many records as it waits for. The
+// queue only shrinks while run is awake, so the Enqueue that brings it to
+// wakeAt sees it there.
+func (s *Sink) wake() {
+	if int64(len(s.queue)) >= s.wakeAt.Load() {
+		select {
+		case s.readyc <- struct{}{}:
+		default:
+		}
+	}
 }
 
 // overflow takes a record the queue had no room for. From the first such
@@ -172,6 +191,7 @@ func (s *Sink) overflow(bp *[]byte) {
 		case s.queue <- bp:
 			s.omu.Unlock()
 			s.inMemory.Add(1)
+			s.wake()
 			return
 		default:
 		}
@@ -231,16 +251,41 @@ func (s *Sink) run() {
 	var b batch
 	linger := time.NewTimer(time.Hour)
 	linger.Stop()
+	take := func() {
+		for {
+			select {
+			case bp := <-s.queue:
+				if b.add(bp) == 1 {
+					linger.Reset(s.set.Linger)
+				}
+				if b.full(s.set) {
+					s.flush(&b)
+				}
+			default:
+				return
+			}
+		}
+	}
 	for {
+		// Sleep until the batch can be filled, or its linger ends; with
+		// no batch, until a record comes. Never wait for more than half
+		// the queue, which would fill it and spill to the spool.
+		want := int64(1)
+		if n := len(b.bufs); n > 0 {
+			want = int64(max(1, min(s.set.BatchSize-n, s.set.QueueSize/2)))
+		}
+		s.wakeAt.Store(want)
+		if int64(len(s.queue)) >= want {
+			take()
+			continue
+		}
 		select {
-		case bp := <-s.queue:
-			if b.add(bp) == 1 {
-				linger.Reset(s.set.Linger)
-			}
-			if b.full(s.set) {
-				s.flush(&b)
-			}
+		case <-s.readyc:
+			take()
 		case <-linger.C:
+			// Records queued since the last wake-up belong to this batch,
+			// as far as it has room.
+			take()
 			s.flush(&b)
 		case <-s.spillc:
 			s.spill(&b)

@@ -21,6 +21,9 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	if runBrokerChild() {
+		return
+	}
 	goleak.VerifyTestMain(m)
 }
 
