@@ -52,12 +52,17 @@
 // than two rounds of its demand syncs in the next round rather than wait
 // for its turn.
 //
-// Before a node holds a claim in a window it may admit ColdHits (default
-// 1), when it has never read the key or its last read found at least half
-// the limit remaining: a key requested rarely on each node is served
-// without waiting for a round. These are the one exception to the
-// ceiling, at most ColdHits per node and window, and only in a window far
-// from its limit when last read.
+// A node the others divided the limit without — one that never read the
+// key, or whose rate was zero in the last read because it was idle — may
+// admit an allowance beyond its claim while it waits a round for its
+// claim to grow, when that read found at least half the limit remaining
+// and the claims read leave room: max(ColdHits, ColdShare × limit / live
+// nodes), defaults 1 and 0.5%. Without it a key far from its limit (a
+// billion a minute, say) would be refused for a round whenever a node
+// starts or resumes serving it. It is the one exception to the ceiling:
+// the nodes may admit more than the limit only when the others spend over
+// half of it between such a node's read and its use of the allowance, and
+// then by at most the allowances, ColdShare × limit + n × ColdHits.
 //
 // A window far from its limit is synced less often, up to 10 rounds apart
 // while the cluster would need over four times that long to use what
@@ -74,11 +79,11 @@
 //
 // # Accuracy
 //
-// Overshoot: none, but for cold hits (at most n·ColdHits per window for n
-// nodes, and only when the window was far from its limit at the nodes'
-// last reads) and sliding windows' rounding (the plugin admits whole hits
-// below a limit less a fractional weight: at most one hit over the
-// weighted count). It depends on neither the sync interval, nor the node
+// Overshoot: none, but for the allowance (at most ColdShare × limit +
+// n × ColdHits per window for n nodes, and only when the window was far
+// from its limit at the nodes' last reads) and sliding windows' rounding
+// (the plugin admits whole hits below a limit less a fractional weight:
+// at most one hit over the weighted count). It depends on neither the sync interval, nor the node
 // count, nor the request rate. Nodes that only enforce the cluster total
 // they read would overshoot at the window boundary by about
 // (n − 1)·r·T for n nodes at r requests/s each: 333 of a limit of 1,000

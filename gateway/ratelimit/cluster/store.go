@@ -62,12 +62,19 @@ type Options struct {
 	// not read yet (1/LiveNodes of the limit). Default: the number of nodes
 	// seen in slot rows during the last minute, at least 1.
 	LiveNodes func() int
-	// ColdHits is how many hits a node admits in a window before it holds
-	// a claim in it, when it has not read the key yet or its last read
-	// found the key far from its limit (default 1; negative for none). It
-	// lets a key that is requested rarely on each node be served at all;
-	// each one may go over the limit, which the package doc counts.
-	ColdHits int
+	// ColdHits and ColdShare set the allowance: how many hits a node may
+	// admit in a window beyond its claim, while it has never read the key
+	// or its last read found at least half the limit remaining. It is
+	// max(ColdHits, ColdShare × limit / live nodes) (defaults 1 and 0.005;
+	// ColdHits negative for none). It keeps a key far from its limit from
+	// being refused while a node waits a round for its claim to grow (a
+	// key new to the node, or served again after an idle spell); it is
+	// the one way the nodes can admit more than the limit, by at most
+	// ColdShare × limit + nodes × ColdHits in a window, and only when the
+	// others spend over half the limit between a node's read and its use
+	// of the allowance.
+	ColdHits  int
+	ColdShare float64
 }
 
 // Metrics are hooks for the node's metrics; every field is optional and
@@ -113,6 +120,7 @@ type Store struct {
 	shards  []shard
 	readers int // partitions read at once
 	cold    int64
+	live    atomic.Int64 // live nodes as of the last round (allowance)
 	// unsyncedAfter is how long without a successful round makes the
 	// store degraded (3 intervals; the simulations raise it to keep slow
 	// rounds from falling back to local counting).
@@ -176,7 +184,7 @@ type lane struct {
 	ratesAt    int64      // Unix ns of that read; 0 never
 	ratesStart int64      // start of the window read
 	// far: the last read found at least half the limit remaining, so a
-	// window this node holds no claim in may admit ColdHits.
+	// window not read yet and not claimed ahead may use the allowance.
 	far bool
 	// weighsPrev: the caller reads ended windows (a sliding window), so
 	// the next window's limit depends on this one's total and cannot be
@@ -252,6 +260,9 @@ func newStore(opts Options, db backend) *Store {
 	if opts.ColdHits == 0 {
 		opts.ColdHits = 1
 	}
+	if opts.ColdShare <= 0 {
+		opts.ColdShare = 0.005
+	}
 	var suffix [4]byte
 	_, _ = rand.Read(suffix[:])
 	s := &Store{
@@ -275,6 +286,7 @@ func newStore(opts Options, db backend) *Store {
 		s.shards[i].lanes = map[laneKey]*lane{}
 	}
 	s.lastOK.Store(s.now().UnixNano())
+	s.live.Store(int64(s.liveNodes(s.now().UnixNano())))
 	if opts.Manual {
 		close(s.done)
 	} else {
@@ -424,18 +436,59 @@ func (s *Store) Budget(key string, w ratelimit.Window, now time.Time, limit int6
 func (s *Store) budget(l *lane, ser *series, limit int64) int64 {
 	remaining := limit - ser.others - ser.mine
 	part := ser.claim - ser.mine
-	if part <= 0 && s.coldOK(l, ser) {
-		part = s.cold - ser.mine
+	if extra := s.extra(l, ser, limit); extra > 0 {
+		part = max(part, ser.claim+extra-ser.mine)
 	}
 	return max(0, min(remaining, part))
 }
 
-// coldOK reports whether ser may admit cold hits: this node has made no
-// claim in the window (nor read or written it), and it has never read the
-// key or its last read found the key far from its limit.
-func (s *Store) coldOK(l *lane, ser *series) bool {
-	return !ser.written && !ser.pulled && ser.pending == 0 && ser.claim == 0 &&
-		(l.ratesAt == 0 || l.far)
+// extra is what ser may admit beyond its claim (the allowance, see
+// Options.ColdHits). It fills the round a node waits for its claim to
+// grow when the other nodes divided the limit without it:
+//
+//   - the node has never read the key: the allowance;
+//   - the window was read, the node's rate in that read was zero (it was
+//     idle, or new to the key), and the read found at least half the
+//     limit remaining: as much of the allowance as the claims read leave
+//     unclaimed;
+//   - the window was not read yet nor claimed ahead, the node's rate was
+//     zero in the last read of the key, which found it far from its limit:
+//     the allowance.
+//
+// Otherwise nothing: a node the others divide for lives on its claim, and
+// the claims alone keep the limit.
+func (s *Store) extra(l *lane, ser *series, limit int64) int64 {
+	switch {
+	case l.ratesAt == 0:
+		return s.allowance(limit)
+	case ser.pulled:
+		if rateOf(ser.rates, s.rowID) > 0 || 2*(limit-ser.others-ser.mark) < limit {
+			return 0
+		}
+		return max(0, min(s.allowance(limit), limit-ser.othersClaim-ser.claim))
+	case ser.written || ser.claim > 0 || ser.pending > 0:
+		return 0 // claimed ahead: the window's limit is divided already
+	case l.far && rateOf(l.rates, s.rowID) <= 0:
+		return s.allowance(limit)
+	}
+	return 0
+}
+
+// rateOf returns node's rate in rates (0 when absent).
+func rateOf(rates []nodeRate, node string) float64 {
+	for _, r := range rates {
+		if r.node == node {
+			return r.rate
+		}
+	}
+	return 0
+}
+
+// allowance is how many hits beyond its claim a node may admit in a
+// window of limit while the key is far from it (Options.ColdHits).
+func (s *Store) allowance(limit int64) int64 {
+	share := int64(s.opts.ColdShare * float64(limit) / float64(max(1, s.live.Load())))
+	return max(s.cold, share)
 }
 
 func (s *Store) liveNodes(clock int64) int {

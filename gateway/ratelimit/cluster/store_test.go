@@ -241,3 +241,57 @@ func TestOpsPerRequest(t *testing.T) {
 		})
 	}
 }
+
+// A key far from its limit is not refused while a node waits for its
+// claim to grow: neither a key the node has never seen nor one it serves
+// again after an idle spell. (Refusing them would answer 429 with a limit
+// of a billion unused.)
+func TestNoRefusalFarFromTheLimit(t *testing.T) {
+	start := time.Date(2024, 7, 1, 10, 0, 30, 0, time.UTC)
+	clk := &clock{t: start}
+	db := newMemDB()
+	nodes := stores(alignedNodes(t, db, clk, 3, simInterval, simDelay))
+	ctx := context.Background()
+	const limit = 1_000_000_000
+	round := func() {
+		for _, n := range nodes {
+			must(t, n.Flush(ctx))
+		}
+		for _, n := range nodes {
+			must(t, n.Pull(ctx))
+		}
+		clk.Set(clk.Now().Add(simInterval))
+	}
+	// admit takes up to want hits on node 0 now and returns how many it
+	// admitted.
+	admit := func(want int) int {
+		got := 0
+		for range want {
+			b, err := nodes[0].Budget("k", ratelimit.Minute, clk.Now(), limit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if b <= 0 {
+				break
+			}
+			nodes[0].Add("k", ratelimit.Minute, clk.Now(), 1)
+			got++
+		}
+		return got
+	}
+	// A new key, 2,000 requests before the first round: all admitted.
+	if got := admit(2000); got != 2000 {
+		t.Fatalf("new key: admitted %d of 2000 before the first round, far from a limit of %d", got, limit)
+	}
+	for range 5 {
+		round()
+		admit(1000)
+	}
+	// Idle for longer than IdleAfter (rounds go on), then busy again.
+	for range 120 {
+		round()
+	}
+	if got := admit(2000); got != 2000 {
+		t.Errorf("after an idle spell: admitted %d of 2000 before the next round, far from a limit of %d", got, limit)
+	}
+}

@@ -494,6 +494,7 @@ func carryRates(cur, prev []nodeRate) []nodeRate {
 // record ends a round: its metrics and the degraded state.
 func (s *Store) record(d time.Duration, err error) {
 	clock := s.now().UnixNano()
+	s.live.Store(int64(s.liveNodes(clock)))
 	s.syncs.Add(1)
 	if err != nil {
 		s.syncErrs.Add(1)
