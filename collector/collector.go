@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ClickHouse/ch-go"
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/segmentio/kafka-go"
@@ -151,10 +152,27 @@ func New(cfg Config, log *slog.Logger, hooks Hooks) (*Collector, error) {
 		dialer:        dialer,
 		conn:          conn,
 		reconcileConn: reconcileConn,
-		loader:        NewLoader(conn, cfg.ClickHouseDatabase),
+		loader:        NewLoader(conn, cfg.ClickHouseDatabase, cfg.insertOptions()),
 		dead:          dead,
 		transport:     transport,
 	}, nil
+}
+
+// insertOptions are the options of the loader's insert connection: the
+// same server, credentials and timeouts as the other connection, and LZ4
+// for the blocks.
+func (c Config) insertOptions() ch.Options {
+	return ch.Options{
+		Address:     c.ClickHouseAddr,
+		Database:    c.ClickHouseDatabase,
+		User:        c.ClickHouseUsername,
+		Password:    c.ClickHousePassword,
+		TLS:         c.ClickHouseTLS,
+		Compression: ch.CompressionLZ4,
+		ClientName:  "tollgate-collector",
+		DialTimeout: 5 * time.Second,
+		ReadTimeout: c.InsertTimeout,
+	}
 }
 
 // kafkaLogger adapts kafka-go's printf logging to slog.
@@ -269,7 +287,7 @@ func (c *Collector) Close() error {
 		cancel()
 		<-done
 	}
-	err := errors.Join(c.dead.Close(), c.conn.Close())
+	err := errors.Join(c.dead.Close(), c.loader.Close(), c.conn.Close())
 	if c.reconcileConn != nil {
 		err = errors.Join(err, c.reconcileConn.Close())
 	}

@@ -78,6 +78,13 @@ func (e *env) config() Config {
 	return cfg
 }
 
+// loader returns a Loader into e's database, closed when the test ends.
+func (e *env) loader() *Loader {
+	l := NewLoader(e.conn, e.db, e.config().insertOptions())
+	e.t.Cleanup(func() { _ = l.Close() })
+	return l
+}
+
 // running is a collector running in the background.
 type running struct {
 	c    *Collector

@@ -4,24 +4,55 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"sync"
 	"time"
 
-	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/ch-go"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 )
 
 // Loader writes rows to a ClickHouse database migrated by
 // schema/clickhouse and reads back which Kafka offsets are loaded. It is
 // safe for concurrent use; it does not own conn.
+//
+// Rows go in over a native connection of the Loader's own (ch-go), which
+// encodes the columns of Rows into the INSERT's block as they are:
+// clickhouse-go's batches copy every value into a block made anew for
+// each INSERT. Everything else goes over conn.
 type Loader struct {
-	conn driver.Conn
-	db   string
+	conn   driver.Conn
+	db     string
+	opts   ch.Options // for the insert connection
+	insert string     // the INSERT statement
+
+	mu       sync.Mutex // one INSERT at a time: a ch.Client runs one query
+	client   *ch.Client // nil before the first insert, after a failed one and after Close
+	lastUsed time.Time  // when client last finished a query
+	revision int        // announced to the server; 0 for ch-go's own
+	closed   bool
 }
 
-// NewLoader returns a Loader over conn for database.
-func NewLoader(conn driver.Conn, database string) *Loader {
-	return &Loader{conn: conn, db: database}
+// NewLoader returns a Loader over conn for database. Inserts dial
+// ClickHouse with insert (its Database is replaced by database); the
+// Loader closes that connection on Close.
+func NewLoader(conn driver.Conn, database string, insert ch.Options) *Loader {
+	insert.Database = database
+	return &Loader{
+		conn:   conn,
+		db:     database,
+		opts:   insert,
+		insert: "INSERT INTO " + database + ".requests (" + insertColumns + ") VALUES",
+	}
+}
+
+// Close closes the insert connection. Insert fails after Close.
+func (l *Loader) Close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.closed = true
+	return l.dropClient()
 }
 
 // Insert writes rows in one INSERT, tagged with queryID so that
@@ -32,19 +63,105 @@ func (l *Loader) Insert(ctx context.Context, queryID string, rows *Rows) error {
 	if rows.Len() == 0 {
 		return nil
 	}
-	ctx = clickhouse.Context(ctx, clickhouse.WithQueryID(queryID))
-	b, err := l.conn.PrepareBatch(ctx, "INSERT INTO "+l.db+".requests ("+insertColumns+")")
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	client, err := l.connect(ctx)
 	if err != nil {
-		return fmt.Errorf("prepare insert into %s.requests: %w", l.db, err)
+		return fmt.Errorf("insert %d rows into %s.requests: %w", rows.Len(), l.db, err)
 	}
-	if err := rows.appendTo(b); err != nil {
-		_ = b.Abort()
-		return err
-	}
-	if err := b.Send(); err != nil {
+	err = client.Do(ctx, ch.Query{Body: l.insert, Input: rows.input(), QueryID: queryID})
+	l.lastUsed = time.Now()
+	if err != nil {
+		// What a failed query left on the connection (part of a block,
+		// packets not read) is unknown: the next insert dials anew.
+		_ = l.dropClient()
 		return fmt.Errorf("insert %d rows into %s.requests: %w", rows.Len(), l.db, err)
 	}
 	return nil
+}
+
+// errLoaderClosed is returned by Insert after Close.
+var errLoaderClosed = errors.New("collector: loader closed")
+
+// idleCheck is how long the insert connection may sit unused before an
+// insert pings it first: ClickHouse closes idle connections
+// (idle_connection_timeout) and a restart breaks them, and an INSERT
+// that fails only because its connection was gone costs a retry.
+const idleCheck = 10 * time.Second
+
+// connect returns the insert connection, dialling one if there is none
+// or the one there is does not answer. l.mu is held.
+func (l *Loader) connect(ctx context.Context) (*ch.Client, error) {
+	if l.closed {
+		return nil, errLoaderClosed
+	}
+	if l.client != nil && !l.client.IsClosed() {
+		if time.Since(l.lastUsed) < idleCheck {
+			return l.client, nil
+		}
+		err := l.client.Ping(ctx)
+		l.lastUsed = time.Now()
+		if err == nil {
+			return l.client, nil
+		}
+	}
+	_ = l.dropClient()
+	client, err := l.dial(ctx)
+	if err != nil {
+		return nil, err
+	}
+	l.client, l.lastUsed = client, time.Now()
+	return client, nil
+}
+
+// ch-go (v0.75) sends a query's client info only from protocol revision
+// 54420 on, where ClickHouse expects it from 54032
+// (DBMS_MIN_REVISION_WITH_CLIENT_INFO). A server in between (18.16 is
+// 54412) reads what follows as client info and fails the query ("Unknown
+// setting"). Announcing revision 54031 to such a server makes neither side
+// send or read client info; the rest that revision leaves out (the server
+// time zone in its hello, column defaults, written rows in progress
+// packets, settings as strings) an INSERT of a native block does not need.
+const (
+	chgoClientInfoRevision = 54420
+	preClientInfoRevision  = 54031
+)
+
+// dial connects with the protocol revision the server last called for
+// and, when the server turns out to call for another, dials again with
+// that one. l.mu is held.
+func (l *Loader) dial(ctx context.Context) (*ch.Client, error) {
+	for range 2 {
+		opts := l.opts
+		opts.ProtocolVersion = l.revision
+		client, err := ch.Dial(ctx, opts)
+		if err != nil {
+			return nil, fmt.Errorf("connect to clickhouse %s: %w", opts.Address, err)
+		}
+		want := 0
+		if client.ServerInfo().Revision < chgoClientInfoRevision {
+			want = preClientInfoRevision
+		}
+		if want == l.revision {
+			return client, nil
+		}
+		_ = client.Close()
+		l.revision = want
+	}
+	return nil, fmt.Errorf("connect to clickhouse %s: protocol revision changed while dialling", l.opts.Address)
+}
+
+// dropClient closes the insert connection, if any. l.mu is held.
+func (l *Loader) dropClient() error {
+	if l.client == nil {
+		return nil
+	}
+	err := l.client.Close()
+	l.client = nil
+	if errors.Is(err, ch.ErrClosed) {
+		return nil
+	}
+	return err
 }
 
 // Existing returns which of ids the requests table holds among the

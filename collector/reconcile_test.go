@@ -23,7 +23,7 @@ func (e *env) loadRows(from, to int, end time.Time, spacing time.Duration) {
 		rec.StartedAt = end.Add(-time.Duration(i) * spacing).UnixMilli()
 		rows.Add(&rec, "loaded-directly", 0, int64(i))
 	}
-	if err := NewLoader(e.conn, e.db).Insert(e.t.Context(), newQueryID(), &rows); err != nil {
+	if err := e.loader().Insert(e.t.Context(), newQueryID(), &rows); err != nil {
 		e.t.Fatalf("insert: %v", err)
 	}
 }

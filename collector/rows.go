@@ -1,15 +1,16 @@
 package collector
 
 import (
-	"fmt"
+	"encoding/binary"
+	"slices"
 
-	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/ClickHouse/ch-go/proto"
 
 	"github.com/tollgate/tollgate/internal/logrecord"
 )
 
-// insertColumns names every column the loader writes, in the order Rows
-// hands them to the batch. 18.16 rejects a batch INSERT without a column
+// insertColumns names every column the loader writes, in the order of
+// Rows.input. 18.16 rejects an INSERT of a native block without a column
 // list, and naming them keeps the loader working when a later migration
 // adds a column.
 const insertColumns = "request_id, trace_id, started_at, started_at_ms, node_id, workspace, service_id, route_id, route_path, " +
@@ -18,17 +19,18 @@ const insertColumns = "request_id, trace_id, started_at, started_at_ms, node_id,
 	"auth_outcome, rate_limit_outcome, error_class, billable, billing_units, kafka_topic, kafka_partition, kafka_offset"
 
 // Rows are records as the collector loads them, with where in Kafka each
-// was read, held column by column: the loader appends each column to the
-// INSERT in one call instead of 35 values per row, and the collector keeps
-// one Rows from batch to batch (Reset keeps the capacity) so that a batch
-// of the same size allocates nothing.
+// was read, held column by column: the loader encodes these columns into
+// the INSERT's native block as they are, with no copy in between, and the
+// collector keeps one Rows from batch to batch (Reset keeps the capacity)
+// so that a batch of the same size allocates nothing.
 //
 // Rows keeps the strings it is given, not copies: with
 // logrecord.DecodeShared they point into the Kafka message values, which
 // nothing writes to, and stay alive until Reset.
 type Rows struct {
 	requestID, traceID                                []string
-	startedAt, startedAtMs                            []int64 // seconds (DateTime) and milliseconds
+	startedAt                                         proto.ColDateTime // seconds
+	startedAtMs                                       []int64
 	nodeID, workspace, serviceID, routeID, routePath  []string
 	consumerID, credentialID                          []string
 	method, protocol, host, path, clientIP, userAgent []string
@@ -55,7 +57,7 @@ func (rs *Rows) Add(r *logrecord.Record, topic string, partition int, offset int
 	rs.traceID = append(rs.traceID, r.TraceID)
 	// Validate keeps StartedAt positive, so division truncates to the
 	// second the DateTime column holds.
-	rs.startedAt = append(rs.startedAt, r.StartedAt/1000)
+	rs.startedAt.Data = append(rs.startedAt.Data, proto.DateTime(r.StartedAt/1000))
 	rs.startedAtMs = append(rs.startedAtMs, r.StartedAt)
 	rs.nodeID = append(rs.nodeID, r.NodeID)
 	rs.workspace = append(rs.workspace, r.Workspace)
@@ -107,7 +109,7 @@ func (rs *Rows) Reset() { rs.truncate(0) }
 // truncate keeps the first n rows.
 func (rs *Rows) truncate(n int) {
 	rs.each(func(s *[]string) { clear((*s)[n:]); *s = (*s)[:n] })
-	rs.startedAt, rs.startedAtMs = rs.startedAt[:n], rs.startedAtMs[:n]
+	rs.startedAt.Data, rs.startedAtMs = rs.startedAt.Data[:n], rs.startedAtMs[:n]
 	rs.status, rs.upstreamStatus, rs.upstreamTries = rs.status[:n], rs.upstreamStatus[:n], rs.upstreamTries[:n]
 	rs.latencyTotal, rs.latencyGateway, rs.latencyUpstream = rs.latencyTotal[:n], rs.latencyGateway[:n], rs.latencyUpstream[:n]
 	rs.requestBytes, rs.responseBytes = rs.requestBytes[:n], rs.responseBytes[:n]
@@ -148,7 +150,7 @@ func (rs *Rows) Keep(keep func(i int) bool) int {
 // move copies row from to row to.
 func (rs *Rows) move(to, from int) {
 	rs.each(func(s *[]string) { (*s)[to] = (*s)[from] })
-	rs.startedAt[to], rs.startedAtMs[to] = rs.startedAt[from], rs.startedAtMs[from]
+	rs.startedAt.Data[to], rs.startedAtMs[to] = rs.startedAt.Data[from], rs.startedAtMs[from]
 	rs.status[to], rs.upstreamStatus[to], rs.upstreamTries[to] = rs.status[from], rs.upstreamStatus[from], rs.upstreamTries[from]
 	rs.latencyTotal[to], rs.latencyGateway[to], rs.latencyUpstream[to] = rs.latencyTotal[from], rs.latencyGateway[from], rs.latencyUpstream[from]
 	rs.requestBytes[to], rs.responseBytes[to] = rs.requestBytes[from], rs.responseBytes[from]
@@ -156,30 +158,73 @@ func (rs *Rows) move(to, from int) {
 	rs.partition[to], rs.offset[to] = rs.partition[from], rs.offset[from]
 }
 
-// columns returns the columns in the order of insertColumns.
-func (rs *Rows) columns() [35]any {
-	return [...]any{
-		rs.requestID, rs.traceID, rs.startedAt, rs.startedAtMs, rs.nodeID,
-		rs.workspace, rs.serviceID, rs.routeID, rs.routePath, rs.consumerID, rs.credentialID,
-		rs.method, rs.protocol, rs.host, rs.path, rs.clientIP, rs.userAgent,
-		rs.status, rs.upstreamStatus, rs.responder, rs.upstreamTries, rs.upstreamAddr,
-		rs.latencyTotal, rs.latencyGateway, rs.latencyUpstream, rs.requestBytes, rs.responseBytes,
-		rs.authOutcome, rs.rateLimitOutcome, rs.errorClass, rs.billable, rs.billingUnits,
-		rs.topic, rs.partition, rs.offset,
+// input returns the columns in the order of insertColumns as the
+// INSERT's block: views of rs, valid until rs changes.
+func (rs *Rows) input() proto.Input {
+	return proto.Input{
+		{Name: "request_id", Data: (*colStr)(&rs.requestID)},
+		{Name: "trace_id", Data: (*colStr)(&rs.traceID)},
+		{Name: "started_at", Data: &rs.startedAt},
+		{Name: "started_at_ms", Data: (*proto.ColInt64)(&rs.startedAtMs)},
+		{Name: "node_id", Data: (*colStr)(&rs.nodeID)},
+		{Name: "workspace", Data: (*colStr)(&rs.workspace)},
+		{Name: "service_id", Data: (*colStr)(&rs.serviceID)},
+		{Name: "route_id", Data: (*colStr)(&rs.routeID)},
+		{Name: "route_path", Data: (*colStr)(&rs.routePath)},
+		{Name: "consumer_id", Data: (*colStr)(&rs.consumerID)},
+		{Name: "credential_id", Data: (*colStr)(&rs.credentialID)},
+		{Name: "method", Data: (*colStr)(&rs.method)},
+		{Name: "protocol", Data: (*colStr)(&rs.protocol)},
+		{Name: "host", Data: (*colStr)(&rs.host)},
+		{Name: "path", Data: (*colStr)(&rs.path)},
+		{Name: "client_ip", Data: (*colStr)(&rs.clientIP)},
+		{Name: "user_agent", Data: (*colStr)(&rs.userAgent)},
+		{Name: "status", Data: (*proto.ColUInt16)(&rs.status)},
+		{Name: "upstream_status", Data: (*proto.ColUInt16)(&rs.upstreamStatus)},
+		{Name: "responder", Data: (*colStr)(&rs.responder)},
+		{Name: "upstream_tries", Data: (*proto.ColUInt16)(&rs.upstreamTries)},
+		{Name: "upstream_addr", Data: (*colStr)(&rs.upstreamAddr)},
+		{Name: "latency_total_ms", Data: (*proto.ColFloat64)(&rs.latencyTotal)},
+		{Name: "latency_gateway_ms", Data: (*proto.ColFloat64)(&rs.latencyGateway)},
+		{Name: "latency_upstream_ms", Data: (*proto.ColFloat64)(&rs.latencyUpstream)},
+		{Name: "request_bytes", Data: (*proto.ColInt64)(&rs.requestBytes)},
+		{Name: "response_bytes", Data: (*proto.ColInt64)(&rs.responseBytes)},
+		{Name: "auth_outcome", Data: (*colStr)(&rs.authOutcome)},
+		{Name: "rate_limit_outcome", Data: (*colStr)(&rs.rateLimitOutcome)},
+		{Name: "error_class", Data: (*colStr)(&rs.errorClass)},
+		{Name: "billable", Data: (*proto.ColUInt8)(&rs.billable)},
+		{Name: "billing_units", Data: (*proto.ColInt64)(&rs.billingUnits)},
+		{Name: "kafka_topic", Data: (*colStr)(&rs.topic)},
+		{Name: "kafka_partition", Data: (*proto.ColInt32)(&rs.partition)},
+		{Name: "kafka_offset", Data: (*proto.ColInt64)(&rs.offset)},
 	}
 }
 
-// columnAppender is the part of a driver.Batch that appendTo uses.
-type columnAppender interface {
-	Column(int) driver.BatchColumn
-}
+// colStr is a String column over strings Rows holds. proto.ColStr would
+// first copy every value into a buffer of its own; colStr encodes them
+// straight into the block.
+type colStr []string
 
-// appendTo appends every column to b, whose columns are insertColumns.
-func (rs *Rows) appendTo(b columnAppender) error {
-	for i, col := range rs.columns() {
-		if err := b.Column(i).Append(col); err != nil {
-			return fmt.Errorf("append column %d of %d rows: %w", i, rs.Len(), err)
+var _ proto.ColInput = (*colStr)(nil)
+
+func (c colStr) Type() proto.ColumnType { return proto.ColumnTypeString }
+func (c colStr) Rows() int              { return len(c) }
+
+// EncodeColumn appends the native String encoding of c to b: each value
+// as its length (uvarint) and its bytes.
+func (c colStr) EncodeColumn(b *proto.Buffer) {
+	n := 0
+	for _, s := range c {
+		n += 1 + len(s)
+		for l := len(s); l >= 0x80; l >>= 7 {
+			n++ // a length of more than one uvarint byte
 		}
 	}
-	return nil
+	b.Buf = slices.Grow(b.Buf, n)
+	for _, s := range c {
+		b.Buf = binary.AppendUvarint(b.Buf, uint64(len(s)))
+		b.Buf = append(b.Buf, s...)
+	}
 }
+
+func (c colStr) WriteColumn(w *proto.Writer) { w.ChainBuffer(c.EncodeColumn) }

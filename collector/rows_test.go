@@ -41,7 +41,7 @@ func TestRowsRoundTrip(t *testing.T) {
 	if rows.Len() != 6 {
 		t.Fatalf("Len after Keep = %d; want 6", rows.Len())
 	}
-	if err := NewLoader(e.conn, e.db).Insert(t.Context(), newQueryID(), &rows); err != nil {
+	if err := e.loader().Insert(t.Context(), newQueryID(), &rows); err != nil {
 		t.Fatalf("Insert: %v", err)
 	}
 
@@ -109,5 +109,19 @@ func TestRowsRoundTrip(t *testing.T) {
 			}
 		}
 		t.Fatalf("inserted rows differ from the records:\n%s", b.String())
+	}
+}
+
+// TestRowsInputColumns checks that the block Rows hands the loader names
+// insertColumns, in order: the INSERT's column list and the block's
+// columns must match.
+func TestRowsInputColumns(t *testing.T) {
+	var rows Rows
+	var names []string
+	for _, c := range rows.input() {
+		names = append(names, c.Name)
+	}
+	if got := strings.Join(names, ", "); got != insertColumns {
+		t.Fatalf("input columns\n got  %s\n want %s", got, insertColumns)
 	}
 }
