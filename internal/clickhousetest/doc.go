@@ -2,7 +2,8 @@
 // clickhouse-server (18.16 on the build machines, any later release
 // elsewhere) as a child process with a generated configuration in a
 // temporary directory, or, when TOLLGATE_TEST_CLICKHOUSE=host:port is set,
-// an existing server.
+// an existing server. The configuration and the binary lookup are
+// internal/clickhouselocal's, shared with the load benchmarks.
 //
 // It owns the server processes it starts, their temporary directories and
 // the test databases it creates, and removes them when the test (or, for a

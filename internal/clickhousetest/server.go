@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tollgate/tollgate/internal/clickhouselocal"
 )
 
 // Environment variables the package reads.
@@ -36,7 +36,7 @@ var (
 	ErrExternal = errors.New("clickhouse server not started by clickhousetest")
 	// ErrNoBinary says neither clickhouse-server nor clickhouse is
 	// installed.
-	ErrNoBinary = errors.New("clickhouse-server not installed (apt-get install clickhouse-server)")
+	ErrNoBinary = clickhouselocal.ErrNotInstalled
 )
 
 // startTimeout bounds how long a server may take to answer after its
@@ -85,7 +85,7 @@ func Start(t testing.TB) *Server {
 		t.Logf("using the ClickHouse at %s (%s)", addr, EnvAddr)
 		return &Server{addr: addr, external: true}
 	}
-	bin, err := findBinary()
+	bin, err := clickhouselocal.FindBinary()
 	if err != nil {
 		skipOrFail(t, err)
 	}
@@ -130,43 +130,10 @@ func required(part string) bool {
 	return false
 }
 
-// binary is how to run a server: the program and the arguments before
-// --config-file.
-type binary struct {
-	path string
-	args []string
-}
-
-// findBinary looks for Debian's clickhouse-server (18.16 ships it as its
-// own program) and then for the single clickhouse binary of later
-// releases, in PATH and in the directories packages install to, which
-// PATH often lacks (/usr/sbin for a non-root user).
-func findBinary() (binary, error) {
-	look := func(name string) (string, bool) {
-		if p, err := exec.LookPath(name); err == nil {
-			return p, true
-		}
-		for _, dir := range []string{"/usr/sbin", "/usr/bin", "/usr/local/bin"} {
-			p := filepath.Join(dir, name)
-			if fi, err := os.Stat(p); err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0 {
-				return p, true
-			}
-		}
-		return "", false
-	}
-	if p, ok := look("clickhouse-server"); ok {
-		return binary{path: p}, nil
-	}
-	if p, ok := look("clickhouse"); ok {
-		return binary{path: p, args: []string{"server"}}, nil
-	}
-	return binary{}, ErrNoBinary
-}
-
 // startServer writes a configuration with free ports into dir and starts
 // the server. A port picked free can be taken before the server binds it;
 // then it tries again with new ports.
-func startServer(bin binary, dir string) (*Server, error) {
+func startServer(bin clickhouselocal.Binary, dir string) (*Server, error) {
 	var lastErr error
 	for attempt := 0; attempt < 3; attempt++ {
 		ports, err := freePorts(2)
@@ -178,7 +145,9 @@ func startServer(bin binary, dir string) (*Server, error) {
 			httpAddr: net.JoinHostPort("127.0.0.1", fmt.Sprint(ports[1])),
 			dir:      dir,
 		}
-		if err := writeConfig(dir, ports[0], ports[1]); err != nil {
+		cfg := clickhouselocal.DefaultConfig()
+		cfg.Dir, cfg.TCPPort, cfg.HTTPPort = dir, ports[0], ports[1]
+		if err := clickhouselocal.WriteConfig(cfg); err != nil {
 			return nil, err
 		}
 		if err := s.launch(bin); err != nil {
@@ -215,9 +184,8 @@ func freePorts(n int) ([]int, error) {
 
 // launch starts the server process from the configuration in s.dir and
 // waits until it answers.
-func (s *Server) launch(bin binary) error {
-	args := append(append([]string{}, bin.args...), "--config-file="+filepath.Join(s.dir, "config.xml"))
-	cmd := exec.Command(bin.path, args...)
+func (s *Server) launch(bin clickhouselocal.Binary) error {
+	cmd := exec.Command(bin.Path, bin.CommandArgs(s.dir)...)
 	cmd.Dir = s.dir
 	cmd.SysProcAttr = sysProcAttr()
 	// Output goes to a file rather than a pipe: a pipe needs a goroutine
@@ -229,7 +197,7 @@ func (s *Server) launch(bin binary) error {
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		_ = out.Close()
-		return fmt.Errorf("run %s: %w", bin.path, err)
+		return fmt.Errorf("run %s: %w", bin.Path, err)
 	}
 	_ = out.Close() // the child holds its own descriptor
 	exited := make(chan struct{})
@@ -250,42 +218,25 @@ func (s *Server) launch(bin binary) error {
 	return nil
 }
 
-// waitReady polls the HTTP interface's /ping, which answers once the
-// server has loaded its tables, and then checks the native port.
+// waitReady waits until the server answers, or fails with the end of its
+// log.
 func (s *Server) waitReady(exited <-chan struct{}) error {
-	client := &http.Client{Timeout: time.Second}
-	deadline := time.Now().Add(startTimeout)
-	for {
-		select {
-		case <-exited:
-			s.mu.Lock()
-			werr := s.werr
-			s.mu.Unlock()
-			return fmt.Errorf("clickhouse exited while starting (%v): %s", werr, s.logTail())
-		default:
-		}
-		resp, err := client.Get("http://" + s.httpAddr + "/ping")
-		if err == nil {
-			_, _ = io.Copy(io.Discard, resp.Body)
-			_ = resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				c, err := net.DialTimeout("tcp", s.addr, time.Second)
-				if err == nil {
-					_ = c.Close()
-					return nil
-				}
-			}
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("clickhouse not answering on %s after %v: %s", s.httpAddr, startTimeout, s.logTail())
-		}
-		time.Sleep(50 * time.Millisecond)
+	err := clickhouselocal.WaitReady(context.Background(), s.httpAddr, s.addr, exited, startTimeout)
+	switch {
+	case errors.Is(err, clickhouselocal.ErrExited):
+		s.mu.Lock()
+		werr := s.werr
+		s.mu.Unlock()
+		return fmt.Errorf("%w (%v): %s", err, werr, s.logTail())
+	case err != nil:
+		return fmt.Errorf("%w: %s", err, s.logTail())
 	}
+	return nil
 }
 
 // logTail returns the end of the server's error log, for error messages.
 func (s *Server) logTail() string {
-	b, err := os.ReadFile(filepath.Join(s.dir, "server.err.log"))
+	b, err := os.ReadFile(filepath.Join(s.dir, clickhouselocal.ServerErrLog))
 	if err != nil || len(b) == 0 {
 		b, _ = os.ReadFile(filepath.Join(s.dir, "stdout.log"))
 	}
@@ -370,7 +321,7 @@ func (s *Server) Start() error {
 	if s.Running() {
 		return nil
 	}
-	bin, err := findBinary()
+	bin, err := clickhouselocal.FindBinary()
 	if err != nil {
 		return err
 	}

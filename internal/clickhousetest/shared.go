@@ -7,6 +7,8 @@ import (
 	"os"
 	"sync"
 	"testing"
+
+	"github.com/tollgate/tollgate/internal/clickhouselocal"
 )
 
 // Shared is one server for every test of a test binary that does not need
@@ -48,7 +50,7 @@ func (sh *Shared) Server(t testing.TB) *Server {
 		sh.srv = &Server{addr: addr, external: true}
 		return sh.srv
 	}
-	bin, err := findBinary()
+	bin, err := clickhouselocal.FindBinary()
 	if err != nil {
 		skipOrFail(t, err)
 		return nil

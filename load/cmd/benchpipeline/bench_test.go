@@ -108,3 +108,10 @@ func TestThousands(t *testing.T) {
 		}
 	}
 }
+
+// The run's ClickHouse configuration is one clickhouselocal accepts.
+func TestChConfigValid(t *testing.T) {
+	if err := chConfig(t.TempDir(), 9000, 8123).Validate(); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -2,11 +2,11 @@ package main
 
 import (
 	"errors"
-	"os"
-	"os/exec"
+	"fmt"
 	"path/filepath"
 	"time"
 
+	"github.com/tollgate/tollgate/internal/clickhouselocal"
 	"github.com/tollgate/tollgate/load/benchrig"
 )
 
@@ -105,21 +105,12 @@ func configFromEnv(getenv func(string) string) (config, error) {
 	return c, env.Err()
 }
 
-// findClickHouse looks for Debian's clickhouse-server (18.16 ships it as a
-// program of its own) and then for the single clickhouse binary of later
-// releases ("clickhouse server"), in PATH and in the directories packages
-// install to, which a user's PATH often lacks (/usr/sbin).
+// findClickHouse looks for Debian's clickhouse-server and then for the
+// single clickhouse binary of later releases.
 func findClickHouse() (string, error) {
-	for _, name := range []string{"clickhouse-server", "clickhouse"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p, nil
-		}
-		for _, dir := range []string{"/usr/sbin", "/usr/bin", "/usr/local/bin"} {
-			p := filepath.Join(dir, name)
-			if fi, err := os.Stat(p); err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0 {
-				return p, nil
-			}
-		}
+	b, err := clickhouselocal.FindBinary()
+	if err != nil {
+		return "", fmt.Errorf("%w, or set BENCH_CLICKHOUSE_SERVER", err)
 	}
-	return "", errors.New("clickhouse-server not found: apt-get install -y clickhouse-server, or set BENCH_CLICKHOUSE_SERVER")
+	return b.Path, nil
 }
