@@ -1,0 +1,45 @@
+package clickhouse
+
+import (
+	"os"
+	"testing"
+
+	"github.com/tollgate/tollgate/analytics/query"
+	"github.com/tollgate/tollgate/analytics/query/querytest"
+	"github.com/tollgate/tollgate/collector"
+	"github.com/tollgate/tollgate/internal/clickhousetest"
+	"github.com/tollgate/tollgate/internal/logrecord"
+	clickhousemigrate "github.com/tollgate/tollgate/schema/clickhouse"
+)
+
+var clickhouse clickhousetest.Shared
+
+func TestMain(m *testing.M) { os.Exit(clickhouse.Main(m, true)) }
+
+func TestConformance(t *testing.T) {
+	querytest.Run(t, func(t *testing.T) (query.Store, querytest.Loader) {
+		srv := clickhouse.Server(t)
+		db := srv.Database(t)
+		conn := srv.Conn(t, db)
+		if _, err := clickhousemigrate.Up(t.Context(), conn, db, nil); err != nil {
+			t.Fatalf("migrate: %v", err)
+		}
+		s, err := New(conn, db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		loader := collector.NewLoader(conn, db)
+		var offset int64
+		return s, func(t *testing.T, recs []logrecord.Record) {
+			t.Helper()
+			rows := make([]collector.Row, len(recs))
+			for i, r := range recs {
+				rows[i] = collector.Row{Record: r, Topic: "tollgate.requests", Partition: 0, Offset: offset}
+				offset++
+			}
+			if err := loader.Insert(t.Context(), "querytest", rows); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+}
