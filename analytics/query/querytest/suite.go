@@ -427,17 +427,16 @@ func (c *checker) top(t *testing.T) {
 	for _, rg := range ranges {
 		for _, by := range []query.Dimension{query.ByRoute, query.ByConsumer, query.ByStatus, query.ByNode} {
 			for _, m := range []query.Metric{query.MetricRequests, query.MetricErrors, query.MetricErrors5xx, query.MetricBytesOut} {
-				for _, limit := range []int{1, 3} {
-					t.Run(fmt.Sprintf("%s/%s/%s/%d", rg.name, by, m, limit), func(t *testing.T) {
-						f := acme(query.Filter{})
-						got, err := c.store.Top(t.Context(), query.TopQuery{Filter: f, From: rg.from, To: rg.to, By: by, OrderBy: m, Limit: limit})
-						if err != nil {
-							t.Fatal(err)
-						}
-						want := refGroups(c.recs, f, rg.from, rg.to, by, m, false)
-						c.checkRows(t, string(by), got, want[:min(limit, len(want))], false)
-					})
-				}
+				const limit = 2
+				t.Run(fmt.Sprintf("%s/%s/%s/%d", rg.name, by, m, limit), func(t *testing.T) {
+					f := acme(query.Filter{})
+					got, err := c.store.Top(t.Context(), query.TopQuery{Filter: f, From: rg.from, To: rg.to, By: by, OrderBy: m, Limit: limit})
+					if err != nil {
+						t.Fatal(err)
+					}
+					want := refGroups(c.recs, f, rg.from, rg.to, by, m, false)
+					c.checkRows(t, string(by), got, want[:min(limit, len(want))], false)
+				})
 			}
 		}
 	}
@@ -683,7 +682,7 @@ var Injections = []string{
 // a validation error or an empty result, and the data stays as it was.
 func (c *checker) injection(t *testing.T) {
 	ctx := t.Context()
-	from, to := T0, T0.Add(12*time.Hour)
+	from, to := T0, T0.Add(2*time.Hour)
 	fields := []struct {
 		name  string
 		set   func(*query.Filter, string)

@@ -24,3 +24,18 @@ func TestConformance(t *testing.T) {
 		}
 	})
 }
+
+// Every dimension and metric has its SQL, so no query can reach a nil
+// map entry.
+func TestEveryDimensionAndMetricIsMapped(t *testing.T) {
+	for _, d := range query.Dimensions {
+		if keyColumn[d] == "" {
+			t.Errorf("dimension %s has no column", d)
+		}
+	}
+	for _, m := range query.AllMetrics {
+		if orderExpr[m] == "" {
+			t.Errorf("metric %s has no expression", m)
+		}
+	}
+}
