@@ -1,6 +1,7 @@
 package clickhouse
 
 import (
+	"github.com/ClickHouse/ch-go"
 	"os"
 	"testing"
 
@@ -28,16 +29,17 @@ func TestConformance(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		loader := collector.NewLoader(conn, db)
+		loader := collector.NewLoader(conn, db, ch.Options{Address: srv.Addr(), Database: db, User: "default"})
+		t.Cleanup(func() { loader.Close() })
 		var offset int64
 		return s, func(t *testing.T, recs []logrecord.Record) {
 			t.Helper()
-			rows := make([]collector.Row, len(recs))
-			for i, r := range recs {
-				rows[i] = collector.Row{Record: r, Topic: "tollgate.requests", Partition: 0, Offset: offset}
+			var rows collector.Rows
+			for i := range recs {
+				rows.Add(&recs[i], "tollgate.requests", 0, offset)
 				offset++
 			}
-			if err := loader.Insert(t.Context(), "querytest", rows); err != nil {
+			if err := loader.Insert(t.Context(), "querytest", &rows); err != nil {
 				t.Fatal(err)
 			}
 		}
