@@ -51,6 +51,10 @@
 #   BENCH_PROXY_DURATION=10    seconds per proxy run
 #   BENCH_WARMUP=2             seconds of warm-up before each proxy run
 #   BENCH_CONNECTIONS=50       keep-alive connections of the proxy runs
+#   BENCH_PROXY_LOADING=1      let the collector load ClickHouse during the proxy
+#                              runs (default: it is paused, SIGSTOP, and catches up
+#                              after: in a deployment collectors and ClickHouse run
+#                              on other machines than the gateways)
 #   BENCH_STRICT=1             exit with status 3 when a target is missed
 #   TOLLGATE_COLLECTOR_BATCH_ROWS=50000, TOLLGATE_COLLECTOR_BATCH_TIME=1s
 #                              passed to the collectors

@@ -66,6 +66,13 @@ func StartProc(name, path string, args, env []string, dir, logPath string) (*Pro
 // Pid is the process id, as /proc names it.
 func (p *Proc) Pid() string { return strconv.Itoa(p.cmd.Process.Pid) }
 
+// Pause stops the process (SIGSTOP) until Resume (SIGCONT): a benchmark
+// keeps a process from taking CPU during a measurement it is not part of.
+func (p *Proc) Pause() error { return p.cmd.Process.Signal(syscall.SIGSTOP) }
+
+// Resume continues a paused process.
+func (p *Proc) Resume() error { return p.cmd.Process.Signal(syscall.SIGCONT) }
+
 // Running says the process has not exited.
 func (p *Proc) Running() bool {
 	select {

@@ -29,6 +29,7 @@ type config struct {
 	proxyDuration time.Duration // BENCH_PROXY_DURATION: each proxy run
 	warmup        time.Duration // BENCH_WARMUP: warm-up before each proxy run
 	connections   int           // BENCH_CONNECTIONS: keep-alive connections of the proxy runs
+	proxyLoading  bool          // BENCH_PROXY_LOADING=1: the collector loads during proxy runs
 
 	strict bool // BENCH_STRICT=1
 }
@@ -55,6 +56,9 @@ const (
 //	BENCH_PROXY_DURATION=10s           each proxy run
 //	BENCH_WARMUP=2s                    warm-up before each proxy run
 //	BENCH_CONNECTIONS=50               keep-alive connections of the proxy runs
+//	BENCH_PROXY_LOADING=0              1: the collector loads ClickHouse during the proxy runs
+//	                                   (default: paused, as collectors and ClickHouse run on
+//	                                   other machines than gateways; it catches up after)
 //	BENCH_STRICT=0                     1: exit 3 when a target is missed
 //
 // Durations are Go durations or whole seconds.
@@ -84,6 +88,7 @@ func configFromEnv(getenv func(string) string) (config, error) {
 	c.proxyDuration = env.Duration("BENCH_PROXY_DURATION", 10*time.Second)
 	c.warmup = env.Duration("BENCH_WARMUP", 2*time.Second)
 	c.connections = env.IntIn("BENCH_CONNECTIONS", 50, 1, 1000)
+	c.proxyLoading = env.Flag("BENCH_PROXY_LOADING")
 
 	c.strict = env.Flag("BENCH_STRICT")
 	if c.duration <= 0 || c.duration > 10*time.Minute {
