@@ -198,7 +198,6 @@ type series struct {
 	mine       int64 // this node's count
 	flushed    int64 // mine as last written to its row
 	written    bool  // the row has been written
-	lastHit    int64 // Unix ns (store clock) of the last Add
 
 	// This node's claims (see the package doc): it admits while mine is
 	// below claim, the claim in effect.
@@ -212,7 +211,6 @@ type series struct {
 
 	// Snapshot of the last read of the window's partition.
 	pulled      bool
-	pulledAt    int64      // Unix ns
 	mark        int64      // this node's count in the rows read (flushed then)
 	others      int64      // the other nodes' total in the rows read
 	othersClaim int64      // the other nodes' claims in the rows read
@@ -366,7 +364,6 @@ func (s *Store) Add(key string, w ratelimit.Window, now time.Time, n int64) (int
 	sh.mu.Lock()
 	l, ser := sh.get(key, w, start, end, clock)
 	ser.mine += n
-	ser.lastHit = clock
 	l.hits += n
 	l.lastActive = clock
 	mine, total := ser.mine, ser.others+ser.mine

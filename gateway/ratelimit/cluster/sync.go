@@ -419,7 +419,6 @@ func (s *Store) apply(r *slotRead, clock int64) {
 		ser.pending, ser.pendingLimit = 0, 0
 	}
 	ser.pulled = true
-	ser.pulledAt = clock
 	ser.mark = ser.flushed
 	ser.others = r.others
 	ser.othersClaim = r.othersClaim
