@@ -44,6 +44,15 @@ func TestStatusListener(t *testing.T) {
 		}
 	}
 
+	// The request's log record reaches the embedded store; the request
+	// log's series say so.
+	eventually(t, "the request log's metrics to count the record", func() bool {
+		_, body := do(t, "GET", n.statusURL()+"/metrics", nil, nil)
+		return strings.Contains(string(body), "tollgate_log_records_sent_total 1\n") &&
+			strings.Contains(string(body), "tollgate_log_spool_records 0\n") &&
+			strings.Contains(string(body), "tollgate_log_records_dropped_total 0\n")
+	})
+
 	addr := strings.TrimPrefix(n.statusURL(), "http://")
 	if code, out, errOut := runCLI(t, nil, "health", "--status-listen", addr); code != 0 || !strings.Contains(out, "ready") {
 		t.Errorf("health: %d %q %q", code, out, errOut)
