@@ -35,7 +35,7 @@ func BenchmarkAdd(b *testing.B) {
 	now := time.Now()
 	c := benchCollector(now)
 	msgs := benchMessages(c.cfg.BatchRows, now)
-	bt := newBatch(c.cfg.Topic)
+	bt := newBatch()
 	loaded := map[int]int64{}
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -66,7 +66,7 @@ func BenchmarkBatchBuild(b *testing.B) {
 			now := time.Now()
 			c := benchCollector(now)
 			msgs := benchMessages(c.cfg.BatchRows, now)
-			bt := newBatch(c.cfg.Topic)
+			bt := newBatch()
 			loaded := map[int]int64{}
 			var buf proto.Buffer
 			zw := compress.NewWriter(compress.LevelZero, bc.method)

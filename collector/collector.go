@@ -365,7 +365,7 @@ func (c *Collector) runGeneration(gctx context.Context, gen *kafka.Generation, p
 			"committed", a.Offset, "loaded", loadedOr(loaded, a.ID), "start", start)
 		gen.Start(func(rctx context.Context) { c.readPartition(rctx, a.ID, start, msgs) })
 	}
-	b := newBatch(c.cfg.Topic)
+	b := newBatch()
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	defer timer.Stop()
@@ -470,12 +470,10 @@ func (c *Collector) readPartition(ctx context.Context, partition int, start int6
 
 // batch is what the batcher holds between flushes.
 type batch struct {
-	topic   string
 	records int                 // records taken, loaded or not
 	rows    Rows                // records to insert
 	dead    []kafka.Message     // records to dead-letter
 	last    map[int]int64       // highest offset taken per partition
-	lastRow map[int]int64       // highest offset among rows per partition
 	reasons map[string]int      // dead letters by reason, counted when sent
 	skipped int                 // records ClickHouse or the batch had already
 	resent  []int               // indexes in rows of records marked resent
@@ -483,8 +481,8 @@ type batch struct {
 	decoded logrecord.Record    // scratch for Decode
 }
 
-func newBatch(topic string) *batch {
-	return &batch{topic: topic, last: map[int]int64{}, lastRow: map[int]int64{}, reasons: map[string]int{}}
+func newBatch() *batch {
+	return &batch{last: map[int]int64{}, reasons: map[string]int{}}
 }
 
 func (b *batch) reset() {
@@ -493,7 +491,6 @@ func (b *batch) reset() {
 	clear(b.dead) // the messages' values
 	b.dead = b.dead[:0]
 	clear(b.last)
-	clear(b.lastRow)
 	clear(b.reasons)
 	b.resent = b.resent[:0]
 	b.ids = nil
@@ -589,9 +586,6 @@ func (c *Collector) add(b *batch, m kafka.Message, loaded map[int]int64) {
 		b.ids[rec.RequestID] = struct{}{}
 	}
 	b.rows.Add(rec, m.Topic, m.Partition, m.Offset)
-	if prev, ok := b.lastRow[m.Partition]; !ok || m.Offset > prev {
-		b.lastRow[m.Partition] = m.Offset
-	}
 }
 
 func (c *Collector) deadLetter(b *batch, m kafka.Message, reason string, err error) {

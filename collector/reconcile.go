@@ -4,9 +4,12 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -23,77 +26,86 @@ const DefaultReconcileSettle = 10 * time.Minute
 const mutationWait = 5 * time.Minute
 
 // rollup is a table that a materialized view fills from requests, and how
-// Reconcile counts and rebuilds it. rebuild is the view's SELECT, from
-// requests FINAL: keep it in step with the *_mv views in
-// schema/clickhouse (TestReconcileRebuildsWhatTheViewsWrote compares the
-// two row by row).
+// Reconcile counts and rebuilds it.
 type rollup struct {
-	table   string
-	column  string        // its time column
-	step    time.Duration // the time column's granularity
-	count   string        // counts the requests in a group of its rows
-	columns string        // the columns rebuild fills, in its order
-	rebuild string        // SELECT over {database}.requests FINAL {where}
+	table  string
+	column string        // its time column
+	step   time.Duration // the time column's granularity
+	count  string        // counts the requests in a group of its rows
+	// columns and rebuild come from the table's materialized view in the
+	// embedded migrations (rebuildQueries): the columns the view's SELECT
+	// names, in its order, and that SELECT reading {database}.requests
+	// FINAL {where}.
+	columns string
+	rebuild string
 }
-
-const rollupTraffic = `
-    workspace,
-    service_id,
-    route_id,
-    consumer_id,
-    toUInt8(intDiv(status, 100)) AS status_class,
-    sumState(toUInt64(1)) AS requests,
-    sumState(toUInt64(status >= 400)) AS errors,
-    sumState(toUInt64(status >= 500)) AS server_errors,
-    sumState(request_bytes) AS request_bytes_total,
-    sumState(response_bytes) AS response_bytes_total,
-    quantilesTDigestState(0.5, 0.9, 0.95, 0.99)(latency_total_ms) AS latency_total,
-    quantilesTDigestState(0.5, 0.9, 0.95, 0.99)(latency_upstream_ms) AS latency_upstream,
-    uniqState(consumer_id) AS consumers
-FROM {database}.requests FINAL
-{where}`
-
-const rollupTrafficColumns = "workspace, service_id, route_id, consumer_id, status_class, requests, errors, server_errors, " +
-	"request_bytes_total, response_bytes_total, latency_total, latency_upstream, consumers"
 
 // rollups are the tables Reconcile checks, in the order it checks them.
 var rollups = []rollup{
-	{
-		table:   clickhousemigrate.TableRequestsByMinute,
-		column:  "minute",
-		step:    time.Minute,
-		count:   "sumMerge(requests)",
-		columns: "minute, " + rollupTrafficColumns,
-		rebuild: "SELECT\n    toStartOfMinute(started_at) AS minute," + rollupTraffic +
-			"\nGROUP BY minute, workspace, service_id, route_id, consumer_id, status_class",
-	},
-	{
-		table:   clickhousemigrate.TableRequestsByHour,
-		column:  "hour",
-		step:    time.Hour,
-		count:   "sumMerge(requests)",
-		columns: "hour, " + rollupTrafficColumns,
-		rebuild: "SELECT\n    toStartOfHour(started_at) AS hour," + rollupTraffic +
-			"\nGROUP BY hour, workspace, service_id, route_id, consumer_id, status_class",
-	},
-	{
-		table:   clickhousemigrate.TableConsumerUsage,
-		column:  "hour",
-		step:    time.Hour,
-		count:   "sum(requests)",
-		columns: "hour, workspace, consumer_id, service_id, requests, billable_requests, billing_units_total",
-		rebuild: `SELECT
-    toStartOfHour(started_at) AS hour,
-    workspace,
-    consumer_id,
-    service_id,
-    count() AS requests,
-    toUInt64(countIf(billable = 1)) AS billable_requests,
-    sumIf(billing_units, billable = 1) AS billing_units_total
-FROM {database}.requests FINAL
-{where}
-GROUP BY hour, workspace, consumer_id, service_id`,
-	},
+	{table: clickhousemigrate.TableRequestsByMinute, column: "minute", step: time.Minute, count: "sumMerge(requests)"},
+	{table: clickhousemigrate.TableRequestsByHour, column: "hour", step: time.Hour, count: "sumMerge(requests)"},
+	{table: clickhousemigrate.TableConsumerUsage, column: "hour", step: time.Hour, count: "sum(requests)"},
+}
+
+// rebuildQueries returns rollups with their rebuild queries, derived once
+// from the migrations' view definitions so that a rebuild aggregates
+// exactly as the view does.
+var rebuildQueries = sync.OnceValues(func() ([]rollup, error) {
+	migs, err := clickhousemigrate.Migrations()
+	if err != nil {
+		return nil, err
+	}
+	return withRebuilds(rollups, migs)
+})
+
+// viewStatement is how the migrations create a materialized view: the
+// view, the table it writes to, and its SELECT.
+var viewStatement = regexp.MustCompile(`^CREATE MATERIALIZED VIEW (?:IF NOT EXISTS )?\{database\}\.\w+ TO \{database\}\.(\w+) AS\n(SELECT\n[\s\S]*)$`)
+
+// selectedColumn is one line of a view's select list: an expression and
+// its alias, or a bare column.
+var selectedColumn = regexp.MustCompile(`^(?:.* AS )?(\w+),?$`)
+
+// viewSource is where a rollup's view reads; the rebuild reads the same
+// table with FINAL and only the hours it rebuilds.
+const viewSource = "\nFROM " + clickhousemigrate.DatabasePlaceholder + ".requests\n"
+
+// withRebuilds fills in the columns and rebuild query of each of rus from
+// the last definition of its view in migs (a later migration may replace
+// a view). The view's SELECT must list one column per line and read
+// requests with no WHERE, as 001_init.sql's do.
+func withRebuilds(rus []rollup, migs []clickhousemigrate.Migration) ([]rollup, error) {
+	views := map[string]string{}
+	for _, m := range migs {
+		for _, stmt := range m.Statements {
+			if v := viewStatement.FindStringSubmatch(stmt); v != nil {
+				views[v[1]] = v[2]
+			}
+		}
+	}
+	out := slices.Clone(rus)
+	for i := range out {
+		ru := &out[i]
+		sel, ok := views[ru.table]
+		if !ok {
+			return nil, fmt.Errorf("reconcile: no materialized view writes to %s", ru.table)
+		}
+		list, groupBy, ok := strings.Cut(sel, viewSource)
+		if !ok || strings.Contains(groupBy, viewSource) || !strings.HasPrefix(groupBy, "GROUP BY ") {
+			return nil, fmt.Errorf("reconcile: the view of %s does not read requests in a form a rebuild can restrict:\n%s", ru.table, sel)
+		}
+		var cols []string
+		for _, line := range strings.Split(strings.TrimPrefix(list, "SELECT\n"), "\n") {
+			c := selectedColumn.FindStringSubmatch(strings.TrimSpace(line))
+			if c == nil {
+				return nil, fmt.Errorf("reconcile: the view of %s: cannot tell the column of %q", ru.table, line)
+			}
+			cols = append(cols, c[1])
+		}
+		ru.columns = strings.Join(cols, ", ")
+		ru.rebuild = list + "\nFROM " + clickhousemigrate.DatabasePlaceholder + ".requests FINAL\n{where}\n" + groupBy
+	}
+	return out, nil
 }
 
 // Period is a span of one rollup table: a minute or an hour.
@@ -184,6 +196,10 @@ func Reconcile(ctx context.Context, conn driver.Conn, database string, from, to 
 	if !clickhousemigrate.ValidDatabase(database) {
 		return Report{}, fmt.Errorf("reconcile: %q is not a valid database name", database)
 	}
+	rus, err := rebuildQueries()
+	if err != nil {
+		return Report{}, err
+	}
 	start := from.UTC().Truncate(time.Hour)
 	end := to.UTC().Truncate(time.Hour)
 	if end.Before(to) {
@@ -194,7 +210,7 @@ func Reconcile(ctx context.Context, conn driver.Conn, database string, from, to 
 	end = minTime(end, o.now().UTC().Add(-o.settle).Truncate(time.Hour))
 	end = maxTime(end, start)
 	rep := Report{From: start, To: end}
-	r := reconciler{conn: conn, db: database, log: log, rep: &rep}
+	r := reconciler{conn: conn, db: database, rollups: rus, log: log, rep: &rep}
 	for day := start.Truncate(24 * time.Hour); day.Before(end); day = day.Add(24 * time.Hour) {
 		lo, hi := maxTime(start, day), minTime(end, day.Add(24*time.Hour))
 		if err := r.day(ctx, day, lo, hi); err != nil {
@@ -205,10 +221,11 @@ func Reconcile(ctx context.Context, conn driver.Conn, database string, from, to 
 }
 
 type reconciler struct {
-	conn driver.Conn
-	db   string
-	log  *slog.Logger
-	rep  *Report
+	conn    driver.Conn
+	db      string
+	rollups []rollup // with their rebuild queries
+	log     *slog.Logger
+	rep     *Report
 }
 
 // day checks and repairs [lo, hi), the settled hours of one UTC day.
@@ -223,7 +240,7 @@ func (r *reconciler) day(ctx context.Context, day, lo, hi time.Time) error {
 	}
 	rawHours := byHour(raw)
 	var rawDay *uint64 // read when first needed
-	for _, ru := range rollups {
+	for _, ru := range r.rollups {
 		got, err := r.counts(ctx, "SELECT "+ru.column+" AS t, toUInt64("+ru.count+") FROM "+r.db+"."+ru.table+
 			" WHERE "+timeRange(ru.column, lo, hi)+" GROUP BY t")
 		if err != nil {
@@ -301,7 +318,7 @@ func (r *reconciler) rebuild(ctx context.Context, ru rollup, lo, hi time.Time, r
 		r.log.Info("rollup already rebuilt", "table", ru.table, "from", lo, "to", hi)
 		return nil
 	}
-	q := strings.ReplaceAll(ru.rebuild, "{database}", r.db)
+	q := strings.ReplaceAll(ru.rebuild, clickhousemigrate.DatabasePlaceholder, r.db)
 	q = strings.ReplaceAll(q, "{where}", "WHERE "+timeRange("started_at", lo, hi))
 	if err := r.conn.Exec(ctx, "INSERT INTO "+table+" ("+ru.columns+") "+q); err != nil {
 		return fmt.Errorf("reconcile: rebuild %s [%s, %s): %w", table, lo.Format(time.RFC3339), hi.Format(time.RFC3339), err)

@@ -129,8 +129,12 @@ func TestReconcile(t *testing.T) {
 			corrupt: func(e *env) {
 				// The view ran again for the records of one hour.
 				h := hourOf(100)
-				e.exec("INSERT INTO {db}.requests_by_minute (minute, " + rollupTrafficColumns + ") " +
-					strings.ReplaceAll(strings.ReplaceAll(rollups[0].rebuild, "{database}", e.db), "{where}",
+				rus, err := rebuildQueries()
+				if err != nil {
+					e.t.Fatal(err)
+				}
+				e.exec("INSERT INTO {db}.requests_by_minute (" + rus[0].columns + ") " +
+					strings.ReplaceAll(strings.ReplaceAll(rus[0].rebuild, "{database}", e.db), "{where}",
 						"WHERE "+timeRange("started_at", h, h.Add(time.Hour))))
 			},
 			rebuilt: map[string]int{clickhousemigrate.TableRequestsByMinute: 1},
@@ -342,4 +346,49 @@ func TestCollectorReconciles(t *testing.T) {
 		t.Errorf("stats %+v, rebuilt hook %v; want the minute rollup's hours rebuilt once", st, rebuilt)
 	}
 	e.checkExactlyOnce(old + 1000)
+}
+
+// TestRebuildQueries checks how the rebuild queries are derived from the
+// views' definitions; TestReconcile checks that they write what the views
+// wrote.
+func TestRebuildQueries(t *testing.T) {
+	rus, err := rebuildQueries()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := rus[2].columns, "hour, workspace, consumer_id, service_id, requests, billable_requests, billing_units_total"; got != want {
+		t.Errorf("columns of %s = %q, want %q", rus[2].table, got, want)
+	}
+	if !strings.Contains(rus[0].rebuild, "\nFROM {database}.requests FINAL\n{where}\nGROUP BY minute,") {
+		t.Errorf("rebuild of %s does not read requests FINAL {where}:\n%s", rus[0].table, rus[0].rebuild)
+	}
+
+	view := func(sql string) []clickhousemigrate.Migration {
+		return []clickhousemigrate.Migration{{File: "001_init.sql", Statements: []string{sql}}}
+	}
+	ru := []rollup{{table: "r"}}
+	for _, tc := range []struct {
+		name string
+		migs []clickhousemigrate.Migration
+		want string // in the error
+	}{
+		{name: "no view", migs: view("CREATE TABLE {database}.r (x UInt8) ENGINE = Memory"), want: "no materialized view writes to r"},
+		{
+			name: "a WHERE of its own",
+			migs: view("CREATE MATERIALIZED VIEW IF NOT EXISTS {database}.r_mv TO {database}.r AS\nSELECT\nx\nFROM {database}.requests\nWHERE x > 1\nGROUP BY x"),
+			want: "does not read requests",
+		},
+		{
+			name: "two columns on a line",
+			migs: view("CREATE MATERIALIZED VIEW IF NOT EXISTS {database}.r_mv TO {database}.r AS\nSELECT\nx, y\nFROM {database}.requests\nGROUP BY x, y"),
+			want: "cannot tell the column",
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := withRebuilds(ru, tc.migs)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("err = %v, want one saying %q", err, tc.want)
+			}
+		})
+	}
 }
