@@ -1,15 +1,13 @@
 package main
 
 import (
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/tollgate/tollgate/gateway/logship"
 	"github.com/tollgate/tollgate/internal/cassandra"
 )
 
@@ -161,21 +159,18 @@ func (c *ClusterSettings) cassandraConfig(withCA bool) (cassandra.Config, error)
 	if d, err := parseInterval(c.CassandraTimeout); err == nil {
 		cfg.Timeout = d
 	}
-	ssl, _ := parseOnOff("cassandra_ssl", c.CassandraSSL)
-	if ssl {
+	if ssl, _ := parseOnOff("cassandra_ssl", c.CassandraSSL); ssl {
 		verify, _ := parseOnOff("cassandra_ssl_verify", c.CassandraSSLVerify)
-		cfg.TLS = &tls.Config{InsecureSkipVerify: !verify, MinVersion: tls.VersionTLS12}
-		if withCA && c.CassandraSSLCA != "" {
-			pem, err := os.ReadFile(c.CassandraSSLCA)
-			if err != nil {
-				return cfg, fmt.Errorf("cassandra_ssl_ca: %w", err)
-			}
-			pool := x509.NewCertPool()
-			if !pool.AppendCertsFromPEM(pem) {
-				return cfg, fmt.Errorf("cassandra_ssl_ca: %s holds no PEM certificate", c.CassandraSSLCA)
-			}
-			cfg.TLS.RootCAs = pool
+		// The same loading as the Kafka connections'.
+		t := logship.TLSSettings{Enabled: true, InsecureSkipVerify: !verify}
+		if withCA {
+			t.CAFile = c.CassandraSSLCA
 		}
+		tlsCfg, err := t.Config()
+		if err != nil {
+			return cfg, fmt.Errorf("cassandra_ssl_ca: %w", err)
+		}
+		cfg.TLS = tlsCfg
 	}
 	return cfg, nil
 }

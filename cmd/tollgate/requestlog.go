@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -39,7 +40,9 @@ func kafkaSinkSettings(s Settings) logship.Settings {
 		set.TLS.CAFile, set.TLS.CertFile, set.TLS.KeyFile = p.KafkaTLSCA, p.KafkaTLSCert, p.KafkaTLSKey
 	}
 	if p.KafkaSASLMechanism != "" {
-		set.SASL = logship.SASLSettings{Mechanism: p.KafkaSASLMechanism, Username: p.KafkaSASLUsername, Password: p.KafkaSASLPassword}
+		// validate accepts the mechanism in any case; the sink wants it
+		// lower case.
+		set.SASL = logship.SASLSettings{Mechanism: strings.ToLower(p.KafkaSASLMechanism), Username: p.KafkaSASLUsername, Password: p.KafkaSASLPassword}
 	}
 	set.SpoolDir = filepath.Join(s.DataDir, "spool")
 	set.SpoolMaxBytes, _ = strconv.ParseInt(p.LogSpoolMaxBytes, 10, 64)
@@ -103,41 +106,46 @@ func (rl *requestLog) hooks(m *metrics.Metrics) logship.Hooks {
 	}
 }
 
-// register adds the sink's metrics; dropped records are counted by the
-// node's tollgate_log_records_dropped_total through the hooks.
-func (rl *requestLog) register(reg prometheus.Registerer) {
-	stat := func(f func(logship.Stats) float64) func() float64 {
-		return func() float64 { return f(rl.sink.Stats()) }
-	}
-	reg.MustRegister(
-		rl.sends,
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "tollgate_log_queue_records", Help: "Request log records waiting in memory to be sent.",
-		}, stat(func(s logship.Stats) float64 { return float64(s.Queued) })),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "tollgate_log_spool_records", Help: "Request log records waiting in the on-disk spool.",
-		}, stat(func(s logship.Stats) float64 { return float64(s.SpoolRecords) })),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "tollgate_log_spool_bytes", Help: "Size of the on-disk request log spool.",
-		}, stat(func(s logship.Stats) float64 { return float64(s.SpoolBytes) })),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "tollgate_log_spooling", Help: "1 while new request log records go through the spool (destination away or slow).",
-		}, stat(func(s logship.Stats) float64 {
+// sinkSeries are the sink's Prometheus series, each read from a Stats
+// snapshot at scrape time.
+var sinkSeries = []struct {
+	name, help string
+	counter    bool
+	value      func(logship.Stats) float64
+}{
+	{"tollgate_log_queue_records", "Request log records waiting in memory to be sent.", false,
+		func(s logship.Stats) float64 { return float64(s.Queued) }},
+	{"tollgate_log_spool_records", "Request log records waiting in the on-disk spool.", false,
+		func(s logship.Stats) float64 { return float64(s.SpoolRecords) }},
+	{"tollgate_log_spool_bytes", "Size of the on-disk request log spool.", false,
+		func(s logship.Stats) float64 { return float64(s.SpoolBytes) }},
+	{"tollgate_log_spooling", "1 while new request log records go through the spool (destination away or slow).", false,
+		func(s logship.Stats) float64 {
 			if s.Spooling {
 				return 1
 			}
 			return 0
-		})),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{
-			Name: "tollgate_log_records_sent_total", Help: "Request log records written to their destination.",
-		}, stat(func(s logship.Stats) float64 { return float64(s.Sent) })),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{
-			Name: "tollgate_log_records_spooled_total", Help: "Request log records written to the on-disk spool.",
-		}, stat(func(s logship.Stats) float64 { return float64(s.Spooled) })),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{
-			Name: "tollgate_log_send_errors_total", Help: "Failed writes of request log batches.",
-		}, stat(func(s logship.Stats) float64 { return float64(s.SendErrors) })),
-	)
+		}},
+	{"tollgate_log_records_sent_total", "Request log records written to their destination.", true,
+		func(s logship.Stats) float64 { return float64(s.Sent) }},
+	{"tollgate_log_records_spooled_total", "Request log records written to the on-disk spool.", true,
+		func(s logship.Stats) float64 { return float64(s.Spooled) }},
+	{"tollgate_log_send_errors_total", "Failed writes of request log batches.", true,
+		func(s logship.Stats) float64 { return float64(s.SendErrors) }},
+}
+
+// register adds the sink's metrics; dropped records are counted by the
+// node's tollgate_log_records_dropped_total through the hooks.
+func (rl *requestLog) register(reg prometheus.Registerer) {
+	reg.MustRegister(rl.sends)
+	for _, m := range sinkSeries {
+		read := func() float64 { return m.value(rl.sink.Stats()) }
+		if m.counter {
+			reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: m.name, Help: m.help}, read))
+		} else {
+			reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: m.name, Help: m.help}, read))
+		}
+	}
 }
 
 // status is the request log's part of /status.

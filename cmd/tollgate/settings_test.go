@@ -179,3 +179,25 @@ func TestClickHouseRetention(t *testing.T) {
 		})
 	}
 }
+
+// Validate takes the SASL mechanism in any case; the sink and the collector
+// must then authenticate with it, not refuse it or connect without SASL.
+func TestKafkaSASLMechanismAnyCase(t *testing.T) {
+	s := DefaultSettings()
+	s.Pipeline.KafkaSASLMechanism = "SCRAM-SHA-512"
+	s.Pipeline.KafkaSASLUsername, s.Pipeline.KafkaSASLPassword = "node", "secret"
+	if err := s.Validate(); err != nil {
+		t.Fatalf("Validate() = %v", err)
+	}
+	s.DataDir = t.TempDir()
+	if err := kafkaSinkSettings(s).Validate(); err != nil {
+		t.Errorf("sink settings: %v", err)
+	}
+	cfg, err := collectorConfig(s)
+	if err != nil {
+		t.Fatalf("collectorConfig: %v", err)
+	}
+	if cfg.KafkaSASL == nil {
+		t.Error("collector connects without SASL")
+	}
+}

@@ -58,8 +58,10 @@ func (e *PartialError) Unwrap() error { return e.Err }
 // batch itself (as kafka.Hash does), looks the metadata up once, and sends
 // one produce request per partition, all at once.
 type kafkaDestination struct {
-	set   Settings
-	topic string
+	set    Settings
+	topic  string
+	tlsCfg *tls.Config    // loaded once by Open; every transport shares it
+	mech   sasl.Mechanism // nil without SASL
 
 	mu sync.RWMutex // guards conn against a reset during writes
 	// conn's transport is closed by Close (kafka-go leaves a caller's
@@ -98,7 +100,7 @@ func newKafkaDestination(set Settings) (*kafkaDestination, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &kafkaDestination{set: set, topic: set.Topic}
+	d := &kafkaDestination{set: set, topic: set.Topic, tlsCfg: tlsCfg, mech: mech}
 	d.conn = newConn(set, tlsCfg, mech)
 	return d, nil
 }
@@ -141,10 +143,8 @@ func (d *kafkaDestination) reset() {
 	if !d.failed.Swap(false) {
 		return
 	}
-	tlsCfg, _ := d.set.TLS.Config() // loaded once already in Open
-	mech, _ := d.set.SASL.Build()
 	old := d.conn
-	d.conn = newConn(d.set, tlsCfg, mech)
+	d.conn = newConn(d.set, d.tlsCfg, d.mech)
 	// A write still on the old transport (abandoned, or the other
 	// goroutine's) ends on its own; then its connections close.
 	d.olds.Go(old.close)

@@ -35,7 +35,7 @@ type Stats struct {
 	SpoolBytes   int64 // spool size on disk now
 	Dropped      int64 // records lost: see the package doc's drop policy
 	SendErrors   int64 // failed writes to Kafka
-	Corrupt      int64 // damaged spool regions skipped
+	Corrupt      int64 // damaged spool regions skipped (the spool's Corruptions)
 	Spooling     bool  // whether new records go through the spool
 }
 
@@ -71,7 +71,6 @@ type Sink struct {
 	spooled     atomic.Int64
 	dropped     atomic.Int64
 	sendErrors  atomic.Int64
-	corrupt     atomic.Int64
 	spoolingNow atomic.Bool
 	dropLog     logLimiter
 	errLog      logLimiter
@@ -239,7 +238,7 @@ func (s *Sink) Stats() Stats {
 		SpoolBytes:   st.Bytes,
 		Dropped:      s.dropped.Load(),
 		SendErrors:   s.sendErrors.Load(),
-		Corrupt:      s.corrupt.Load(),
+		Corrupt:      st.Corruptions,
 		Spooling:     s.spoolingNow.Load(),
 	}
 }
@@ -525,8 +524,7 @@ func (s *Sink) drain() {
 		for s.spool.Len() > 0 {
 			recs, err := s.spool.Peek(s.set.BatchSize)
 			if errors.Is(err, spool.ErrCorrupt) {
-				// The spool logged and skipped it; count and go on.
-				s.corrupt.Add(1)
+				// The spool logged, counted and skipped it; go on.
 				continue
 			}
 			if err != nil {
