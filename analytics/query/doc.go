@@ -8,7 +8,10 @@
 // validation errors that name the bad field. It does no I/O: the
 // implementations live in query/clickhouse (cluster mode) and query/sqlite
 // (standalone mode's embedded store), and both must pass the conformance
-// suite in query/querytest.
+// suite in query/querytest. What the two share beyond their SQL dialect
+// lives here too: the filter conditions, breakdown truncation, and reading
+// result sets into results (the stores run the statements and hand over
+// the rows).
 //
 // Tenancy is part of every question: a Filter without a workspace is
 // invalid unless it says AllWorkspaces, which only an admin caller may set.

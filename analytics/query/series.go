@@ -2,11 +2,11 @@ package query
 
 import "time"
 
-// Fill returns the series of a normalized q from the buckets that have
+// fill returns the series of a normalized q from the buckets that have
 // records, keyed by their start in Unix seconds: one point per bucket from
 // q.From to q.To, zeros where got has none, error rates computed. Keys
 // outside the range are ignored.
-func Fill(q SeriesQuery, got map[int64]Metrics) Series {
+func fill(q SeriesQuery, got map[int64]Metrics) Series {
 	s := Series{From: q.From, To: q.To, Bucket: q.Bucket}
 	n := int(q.To.Sub(q.From) / q.Bucket)
 	s.Points = make([]Point, 0, n)

@@ -303,6 +303,18 @@ func checkDimension(p *problems, d Dimension) {
 	p.add("group_by", "%q is not one of %s", truncate(string(d)), strings.Join(names, ", "))
 }
 
+// checkLimit returns limit, or def when it is zero, and checks that it is
+// within 1..most.
+func checkLimit(p *problems, limit, def, most int) int {
+	if limit == 0 {
+		limit = def
+	}
+	if limit < 1 || limit > most {
+		p.add("limit", "%d is outside 1..%d", limit, most)
+	}
+	return limit
+}
+
 // Normalize validates q and returns it with its range at one-second
 // resolution.
 func (q BreakdownQuery) Normalize() (BreakdownQuery, error) {
@@ -331,12 +343,7 @@ func (q TopQuery) Normalize() (TopQuery, error) {
 	if !known {
 		p.add("order_by", "%q is not one of %s", truncate(string(q.OrderBy)), strings.Join(names, ", "))
 	}
-	if q.Limit == 0 {
-		q.Limit = DefaultTopLimit
-	}
-	if q.Limit < 1 || q.Limit > MaxTopLimit {
-		p.add("limit", "%d is outside 1..%d", q.Limit, MaxTopLimit)
-	}
+	q.Limit = checkLimit(&p, q.Limit, DefaultTopLimit, MaxTopLimit)
 	return q, p.err()
 }
 
@@ -345,12 +352,7 @@ func (q RecentQuery) Normalize() (RecentQuery, error) {
 	var p problems
 	q.Filter.check(&p)
 	q.From, q.To = checkRange(&p, q.From, q.To)
-	if q.Limit == 0 {
-		q.Limit = DefaultRecentLimit
-	}
-	if q.Limit < 1 || q.Limit > MaxRecentLimit {
-		p.add("limit", "%d is outside 1..%d", q.Limit, MaxRecentLimit)
-	}
+	q.Limit = checkLimit(&p, q.Limit, DefaultRecentLimit, MaxRecentLimit)
 	return q, p.err()
 }
 

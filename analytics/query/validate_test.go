@@ -24,7 +24,7 @@ func TestAutoBucketKeepsSeriesShort(t *testing.T) {
 		if err != nil {
 			t.Fatalf("range %s: %v", tc.rng, err)
 		}
-		if n := len(Fill(q, nil).Points); n > 500 {
+		if n := len(fill(q, nil).Points); n > 500 {
 			t.Errorf("range %s: %d points with the automatic bucket", tc.rng, n)
 		}
 	}
@@ -50,7 +50,7 @@ func TestSeriesNormalizeRoundsToBuckets(t *testing.T) {
 
 func TestFillGivesEveryBucket(t *testing.T) {
 	q := SeriesQuery{From: t0, To: t0.Add(5 * time.Minute), Bucket: time.Minute}
-	s := Fill(q, map[int64]Metrics{
+	s := fill(q, map[int64]Metrics{
 		t0.Add(2 * time.Minute).Unix(): {Requests: 4, Errors4xx: 1, Errors5xx: 1},
 		t0.Add(time.Hour).Unix():       {Requests: 9}, // outside: ignored
 	})

@@ -3,7 +3,6 @@ package clickhouse
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -131,20 +130,24 @@ func metricsSelect(t Table, gateway bool) string {
 		"arrayMap(x -> toFloat64(x), quantilesTDigestMerge(" + levels + ")(latency_upstream)) AS m_upstream"
 }
 
-// metricsScan receives metricsSelect's columns.
-type metricsScan struct {
-	requests, e4, e5, in, out int64
-	total, upstream, gateway  []float64
-}
-
-func (m *metricsScan) dest(gateway bool) []any {
-	d := []any{&m.requests, &m.e4, &m.e5, &m.in, &m.out, &m.total, &m.upstream}
+// scanMetrics receives metricsSelect's columns after the key.
+func scanMetrics(rows query.Rows, key any, gateway bool) (query.Metrics, error) {
+	var (
+		m                  query.Metrics
+		total, upstream, g []float64
+	)
+	dest := []any{key, &m.Requests, &m.Errors4xx, &m.Errors5xx, &m.BytesIn, &m.BytesOut, &total, &upstream}
 	if gateway {
-		d = append(d, &m.gateway)
+		dest = append(dest, &g)
 	}
-	return d
+	if err := rows.Scan(dest...); err != nil {
+		return query.Metrics{}, err
+	}
+	m.Latency, m.Upstream, m.Gateway = latency(total), latency(upstream), latency(g)
+	return m, nil
 }
 
+// latency reads the percentiles p50, p95 and p99 out of the levels.
 func latency(q []float64) query.Latency {
 	if len(q) != 4 {
 		return query.Latency{}
@@ -152,60 +155,16 @@ func latency(q []float64) query.Latency {
 	return query.Latency{P50: q[0], P95: q[2], P99: q[3]}
 }
 
-func (m *metricsScan) metrics() query.Metrics {
-	out := query.Metrics{
-		Requests: m.requests, Errors4xx: m.e4, Errors5xx: m.e5, BytesIn: m.in, BytesOut: m.out,
-		Latency: latency(m.total), Upstream: latency(m.upstream), Gateway: latency(m.gateway),
-	}
-	out.Finish()
-	return out
-}
-
-// where returns the WHERE clause for t over [from, to) and its arguments:
-// the range, the workspace unless the filter reads all, and every set
-// filter. The planner sends filters on raw-only columns to Raw.
+// where returns the WHERE clause for t over [from, to) and its arguments.
+// The planner sends filters on raw-only columns to Raw, and UsageQuery
+// accepts only the workspace, service and consumer filters.
 func where(t Table, f query.Filter, from, to time.Time) (string, []any) {
 	tc := timeColumn[t]
-	conds := []string{tc + " >= toDateTime(?)", tc + " < toDateTime(?)"}
-	args := []any{from.Unix(), to.Unix()}
-	add := func(cond string, v any) {
-		conds = append(conds, cond)
-		args = append(args, v)
-	}
-	if !f.AllWorkspaces {
-		add("workspace = ?", f.Workspace)
-	}
-	if f.ServiceID != "" {
-		add("service_id = ?", f.ServiceID)
-	}
-	if f.ConsumerID != "" {
-		add("consumer_id = ?", f.ConsumerID)
-	}
-	if t == Usage {
-		return strings.Join(conds, " AND "), args
-	}
-	if f.RouteID != "" {
-		add("route_id = ?", f.RouteID)
-	}
-	if f.StatusClass != 0 {
-		if t == Raw {
-			add("intDiv(status, 100) = ?", f.StatusClass)
-		} else {
-			add("status_class = ?", f.StatusClass)
-		}
-	}
+	class := "status_class"
 	if t == Raw {
-		if f.NodeID != "" {
-			add("node_id = ?", f.NodeID)
-		}
-		if f.Method != "" {
-			add("method = ?", f.Method)
-		}
-		if f.Status != 0 {
-			add("status = ?", f.Status)
-		}
+		class = "intDiv(status, 100)"
 	}
-	return strings.Join(conds, " AND "), args
+	return query.Where(tc+" >= toDateTime(?) AND "+tc+" < toDateTime(?)", []any{from.Unix(), to.Unix()}, f, class)
 }
 
 func (s *Store) from(t Table) string { return s.db + "." + string(t) }
@@ -225,88 +184,43 @@ func (s *Store) Series(ctx context.Context, q query.SeriesQuery) (query.Series, 
 	if err != nil {
 		return query.Series{}, fmt.Errorf("series from %s: %w", t, err)
 	}
-	defer rows.Close()
-	got := map[int64]query.Metrics{}
-	for rows.Next() {
-		var (
-			k int64
-			m metricsScan
-		)
-		if err := rows.Scan(append([]any{&k}, m.dest(q.GatewayLatency)...)...); err != nil {
-			return query.Series{}, fmt.Errorf("series from %s: %w", t, err)
-		}
-		got[k] = m.metrics()
-	}
-	if err := rows.Err(); err != nil {
+	series, err := query.ReadSeries(rows, q, scanMetrics)
+	if err != nil {
 		return query.Series{}, fmt.Errorf("series from %s: %w", t, err)
 	}
-	return query.Fill(q, got), nil
+	return series, nil
 }
 
 // groups runs a GROUP BY a dimension, ordered by a metric.
-func (s *Store) groups(ctx context.Context, f query.Filter, from, to time.Time, by query.Dimension,
-	order query.Metric, limit int, gateway bool) ([]query.Row, error) {
-	t := PlanGroups(f, from, to, by, gateway)
-	key := keyColumn[by].rollup
+func (s *Store) groups(ctx context.Context, q query.GroupQuery) ([]query.Row, error) {
+	t := PlanGroups(q.Filter, q.From, q.To, q.By, q.GatewayLatency)
+	key := keyColumn[q.By].rollup
 	if t == Raw {
-		key = keyColumn[by].raw
+		key = keyColumn[q.By].raw
 	}
-	w, args := where(t, f, from, to)
-	stmt := "SELECT " + key + " AS k_key, " + metricsSelect(t, gateway) + " FROM " + s.from(t) +
-		" WHERE " + w + " GROUP BY k_key ORDER BY " + orderExpr[order] + " DESC, k_key ASC LIMIT ?"
-	rows, err := s.conn.Query(ctx, stmt, append(args, limit)...)
+	w, args := where(t, q.Filter, q.From, q.To)
+	stmt := "SELECT " + key + " AS k_key, " + metricsSelect(t, q.GatewayLatency) + " FROM " + s.from(t) +
+		" WHERE " + w + " GROUP BY k_key ORDER BY " + orderExpr[q.OrderBy] + " DESC, k_key ASC LIMIT ?"
+	rows, err := s.conn.Query(ctx, stmt, append(args, q.Limit)...)
 	if err != nil {
-		return nil, fmt.Errorf("%s by %s from %s: %w", order, by, t, err)
+		return nil, fmt.Errorf("%s by %s from %s: %w", q.OrderBy, q.By, t, err)
 	}
-	defer rows.Close()
-	var out []query.Row
-	for rows.Next() {
-		var (
-			k string
-			m metricsScan
-		)
-		if err := rows.Scan(append([]any{&k}, m.dest(gateway)...)...); err != nil {
-			return nil, fmt.Errorf("%s by %s from %s: %w", order, by, t, err)
-		}
-		out = append(out, query.Row{Key: k, Metrics: m.metrics()})
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("%s by %s from %s: %w", order, by, t, err)
+	out, err := query.ReadRows(rows, q.GatewayLatency, scanMetrics)
+	if err != nil {
+		return nil, fmt.Errorf("%s by %s from %s: %w", q.OrderBy, q.By, t, err)
 	}
 	return out, nil
 }
 
 // Breakdown implements query.Store.
 func (s *Store) Breakdown(ctx context.Context, q query.BreakdownQuery) (query.Breakdown, error) {
-	q, err := q.Normalize()
-	if err != nil {
-		return query.Breakdown{}, err
-	}
-	rows, err := s.groups(ctx, q.Filter, q.From, q.To, q.By, query.MetricRequests, query.MaxBreakdownRows+1, q.GatewayLatency)
-	if err != nil {
-		return query.Breakdown{}, err
-	}
-	b := query.Breakdown{Rows: rows}
-	if len(rows) > query.MaxBreakdownRows {
-		b.Rows, b.Truncated = rows[:query.MaxBreakdownRows], true
-	}
-	return b, nil
+	return query.Groups(s.groups).Breakdown(ctx, q)
 }
 
 // Top implements query.Store.
 func (s *Store) Top(ctx context.Context, q query.TopQuery) ([]query.Row, error) {
-	q, err := q.Normalize()
-	if err != nil {
-		return nil, err
-	}
-	return s.groups(ctx, q.Filter, q.From, q.To, q.By, q.OrderBy, q.Limit, false)
+	return query.Groups(s.groups).Top(ctx, q)
 }
-
-// recentColumns are read in the order Recent scans them.
-const recentColumns = "request_id, trace_id, started_at_ms, node_id, workspace, service_id, route_id, route_path, " +
-	"consumer_id, credential_id, method, protocol, host, path, client_ip, user_agent, status, upstream_status, responder, " +
-	"upstream_tries, upstream_addr, latency_total_ms, latency_gateway_ms, latency_upstream_ms, request_bytes, response_bytes, " +
-	"auth_outcome, rate_limit_outcome, error_class, billable, billing_units"
 
 // Recent implements query.Store.
 func (s *Store) Recent(ctx context.Context, q query.RecentQuery) ([]logrecord.Record, error) {
@@ -315,35 +229,33 @@ func (s *Store) Recent(ctx context.Context, q query.RecentQuery) ([]logrecord.Re
 		return nil, err
 	}
 	w, args := where(Raw, q.Filter, q.From, q.To)
-	stmt := "SELECT " + recentColumns + " FROM " + s.from(Raw) + " WHERE " + w +
+	stmt := "SELECT " + query.RecordColumns + " FROM " + s.from(Raw) + " WHERE " + w +
 		" ORDER BY started_at_ms DESC, request_id DESC LIMIT 1 BY request_id LIMIT ?"
 	rows, err := s.conn.Query(ctx, stmt, append(args, q.Limit)...)
 	if err != nil {
 		return nil, fmt.Errorf("recent requests: %w", err)
 	}
-	defer rows.Close()
-	var out []logrecord.Record
-	for rows.Next() {
-		var (
-			r                         logrecord.Record
-			status, upStatus, upTries uint16
-			billable                  uint8
-		)
-		err := rows.Scan(&r.RequestID, &r.TraceID, &r.StartedAt, &r.NodeID, &r.Workspace, &r.ServiceID, &r.RouteID,
-			&r.RoutePath, &r.ConsumerID, &r.CredentialID, &r.Method, &r.Protocol, &r.Host, &r.Path, &r.ClientIP,
-			&r.UserAgent, &status, &upStatus, &r.Responder, &upTries, &r.UpstreamAddr,
-			&r.LatencyTotalMs, &r.LatencyGatewayMs, &r.LatencyUpstreamMs, &r.RequestBytes, &r.ResponseBytes,
-			&r.AuthOutcome, &r.RateLimitOutcome, &r.ErrorClass, &billable, &r.BillingUnits)
-		if err != nil {
-			return nil, fmt.Errorf("recent requests: %w", err)
-		}
-		r.Status, r.UpstreamStatus, r.UpstreamTries, r.Billable = int(status), int(upStatus), int(upTries), billable != 0
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := query.Collect(rows, scanRecord)
+	if err != nil {
 		return nil, fmt.Errorf("recent requests: %w", err)
 	}
 	return out, nil
+}
+
+// scanRecord receives query.RecordColumns, whose small integers are unsigned.
+func scanRecord(rows query.Rows) (logrecord.Record, error) {
+	var (
+		r                         logrecord.Record
+		status, upStatus, upTries uint16
+		billable                  uint8
+	)
+	err := rows.Scan(&r.RequestID, &r.TraceID, &r.StartedAt, &r.NodeID, &r.Workspace, &r.ServiceID, &r.RouteID,
+		&r.RoutePath, &r.ConsumerID, &r.CredentialID, &r.Method, &r.Protocol, &r.Host, &r.Path, &r.ClientIP,
+		&r.UserAgent, &status, &upStatus, &r.Responder, &upTries, &r.UpstreamAddr,
+		&r.LatencyTotalMs, &r.LatencyGatewayMs, &r.LatencyUpstreamMs, &r.RequestBytes, &r.ResponseBytes,
+		&r.AuthOutcome, &r.RateLimitOutcome, &r.ErrorClass, &billable, &r.BillingUnits)
+	r.Status, r.UpstreamStatus, r.UpstreamTries, r.Billable = int(status), int(upStatus), int(upTries), billable != 0
+	return r, err
 }
 
 // Usage implements query.Store. consumer_usage_by_hour is a
@@ -363,20 +275,8 @@ func (s *Store) Usage(ctx context.Context, q query.UsageQuery) ([]query.UsageRow
 	if err != nil {
 		return nil, fmt.Errorf("usage: %w", err)
 	}
-	defer rows.Close()
-	var out []query.UsageRow
-	for rows.Next() {
-		var (
-			k int64
-			u query.UsageRow
-		)
-		if err := rows.Scan(&k, &u.Workspace, &u.ConsumerID, &u.Requests, &u.BillableRequests, &u.BillingUnits); err != nil {
-			return nil, fmt.Errorf("usage: %w", err)
-		}
-		u.Start = time.Unix(k, 0).UTC()
-		out = append(out, u)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := query.ReadUsage(rows)
+	if err != nil {
 		return nil, fmt.Errorf("usage: %w", err)
 	}
 	return out, nil

@@ -46,32 +46,9 @@ var orderExpr = map[query.Metric]string{
 }
 
 // where returns the conditions on requests for f over [from, to) and
-// their arguments; the workspace applies unless f reads all of them.
+// their arguments.
 func where(f query.Filter, from, to time.Time) (string, []any) {
-	conds := []string{"started_at_ms >= ?", "started_at_ms < ?"}
-	args := []any{from.UnixMilli(), to.UnixMilli()}
-	add := func(cond string, v any) {
-		conds = append(conds, cond)
-		args = append(args, v)
-	}
-	if !f.AllWorkspaces {
-		add("workspace = ?", f.Workspace)
-	}
-	for _, c := range []struct{ cond, v string }{
-		{"service_id = ?", f.ServiceID}, {"route_id = ?", f.RouteID}, {"consumer_id = ?", f.ConsumerID},
-		{"node_id = ?", f.NodeID}, {"method = ?", f.Method},
-	} {
-		if c.v != "" {
-			add(c.cond, c.v)
-		}
-	}
-	if f.Status != 0 {
-		add("status = ?", f.Status)
-	}
-	if f.StatusClass != 0 {
-		add("status / 100 = ?", f.StatusClass)
-	}
-	return strings.Join(conds, " AND "), args
+	return query.Where("started_at_ms >= ? AND started_at_ms < ?", []any{from.UnixMilli(), to.UnixMilli()}, f, "status / 100")
 }
 
 // rank returns the condition "r is at or past the nearest rank of
@@ -92,7 +69,7 @@ func percentiles(lv, rv, prefix string) string {
 
 // metricsQuery returns a statement that groups the records of cond by key
 // and computes every metric; the caller appends ORDER BY and LIMIT. Its
-// first column is k, then the metrics in metricsScan's order.
+// first column is k, then the metrics in scanMetrics' order.
 func metricsQuery(key, cond string, gateway bool) string {
 	rankCols := "row_number() OVER (PARTITION BY k ORDER BY lt) AS rt, row_number() OVER (PARTITION BY k ORDER BY lu) AS ru"
 	pcts := percentiles("lt", "rt", "t") + ", " + percentiles("lu", "ru", "u")
@@ -109,26 +86,18 @@ func metricsQuery(key, cond string, gateway bool) string {
 		"latency_upstream_ms AS lu, latency_gateway_ms AS lg FROM requests WHERE " + cond + ")) GROUP BY k"
 }
 
-// metricsScan receives metricsQuery's metric columns.
-type metricsScan struct {
-	m       query.Metrics
-	l, u, g query.Latency
-}
-
-func (s *metricsScan) dest(gateway bool) []any {
-	d := []any{&s.m.Requests, &s.m.Errors4xx, &s.m.Errors5xx, &s.m.BytesIn, &s.m.BytesOut,
-		&s.l.P50, &s.l.P95, &s.l.P99, &s.u.P50, &s.u.P95, &s.u.P99}
+// scanMetrics receives metricsQuery's columns.
+func scanMetrics(rows query.Rows, key any, gateway bool) (query.Metrics, error) {
+	var m query.Metrics
+	dest := []any{key, &m.Requests, &m.Errors4xx, &m.Errors5xx, &m.BytesIn, &m.BytesOut,
+		&m.Latency.P50, &m.Latency.P95, &m.Latency.P99, &m.Upstream.P50, &m.Upstream.P95, &m.Upstream.P99}
 	if gateway {
-		d = append(d, &s.g.P50, &s.g.P95, &s.g.P99)
+		dest = append(dest, &m.Gateway.P50, &m.Gateway.P95, &m.Gateway.P99)
 	}
-	return d
-}
-
-func (s *metricsScan) metrics() query.Metrics {
-	m := s.m
-	m.Latency, m.Upstream, m.Gateway = s.l, s.u, s.g
-	m.Finish()
-	return m
+	if err := rows.Scan(dest...); err != nil {
+		return query.Metrics{}, err
+	}
+	return m, nil
 }
 
 // Series implements query.Store.
@@ -146,81 +115,36 @@ func (s *Store) Series(ctx context.Context, q query.SeriesQuery) (query.Series, 
 	if err != nil {
 		return query.Series{}, fmt.Errorf("series: %w", err)
 	}
-	defer rows.Close()
-	got := map[int64]query.Metrics{}
-	for rows.Next() {
-		var (
-			k int64
-			m metricsScan
-		)
-		if err := rows.Scan(append([]any{&k}, m.dest(q.GatewayLatency)...)...); err != nil {
-			return query.Series{}, fmt.Errorf("series: %w", err)
-		}
-		got[k] = m.metrics()
-	}
-	if err := rows.Err(); err != nil {
+	series, err := query.ReadSeries(rows, q, scanMetrics)
+	if err != nil {
 		return query.Series{}, fmt.Errorf("series: %w", err)
 	}
-	return query.Fill(q, got), nil
+	return series, nil
 }
 
-func (s *Store) groups(ctx context.Context, f query.Filter, from, to time.Time, by query.Dimension,
-	order query.Metric, limit int, gateway bool) ([]query.Row, error) {
-	cond, args := where(f, from, to)
-	stmt := metricsQuery(keyColumn[by], cond, gateway) + " ORDER BY " + orderExpr[order] + " DESC, k ASC LIMIT ?"
-	rows, err := s.db.QueryContext(ctx, stmt, append(args, limit)...)
+func (s *Store) groups(ctx context.Context, q query.GroupQuery) ([]query.Row, error) {
+	cond, args := where(q.Filter, q.From, q.To)
+	stmt := metricsQuery(keyColumn[q.By], cond, q.GatewayLatency) + " ORDER BY " + orderExpr[q.OrderBy] + " DESC, k ASC LIMIT ?"
+	rows, err := s.db.QueryContext(ctx, stmt, append(args, q.Limit)...)
 	if err != nil {
-		return nil, fmt.Errorf("%s by %s: %w", order, by, err)
+		return nil, fmt.Errorf("%s by %s: %w", q.OrderBy, q.By, err)
 	}
-	defer rows.Close()
-	var out []query.Row
-	for rows.Next() {
-		var (
-			k string
-			m metricsScan
-		)
-		if err := rows.Scan(append([]any{&k}, m.dest(gateway)...)...); err != nil {
-			return nil, fmt.Errorf("%s by %s: %w", order, by, err)
-		}
-		out = append(out, query.Row{Key: k, Metrics: m.metrics()})
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("%s by %s: %w", order, by, err)
+	out, err := query.ReadRows(rows, q.GatewayLatency, scanMetrics)
+	if err != nil {
+		return nil, fmt.Errorf("%s by %s: %w", q.OrderBy, q.By, err)
 	}
 	return out, nil
 }
 
 // Breakdown implements query.Store.
 func (s *Store) Breakdown(ctx context.Context, q query.BreakdownQuery) (query.Breakdown, error) {
-	q, err := q.Normalize()
-	if err != nil {
-		return query.Breakdown{}, err
-	}
-	rows, err := s.groups(ctx, q.Filter, q.From, q.To, q.By, query.MetricRequests, query.MaxBreakdownRows+1, q.GatewayLatency)
-	if err != nil {
-		return query.Breakdown{}, err
-	}
-	b := query.Breakdown{Rows: rows}
-	if len(rows) > query.MaxBreakdownRows {
-		b.Rows, b.Truncated = rows[:query.MaxBreakdownRows], true
-	}
-	return b, nil
+	return query.Groups(s.groups).Breakdown(ctx, q)
 }
 
 // Top implements query.Store.
 func (s *Store) Top(ctx context.Context, q query.TopQuery) ([]query.Row, error) {
-	q, err := q.Normalize()
-	if err != nil {
-		return nil, err
-	}
-	return s.groups(ctx, q.Filter, q.From, q.To, q.By, q.OrderBy, q.Limit, false)
+	return query.Groups(s.groups).Top(ctx, q)
 }
-
-// recentColumns are read in the order Recent scans them.
-const recentColumns = "request_id, trace_id, started_at_ms, node_id, workspace, service_id, route_id, route_path, " +
-	"consumer_id, credential_id, method, protocol, host, path, client_ip, user_agent, status, upstream_status, responder, " +
-	"upstream_tries, upstream_addr, latency_total_ms, latency_gateway_ms, latency_upstream_ms, request_bytes, response_bytes, " +
-	"auth_outcome, rate_limit_outcome, error_class, billable, billing_units"
 
 // Recent implements query.Store.
 func (s *Store) Recent(ctx context.Context, q query.RecentQuery) ([]logrecord.Record, error) {
@@ -229,33 +153,31 @@ func (s *Store) Recent(ctx context.Context, q query.RecentQuery) ([]logrecord.Re
 		return nil, err
 	}
 	cond, args := where(q.Filter, q.From, q.To)
-	rows, err := s.db.QueryContext(ctx, "SELECT "+recentColumns+" FROM requests WHERE "+cond+
+	rows, err := s.db.QueryContext(ctx, "SELECT "+query.RecordColumns+" FROM requests WHERE "+cond+
 		" ORDER BY started_at_ms DESC, request_id DESC LIMIT ?", append(args, q.Limit)...)
 	if err != nil {
 		return nil, fmt.Errorf("recent requests: %w", err)
 	}
-	defer rows.Close()
-	var out []logrecord.Record
-	for rows.Next() {
-		var (
-			r        logrecord.Record
-			billable int
-		)
-		err := rows.Scan(&r.RequestID, &r.TraceID, &r.StartedAt, &r.NodeID, &r.Workspace, &r.ServiceID, &r.RouteID,
-			&r.RoutePath, &r.ConsumerID, &r.CredentialID, &r.Method, &r.Protocol, &r.Host, &r.Path, &r.ClientIP,
-			&r.UserAgent, &r.Status, &r.UpstreamStatus, &r.Responder, &r.UpstreamTries, &r.UpstreamAddr,
-			&r.LatencyTotalMs, &r.LatencyGatewayMs, &r.LatencyUpstreamMs, &r.RequestBytes, &r.ResponseBytes,
-			&r.AuthOutcome, &r.RateLimitOutcome, &r.ErrorClass, &billable, &r.BillingUnits)
-		if err != nil {
-			return nil, fmt.Errorf("recent requests: %w", err)
-		}
-		r.Billable = billable != 0
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := query.Collect(rows, scanRecord)
+	if err != nil {
 		return nil, fmt.Errorf("recent requests: %w", err)
 	}
 	return out, nil
+}
+
+// scanRecord receives query.RecordColumns.
+func scanRecord(rows query.Rows) (logrecord.Record, error) {
+	var (
+		r        logrecord.Record
+		billable int
+	)
+	err := rows.Scan(&r.RequestID, &r.TraceID, &r.StartedAt, &r.NodeID, &r.Workspace, &r.ServiceID, &r.RouteID,
+		&r.RoutePath, &r.ConsumerID, &r.CredentialID, &r.Method, &r.Protocol, &r.Host, &r.Path, &r.ClientIP,
+		&r.UserAgent, &r.Status, &r.UpstreamStatus, &r.Responder, &r.UpstreamTries, &r.UpstreamAddr,
+		&r.LatencyTotalMs, &r.LatencyGatewayMs, &r.LatencyUpstreamMs, &r.RequestBytes, &r.ResponseBytes,
+		&r.AuthOutcome, &r.RateLimitOutcome, &r.ErrorClass, &billable, &r.BillingUnits)
+	r.Billable = billable != 0
+	return r, err
 }
 
 // Usage implements query.Store, with ClickHouse's consumer_usage_by_hour
@@ -274,20 +196,8 @@ func (s *Store) Usage(ctx context.Context, q query.UsageQuery) ([]query.UsageRow
 	if err != nil {
 		return nil, fmt.Errorf("usage: %w", err)
 	}
-	defer rows.Close()
-	var out []query.UsageRow
-	for rows.Next() {
-		var (
-			k int64
-			u query.UsageRow
-		)
-		if err := rows.Scan(&k, &u.Workspace, &u.ConsumerID, &u.Requests, &u.BillableRequests, &u.BillingUnits); err != nil {
-			return nil, fmt.Errorf("usage: %w", err)
-		}
-		u.Start = time.Unix(k, 0).UTC()
-		out = append(out, u)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := query.ReadUsage(rows)
+	if err != nil {
 		return nil, fmt.Errorf("usage: %w", err)
 	}
 	return out, nil
