@@ -6,7 +6,10 @@
 // waiting for and stopping child processes with their logs (Proc), reading
 // their CPU time from /proc (MarkCPU), an in-process upstream answering
 // 200 "ok", nearest-rank percentiles and targets (Summarize, Bound), the
-// closing summary table (Summary) and the exit statuses of a run (Run).
+// closing summary table (Summary), what every run has (Rig: its writers,
+// temporary directory, HTTP client and cleanups) and a command's main
+// short of os.Exit: settings errors, signals and exit statuses (Main,
+// Run).
 // The load generators live in package load.
 //
 // It must never read the process environment or flags itself, call

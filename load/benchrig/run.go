@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
+	"os/signal"
+	"syscall"
 )
 
 // Exit statuses of a benchmark command.
@@ -28,6 +31,23 @@ type Bench interface {
 	Close() error
 	// Missed tells whether a measure missed its target.
 	Missed() bool
+}
+
+// Main is a benchmark command's main, less os.Exit: setup reads the
+// settings and returns the run and whether a missed target fails it
+// (BENCH_STRICT); a bad setting is said on stderr and ends with
+// ExitSettings before anything starts. Then Main runs the bench as Run
+// does until it is done or SIGINT or SIGTERM arrives, and returns the exit
+// status.
+func Main(name string, stderr io.Writer, setup func() (b Bench, strict bool, err error)) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	b, strict, err := setup()
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", name, err)
+		return ExitSettings
+	}
+	return Run(ctx, name, b, strict, stderr)
 }
 
 // Run runs b, closes it and returns the exit status. ctx ends on SIGINT

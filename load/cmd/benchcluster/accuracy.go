@@ -95,7 +95,7 @@ func (b *bench) waitLimit(ctx context.Context, n *gnode, path, limit string, wan
 		if err != nil {
 			return err
 		}
-		resp, err := b.http.Do(req)
+		resp, err := b.HTTP.Do(req)
 		if err == nil {
 			resp.Body.Close()
 			got := resp.Header.Get("X-RateLimit-Limit-Minute")
@@ -141,7 +141,7 @@ func (b *bench) accuracy(ctx context.Context, p pattern) ([]windowResult, error)
 	lead := b.cfg.rlWarmup + (time.Minute - b.cfg.rlUntil)
 	first := firstPatternWindow(time.Now().Add(time.Second), lead)
 	warmFrom, warmUntil := first.Add(-lead), first.Add(b.cfg.rlUntil-time.Minute)
-	b.progress("accuracy %s: waiting %v for the warm-up at %s; measured windows from %s UTC",
+	b.Progress("accuracy %s: waiting %v for the warm-up at %s; measured windows from %s UTC",
 		p.name, time.Until(warmFrom).Round(time.Second), warmFrom.UTC().Format("15:04:05.0"), first.UTC().Format("15:04"))
 	if err := benchrig.SleepUntil(ctx, warmFrom.Add(-time.Second)); err != nil {
 		return nil, err
@@ -151,7 +151,7 @@ func (b *bench) accuracy(ctx context.Context, p pattern) ([]windowResult, error)
 		return nil, err
 	}
 	_, sent, ok, limited, other, errs, unsent := sumTallies(warm)
-	b.progress("accuracy %s: warm-up sent %d (200: %d, 429: %d, other: %d, errors: %d, unsent: %d)", p.name, sent, ok, limited, other, errs, unsent)
+	b.Progress("accuracy %s: warm-up sent %d (200: %d, 429: %d, other: %d, errors: %d, unsent: %d)", p.name, sent, ok, limited, other, errs, unsent)
 
 	var out []windowResult
 	for w := range b.cfg.windows {
@@ -165,10 +165,10 @@ func (b *bench) accuracy(ctx context.Context, p pattern) ([]windowResult, error)
 		rlBefore, errs1 := b.rateLimitCounters(ctx)
 		cpu := b.mark()
 		label := fmt.Sprintf("accuracy %s window %d/%d (%s UTC)", p.name, w+1, b.cfg.windows, start.UTC().Format("15:04"))
-		b.progress("%s: sending %.0f req/s", label, b.cfg.rlRate*float64(len(b.nodes)))
+		b.Progress("%s: sending %.0f req/s", label, b.cfg.rlRate*float64(len(b.nodes)))
 		r.tallies = sendOpenLoop(ctx, p.path, flows, from, until, func(elapsed time.Duration, ts []*tally) {
 			_, sent, ok, _, _, _, _ := sumTallies(ts)
-			b.progress("%s: %.0fs, sent %d, admitted %d", label, elapsed.Seconds(), sent, ok)
+			b.Progress("%s: %.0fs, sent %d, admitted %d", label, elapsed.Seconds(), sent, ok)
 		})
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -182,7 +182,7 @@ func (b *bench) accuracy(ctx context.Context, p pattern) ([]windowResult, error)
 		r.rl = counterDeltas(rlBefore, rlAfter)
 		r.rlErr = append(errs1, errs2...)
 		_, sent, ok, _, _, _, _ := sumTallies(r.tallies)
-		b.progress("%s: done, sent %d, admitted %d (%s of N)", label, sent, ok, formatRatio(float64(ok), float64(b.cfg.limit)))
+		b.Progress("%s: done, sent %d, admitted %d (%s of N)", label, sent, ok, formatRatio(float64(ok), float64(b.cfg.limit)))
 		out = append(out, r)
 	}
 	return out, nil
@@ -192,40 +192,40 @@ func (b *bench) accuracy(ctx context.Context, p pattern) ([]windowResult, error)
 // rows.
 func (b *bench) reportAccuracy(p pattern, ws []windowResult) {
 	total := b.cfg.rlRate * float64(len(b.nodes))
-	b.printf("\nRate-limit accuracy, %s load: N = %d requests/minute shared by %d nodes (policy cluster, limit_by service, ratelimit_sync_interval %s)\n",
+	b.Printf("\nRate-limit accuracy, %s load: N = %d requests/minute shared by %d nodes (policy cluster, limit_by service, ratelimit_sync_interval %s)\n",
 		p.name, b.cfg.limit, len(b.nodes), b.cfg.syncInterval)
 	var shares []string
 	for i, s := range p.share {
 		shares = append(shares, fmt.Sprintf("node %d %.0f", i+1, total*s))
 	}
-	b.printf("offered %.0f req/s (%s), open loop; sent from second %.1f to %.1f of each minute; %.1fs of the same load before the first window\n",
+	b.Printf("offered %.0f req/s (%s), open loop; sent from second %.1f to %.1f of each minute; %.1fs of the same load before the first window\n",
 		total, strings.Join(shares, ", "), b.cfg.rlFrom.Seconds(), b.cfg.rlUntil.Seconds(), b.cfg.rlWarmup.Seconds())
-	b.printf("%-7s %9s %9s %8s %8s %6s %6s %7s %11s %11s %7s\n",
+	b.Printf("%-7s %9s %9s %8s %8s %6s %6s %7s %11s %11s %7s\n",
 		"window", "req/s", "sent", "200", "429", "other", "errors", "unsent", "admitted/N", "target", "result")
 	for _, w := range ws {
 		scheduled, sent, ok, limited, other, errs, unsent := sumTallies(w.tallies)
 		achieved := float64(sent) / w.span.Seconds()
 		ratio := float64(ok) / float64(b.cfg.limit)
 		good := p.target.Holds(ratio) && other == 0 && errs == 0
-		b.printf("%-7s %9.0f %9d %8d %8d %6d %6d %7d %11s %11s %7s\n",
+		b.Printf("%-7s %9.0f %9d %8d %8d %6d %6d %7d %11s %11s %7s\n",
 			w.start.UTC().Format("15:04"), achieved, sent, ok, limited, other, errs, unsent,
 			formatRatio(float64(ok), float64(b.cfg.limit)), p.target, benchrig.Verdict(good))
 		var per []string
 		for i, t := range w.tallies {
 			per = append(per, fmt.Sprintf("node %d %d/%d", w.flows[i].node.num, t.ok.Load(), t.sent.Load()))
 		}
-		b.printf("        admitted/sent per node: %s; %s\n", strings.Join(per, ", "), w.cpu)
+		b.Printf("        admitted/sent per node: %s; %s\n", strings.Join(per, ", "), w.cpu)
 		if achieved < 0.98*total {
-			b.printf("        the generator sent %.0f req/s of the %.0f asked (%d of %d due requests unsent): this machine could not offer the full load\n",
+			b.Printf("        the generator sent %.0f req/s of the %.0f asked (%d of %d due requests unsent): this machine could not offer the full load\n",
 				achieved, total, unsent, scheduled)
 		}
 		for _, t := range w.tallies {
 			if t.firstOther != "" {
-				b.printf("        first unexpected answer: %s\n", t.firstOther)
+				b.Printf("        first unexpected answer: %s\n", t.firstOther)
 				break
 			}
 		}
-		b.summary.Add(fmt.Sprintf("admitted/N, %s load, %s", p.name, w.start.UTC().Format("15:04")),
+		b.Summary.Add(fmt.Sprintf("admitted/N, %s load, %s", p.name, w.start.UTC().Format("15:04")),
 			fmt.Sprintf("%s (%d/%d)", formatRatio(float64(ok), float64(b.cfg.limit)), ok, b.cfg.limit), p.target.String(), good)
 	}
 }
@@ -258,43 +258,43 @@ func (b *bench) reportOps(ws []windowResult) {
 		}
 		errs = append(errs, w.rlErr...)
 	}
-	b.printf("\nCassandra operations per proxied request, during the even-load window(s): %d requests sent\n", sent)
+	b.Printf("\nCassandra operations per proxied request, during the even-load window(s): %d requests sent\n", sent)
 	perReq := func(v float64) string { return formatRatioPrec(v, float64(sent)) }
 	if opsOK {
-		b.printf("CQL server, all operations: %d (%d QUERY, %d EXECUTE, %d BATCH; %d PREPARE not counted) = %s per request\n",
+		b.Printf("CQL server, all operations: %d (%d QUERY, %d EXECUTE, %d BATCH; %d PREPARE not counted) = %s per request\n",
 			ops.total(), ops.queries, ops.executes, ops.batches, ops.prepares, perReq(float64(ops.total())))
-		b.printf("  (all three nodes' Cassandra traffic: config polling every %s and node heartbeats as well as rate-limit syncs)\n", b.cfg.dbUpdateFrequency)
+		b.Printf("  (all three nodes' Cassandra traffic: config polling every %s and node heartbeats as well as rate-limit syncs)\n", b.cfg.dbUpdateFrequency)
 	} else {
-		b.printf("CQL server: not counted (TOLLGATE_BENCH_CASSANDRA is a real Cassandra); see the nodes' counters below\n")
+		b.Printf("CQL server: not counted (TOLLGATE_BENCH_CASSANDRA is a real Cassandra); see the nodes' counters below\n")
 	}
 	rlOps, rlOpsName := math.NaN(), ""
 	if len(names) == 0 {
-		b.printf("rate-limit counters in the nodes' /metrics: none found (no counter named like *ratelimit*ops*_total)\n")
+		b.Printf("rate-limit counters in the nodes' /metrics: none found (no counter named like *ratelimit*ops*_total)\n")
 	} else {
-		b.printf("rate-limit counters in the nodes' /metrics, increase summed over the nodes:\n")
+		b.Printf("rate-limit counters in the nodes' /metrics, increase summed over the nodes:\n")
 		for _, name := range names {
-			b.printf("  %-50s %10.0f  = %s per request\n", name, rl[name], perReq(rl[name]))
+			b.Printf("  %-50s %10.0f  = %s per request\n", name, rl[name], perReq(rl[name]))
 			if isOpsCounter(name) && rlOpsName == "" {
 				rlOps, rlOpsName = rl[name], name
 			}
 		}
 	}
 	for _, err := range errs {
-		b.printf("  (scrape failed: %v)\n", err)
+		b.Printf("  (scrape failed: %v)\n", err)
 	}
 	target := benchrig.Bound{Lo: benchrig.NoBound, Hi: 0.01}
 	switch {
 	case rlOpsName != "":
 		v := rlOps / float64(sent)
-		b.summary.Add("Cassandra ops/request, rate limit, even load", perReq(rlOps), target.String(), target.Holds(v))
+		b.Summary.Add("Cassandra ops/request, rate limit, even load", perReq(rlOps), target.String(), target.Holds(v))
 		if opsOK {
-			b.summary.Info("Cassandra ops/request, all, even load", perReq(float64(ops.total())))
+			b.Summary.Info("Cassandra ops/request, all, even load", perReq(float64(ops.total())))
 		}
 	case opsOK:
 		v := float64(ops.total()) / float64(sent)
-		b.summary.Add("Cassandra ops/request, all, even load", perReq(float64(ops.total())), target.String(), target.Holds(v))
+		b.Summary.Add("Cassandra ops/request, all, even load", perReq(float64(ops.total())), target.String(), target.Holds(v))
 	default:
-		b.summary.Add("Cassandra ops/request, even load", "not measured", target.String(), false)
+		b.Summary.Add("Cassandra ops/request, even load", "not measured", target.String(), false)
 	}
 }
 

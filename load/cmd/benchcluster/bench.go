@@ -53,9 +53,12 @@ func (b *bench) Run(ctx context.Context) error {
 		}
 		b.reportAccuracy(skewed, ws)
 	}
-	b.printSummary()
+	b.PrintSummary(summaryNote)
 	return nil
 }
+
+// summaryNote follows the closing table: how to read it.
+const summaryNote = "(CPU columns above: percent of one core used by each node, by this program — load generator, upstream and CQL server — and by other processes meanwhile; numbers taken while other processes were busy are noisy)"
 
 // printHeader says what ran where.
 func (b *bench) printHeader() {
@@ -64,24 +67,12 @@ func (b *bench) printHeader() {
 	if b.cfg.cassandra != "" {
 		store = "Cassandra at " + b.cfg.cassandra
 	}
-	b.printf("Cluster benchmark, %s, %d CPUs (%s), %s, %s\n",
+	b.Printf("Cluster benchmark, %s, %d CPUs (%s), %s, %s\n",
 		time.Now().UTC().Format("2006-01-02 15:04 UTC"), h.CPUs, h.Model, h.Kernel, h.Version)
-	b.printf("3 gateway nodes on 127.0.0.1 sharing %s; db_update_frequency %s, ratelimit_sync_interval %s\n",
+	b.Printf("3 gateway nodes on 127.0.0.1 sharing %s; db_update_frequency %s, ratelimit_sync_interval %s\n",
 		store, b.cfg.dbUpdateFrequency, b.cfg.syncInterval)
-	b.printf("nothing is pinned: the nodes, the load generator, the upstream and the CQL server share the %d CPUs\n", h.CPUs)
+	b.Printf("nothing is pinned: the nodes, the load generator, the upstream and the CQL server share the %d CPUs\n", h.CPUs)
 	if h.LoadAvg != "" {
-		b.printf("load average before the run: %s\n", h.LoadAvg)
+		b.Printf("load average before the run: %s\n", h.LoadAvg)
 	}
 }
-
-// printSummary prints the closing table.
-func (b *bench) printSummary() {
-	if b.summary.Len() == 0 {
-		return
-	}
-	_, _ = b.summary.WriteTo(b.out)
-	b.printf("(CPU columns above: percent of one core used by each node, by this program — load generator, upstream and CQL server — and by other processes meanwhile; numbers taken while other processes were busy are noisy)\n")
-}
-
-// Missed tells whether a measure missed its target.
-func (b *bench) Missed() bool { return b.summary.Missed() }

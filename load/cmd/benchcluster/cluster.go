@@ -14,7 +14,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/tollgate/tollgate/load/benchrig"
@@ -30,52 +29,26 @@ type gnode struct {
 
 // bench is one run: what it started and what it found.
 type bench struct {
-	cfg       config
-	out, errw io.Writer
+	*benchrig.Rig
+	cfg config
 
-	dir      string // temporary directory, removed by close
 	keyspace string
 	cql      *backend
 	upstream *benchrig.Upstream
 	nodes    []*gnode
-	http     *http.Client // Admin API, status and polls
-
-	summary benchrig.Summary // the closing table
-
-	closeOnce sync.Once
-	closeErr  error
 }
 
-func newBench(cfg config, out, errw io.Writer) *bench {
-	return &bench{
-		cfg:  cfg,
-		out:  out,
-		errw: errw,
-		http: benchrig.LocalClient(8),
-	}
-}
-
-// progress writes one line to stderr.
-func (b *bench) progress(format string, args ...any) {
-	fmt.Fprintf(b.errw, "bench-cluster: "+format+"\n", args...)
-}
-
-// printf writes results to stdout.
-func (b *bench) printf(format string, args ...any) {
-	fmt.Fprintf(b.out, format, args...)
+func newBench(cfg config, stdout, stderr io.Writer) *bench {
+	return &bench{Rig: benchrig.NewRig("bench-cluster", stdout, stderr, 8), cfg: cfg}
 }
 
 // start brings up the CQL server (or connects to Cassandra), the schema,
 // the upstream and the three nodes.
 func (b *bench) start(ctx context.Context) error {
-	if err := benchrig.CheckBinary(b.cfg.bin, "bench-cluster"); err != nil {
+	err := b.Prepare(b.cfg.bin)
+	if err != nil {
 		return err
 	}
-	dir, err := os.MkdirTemp("", "bench-cluster.")
-	if err != nil {
-		return fmt.Errorf("temporary directory: %w", err)
-	}
-	b.dir = dir
 
 	var suffix [6]byte
 	_, _ = rand.Read(suffix[:])
@@ -84,13 +57,14 @@ func (b *bench) start(ctx context.Context) error {
 	if b.cql, err = startBackend(b.cfg.cassandra); err != nil {
 		return err
 	}
+	b.OnClose(b.cql.close)
 	if b.cql.srv != nil {
-		b.progress("in-memory CQL server on %s", b.cql.addr)
+		b.Progress("in-memory CQL server on %s", b.cql.addr)
 	} else {
-		b.progress("using Cassandra at %s, keyspace %s", b.cql.addr, b.keyspace)
+		b.Progress("using Cassandra at %s, keyspace %s", b.cql.addr, b.keyspace)
 	}
 
-	b.progress("migrating keyspace %s", b.keyspace)
+	b.Progress("migrating keyspace %s", b.keyspace)
 	if err := b.migrate(ctx); err != nil {
 		return err
 	}
@@ -98,6 +72,7 @@ func (b *bench) start(ctx context.Context) error {
 	if b.upstream, err = benchrig.StartUpstream(); err != nil {
 		return err
 	}
+	b.OnClose(b.upstream.Close)
 
 	for i := 1; i <= 3; i++ {
 		n, err := b.startNode(i)
@@ -107,10 +82,10 @@ func (b *bench) start(ctx context.Context) error {
 		b.nodes = append(b.nodes, n)
 	}
 	for _, n := range b.nodes {
-		if err := benchrig.WaitReady(ctx, b.http, n.Proc, "http://"+n.status+"/ready", 60*time.Second); err != nil {
+		if err := benchrig.WaitReady(ctx, b.HTTP, n.Proc, "http://"+n.status+"/ready", 60*time.Second); err != nil {
 			return err
 		}
-		b.progress("node %d ready: proxy %s, admin %s, status %s", n.num, n.proxy, n.admin, n.status)
+		b.Progress("node %d ready: proxy %s, admin %s, status %s", n.num, n.proxy, n.admin, n.status)
 	}
 	return nil
 }
@@ -146,7 +121,7 @@ func (b *bench) startNode(num int) (*gnode, error) {
 	if err != nil {
 		return nil, err
 	}
-	dataDir := filepath.Join(b.dir, fmt.Sprintf("node%d", num))
+	dataDir := filepath.Join(b.Dir, fmt.Sprintf("node%d", num))
 	if err := os.MkdirAll(dataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("node %d data dir: %w", num, err)
 	}
@@ -159,7 +134,7 @@ func (b *bench) startNode(num int) (*gnode, error) {
 		"TOLLGATE_NODE_ID="+id,
 	)
 	p, err := benchrig.StartProc(fmt.Sprintf("node %d", num), b.cfg.bin, []string{"gateway"}, env, "",
-		filepath.Join(b.dir, fmt.Sprintf("node%d.log", num)))
+		filepath.Join(b.Dir, fmt.Sprintf("node%d.log", num)))
 	if err != nil {
 		return nil, err
 	}
@@ -175,7 +150,7 @@ func (b *bench) startNode(num int) (*gnode, error) {
 
 // get sends one GET and returns status and body.
 func (b *bench) get(ctx context.Context, url string, hdr http.Header) (int, []byte, error) {
-	return benchrig.Get(ctx, b.http, url, hdr)
+	return benchrig.Get(ctx, b.HTTP, url, hdr)
 }
 
 // admin sends one Admin API request to node n with a JSON body (nil for
@@ -197,7 +172,7 @@ func (b *bench) admin(ctx context.Context, n *gnode, method, path string, body a
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	resp, err := b.http.Do(req)
+	resp, err := b.HTTP.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("admin %s %s on node %d: %w", method, path, n.num, err)
 	}
@@ -219,33 +194,20 @@ func (b *bench) PrintLogTails() {
 		if err != nil {
 			continue
 		}
-		fmt.Fprintf(b.errw, "---- %s (%s), last lines of its log:\n%s", n.Name, n.State(), tail)
+		fmt.Fprintf(b.Stderr, "---- %s (%s), last lines of its log:\n%s", n.Name, n.State(), tail)
 	}
 }
 
 // Close stops the nodes (SIGTERM to all, then SIGKILL to any still running
-// 10s later), the upstream and the CQL server, and removes the temporary
-// directory. Idempotent.
+// 10s later), then closes the rig: the upstream, the CQL server, and the
+// temporary directory. Idempotent.
 func (b *bench) Close() error {
-	b.closeOnce.Do(func() {
-		var errs []error
-		for _, n := range b.nodes {
-			n.Terminate()
-		}
-		for _, n := range b.nodes {
-			errs = append(errs, n.Stop(10*time.Second))
-		}
-		if b.upstream != nil {
-			errs = append(errs, b.upstream.Close())
-		}
-		if b.cql != nil {
-			errs = append(errs, b.cql.close())
-		}
-		b.http.CloseIdleConnections()
-		if b.dir != "" {
-			errs = append(errs, os.RemoveAll(b.dir))
-		}
-		b.closeErr = errors.Join(errs...)
-	})
-	return b.closeErr
+	var errs []error
+	for _, n := range b.nodes {
+		n.Terminate()
+	}
+	for _, n := range b.nodes {
+		errs = append(errs, n.Stop(10*time.Second))
+	}
+	return errors.Join(append(errs, b.Rig.Close())...)
 }

@@ -24,29 +24,17 @@
 package main
 
 import (
-	"context"
-	"fmt"
-	"io"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/tollgate/tollgate/load/benchrig"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Getenv, os.Stdout, os.Stderr)
-	stop()
-	os.Exit(code)
-}
-
-// run does the whole benchmark and returns the exit status.
-func run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writer) int {
-	cfg, err := configFromEnv(getenv)
-	if err != nil {
-		fmt.Fprintf(stderr, "bench-cluster: %v\n", err)
-		return benchrig.ExitSettings
-	}
-	return benchrig.Run(ctx, "bench-cluster", newBench(cfg, stdout, stderr), cfg.strict, stderr)
+	os.Exit(benchrig.Main("bench-cluster", os.Stderr, func() (benchrig.Bench, bool, error) {
+		cfg, err := configFromEnv(os.Getenv)
+		if err != nil {
+			return nil, false, err
+		}
+		return newBench(cfg, os.Stdout, os.Stderr), cfg.strict, nil
+	}))
 }

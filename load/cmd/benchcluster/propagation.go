@@ -43,10 +43,10 @@ type propResult struct {
 func (b *bench) propagation(ctx context.Context) (*propResult, error) {
 	res := &propResult{}
 	writer, observers := b.nodes[0], b.nodes[1:]
-	b.progress("propagation: %d changes through node 1, polled on nodes 2 and 3 every %v", b.cfg.changes, b.cfg.pollEvery)
+	b.Progress("propagation: %d changes through node 1, polled on nodes 2 and 3 every %v", b.cfg.changes, b.cfg.pollEvery)
 	for i := 0; i < b.cfg.changes; i++ {
 		if i > 0 && i%20 == 0 {
-			b.progress("propagation: %d/%d changes", i, b.cfg.changes)
+			b.Progress("propagation: %d/%d changes", i, b.cfg.changes)
 		}
 		j := i / 3
 		name := fmt.Sprintf("prop-%d", j)
@@ -96,7 +96,7 @@ func (b *bench) propagation(ctx context.Context) (*propResult, error) {
 				res.delays[kind] = append(res.delays[kind], delays[k])
 			} else {
 				res.lost[kind]++
-				b.progress("propagation: change %d (%s %s) not served by node %d within %v", i, kind, path, observers[k].num, b.cfg.changeWithin)
+				b.Progress("propagation: change %d (%s %s) not served by node %d within %v", i, kind, path, observers[k].num, b.cfg.changeWithin)
 			}
 		}
 		if kind == kindDelete {
@@ -105,7 +105,7 @@ func (b *bench) propagation(ctx context.Context) (*propResult, error) {
 			}
 		}
 	}
-	b.progress("propagation: %d/%d changes", b.cfg.changes, b.cfg.changes)
+	b.Progress("propagation: %d/%d changes", b.cfg.changes, b.cfg.changes)
 	return res, nil
 }
 
@@ -142,20 +142,20 @@ func served(kind changeKind, code int, body []byte) bool {
 
 // report prints the delays per kind and overall and adds the summary row.
 func (r *propResult) report(b *bench) {
-	b.printf("\nPropagation: %d changes written through node 1's Admin API, served by nodes 2 and 3\n", b.cfg.changes)
-	b.printf("(db_update_frequency %s; nodes polled every %v; delay = first answer reflecting the change − Admin API response)\n",
+	b.Printf("\nPropagation: %d changes written through node 1's Admin API, served by nodes 2 and 3\n", b.cfg.changes)
+	b.Printf("(db_update_frequency %s; nodes polled every %v; delay = first answer reflecting the change − Admin API response)\n",
 		b.cfg.dbUpdateFrequency, b.cfg.pollEvery)
-	b.printf("%-8s %8s %8s %8s %8s %8s %6s\n", "kind", "samples", "p50 ms", "p90 ms", "p99 ms", "max ms", "lost")
+	b.Printf("%-8s %8s %8s %8s %8s %8s %6s\n", "kind", "samples", "p50 ms", "p90 ms", "p99 ms", "max ms", "lost")
 	var all []time.Duration
 	lost := 0
 	for k := range numKinds {
 		d := benchrig.Summarize(r.delays[k])
-		b.printf("%-8s %8d %8s %8s %8s %8s %6d\n", k, d.N, ms(d.P50), ms(d.P90), ms(d.P99), ms(d.Max), r.lost[k])
+		b.Printf("%-8s %8d %8s %8s %8s %8s %6d\n", k, d.N, ms(d.P50), ms(d.P90), ms(d.P99), ms(d.Max), r.lost[k])
 		all = append(all, r.delays[k]...)
 		lost += r.lost[k]
 	}
 	d := benchrig.Summarize(all)
-	b.printf("%-8s %8d %8s %8s %8s %8s %6d\n", "all", d.N, ms(d.P50), ms(d.P90), ms(d.P99), ms(d.Max), lost)
+	b.Printf("%-8s %8d %8s %8s %8s %8s %6d\n", "all", d.N, ms(d.P50), ms(d.P90), ms(d.P99), ms(d.Max), lost)
 
 	target := benchrig.Bound{Lo: benchrig.NoBound, Hi: 1000}
 	v := float64(d.P99) / float64(time.Millisecond)
@@ -163,5 +163,5 @@ func (r *propResult) report(b *bench) {
 		v = benchrig.NoBound
 	}
 	ok := target.Holds(v) && lost == 0
-	b.summary.Add("propagation p50 / p99 ms", fmt.Sprintf("%s / %s", ms(d.P50), ms(d.P99)), "p99 ≤ 1000, none lost", ok)
+	b.Summary.Add("propagation p50 / p99 ms", fmt.Sprintf("%s / %s", ms(d.P50), ms(d.P99)), "p99 ≤ 1000, none lost", ok)
 }

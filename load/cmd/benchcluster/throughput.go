@@ -57,7 +57,7 @@ func (b *bench) throughput(ctx context.Context) ([]tpRun, error) {
 	if wrk != "" {
 		tool = "wrk -t1"
 	}
-	b.progress("throughput: %s, %d connections, %v per run, warm-up %v per route", tool, b.cfg.connections, b.cfg.duration, b.cfg.warmup)
+	b.Progress("throughput: %s, %d connections, %v per run, warm-up %v per route", tool, b.cfg.connections, b.cfg.duration, b.cfg.warmup)
 	for _, policy := range []string{"local", "cluster"} {
 		if b.cfg.warmup > 0 {
 			if _, err := b.closedLoop(ctx, wrk, policy, b.cfg.warmup); err != nil {
@@ -68,12 +68,12 @@ func (b *bench) throughput(ctx context.Context) ([]tpRun, error) {
 	var runs []tpRun
 	for i := range b.cfg.rounds {
 		for _, policy := range []string{"local", "cluster"} {
-			b.progress("throughput: round %d/%d, policy %s", i+1, b.cfg.rounds, policy)
+			b.Progress("throughput: round %d/%d, policy %s", i+1, b.cfg.rounds, policy)
 			r, err := b.closedLoop(ctx, wrk, policy, b.cfg.duration)
 			if err != nil {
 				return nil, err
 			}
-			b.progress("throughput: round %d/%d, policy %s: %.0f req/s", i+1, b.cfg.rounds, policy, r.RPS)
+			b.Progress("throughput: round %d/%d, policy %s: %.0f req/s", i+1, b.cfg.rounds, policy, r.RPS)
 			runs = append(runs, r)
 		}
 	}
@@ -138,21 +138,21 @@ func (b *bench) reportThroughput(runs []tpRun) {
 	if _, err := exec.LookPath("wrk"); err != nil {
 		tool = "in-process fasthttp client"
 	}
-	b.printf("\nThroughput of node 1, closed loop (%s, %d keep-alive connections, %v per run, runs alternated after %v of warm-up per route)\n",
+	b.Printf("\nThroughput of node 1, closed loop (%s, %d keep-alive connections, %v per run, runs alternated after %v of warm-up per route)\n",
 		tool, b.cfg.connections, b.cfg.duration, b.cfg.warmup)
-	b.printf("route: rate-limiting minute %.0f, limit_by service; the client, three nodes and the CQL server share this machine's CPUs, nothing pinned\n", tpLimit)
-	b.printf("%-6s %-8s %10s %10s %10s %8s  %s\n", "round", "policy", "req/s", "200/s", "requests", "non-200", "CPU")
+	b.Printf("route: rate-limiting minute %.0f, limit_by service; the client, three nodes and the CQL server share this machine's CPUs, nothing pinned\n", tpLimit)
+	b.Printf("%-6s %-8s %10s %10s %10s %8s  %s\n", "round", "policy", "req/s", "200/s", "requests", "non-200", "CPU")
 	var ratios []float64
 	var bad int64
 	var firstBad string
 	for i, r := range runs {
-		b.printf("%-6d %-8s %10.0f %10.0f %10d %8d  %s\n", i/2+1, r.policy, r.RPS, r.okRPS(), r.Total, r.Non200+r.Errors, r.cpu)
+		b.Printf("%-6d %-8s %10.0f %10.0f %10d %8d  %s\n", i/2+1, r.policy, r.RPS, r.okRPS(), r.Total, r.Non200+r.Errors, r.cpu)
 		if n := r.Non200 + r.Errors; n > 0 {
 			bad += n
 			if firstBad == "" {
 				firstBad = r.policy + ": " + r.FirstNo
 			}
-			b.printf("        %d non-200 answers or errors, first: %s\n", n, r.FirstNo)
+			b.Printf("        %d non-200 answers or errors, first: %s\n", n, r.FirstNo)
 		}
 		if r.policy == "cluster" && i > 0 && runs[i-1].policy == "local" && runs[i-1].okRPS() > 0 {
 			ratios = append(ratios, r.okRPS()/runs[i-1].okRPS())
@@ -165,12 +165,12 @@ func (b *bench) reportThroughput(runs []tpRun) {
 		each = append(each, fmt.Sprintf("%.3f", v))
 	}
 	target := benchrig.Bound{Lo: 0.95, Hi: benchrig.NoBound}
-	b.printf("cluster/local 200/s per round: %s; median %s (target %s)\n", strings.Join(each, ", "), benchrig.Float3(med), target)
-	b.summary.Add("throughput cluster/local (200/s)", benchrig.Float3(med), target.String(), target.Holds(med))
+	b.Printf("cluster/local 200/s per round: %s; median %s (target %s)\n", strings.Join(each, ", "), benchrig.Float3(med), target)
+	b.Summary.Add("throughput cluster/local (200/s)", benchrig.Float3(med), target.String(), target.Holds(med))
 	if bad > 0 {
-		b.printf("the limit is %.0f a minute, which no run comes near: every answer but 200 is an error of the gateway\n", tpLimit)
+		b.Printf("the limit is %.0f a minute, which no run comes near: every answer but 200 is an error of the gateway\n", tpLimit)
 	}
-	b.summary.Add("throughput non-200 answers", strconv.FormatInt(bad, 10), "0", bad == 0)
+	b.Summary.Add("throughput non-200 answers", strconv.FormatInt(bad, 10), "0", bad == 0)
 }
 
 // reportThroughputOps prints the Cassandra operations per request of the
@@ -195,15 +195,15 @@ func (b *bench) reportThroughputOps(runs []tpRun) {
 	}
 	target := benchrig.Bound{Lo: benchrig.NoBound, Hi: 0.01}
 	if opsOK {
-		b.printf("Cassandra operations during the cluster runs: %d for %d requests = %s per request (all nodes' traffic: config polling and heartbeats too)\n",
+		b.Printf("Cassandra operations during the cluster runs: %d for %d requests = %s per request (all nodes' traffic: config polling and heartbeats too)\n",
 			ops, total, formatRatioPrec(float64(ops), float64(total)))
-		b.summary.Info("Cassandra ops/request, all, throughput", formatRatioPrec(float64(ops), float64(total)))
+		b.Summary.Info("Cassandra ops/request, all, throughput", formatRatioPrec(float64(ops), float64(total)))
 	}
 	if rlOK {
 		v := float64(rl) / float64(total)
-		b.printf("rate-limit Cassandra operations (tollgate_ratelimit_*ops* counters) during the cluster runs: %d = %s per request (target %s)\n",
+		b.Printf("rate-limit Cassandra operations (tollgate_ratelimit_*ops* counters) during the cluster runs: %d = %s per request (target %s)\n",
 			rl, formatRatioPrec(float64(rl), float64(total)), target)
-		b.summary.Add("Cassandra ops/request, rate limit, throughput", formatRatioPrec(float64(rl), float64(total)), target.String(), target.Holds(v))
+		b.Summary.Add("Cassandra ops/request, rate limit, throughput", formatRatioPrec(float64(rl), float64(total)), target.String(), target.Holds(v))
 	}
 }
 

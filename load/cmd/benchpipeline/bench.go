@@ -27,67 +27,31 @@ const topic = "tollgate.requests"
 
 // bench is one run: what it started and what it found.
 type bench struct {
-	cfg       config
-	out, errw io.Writer
+	*benchrig.Rig
+	cfg config
 
-	dir   string // temporary directory, removed by close
 	ch    *chServer
 	procs []*benchrig.Proc // every child started, for log tails and close
-	http  *http.Client
-
-	mu      sync.Mutex
-	closers []func() error // in-process parts, closed last first
-
-	summary benchrig.Summary // the closing table
-
-	closeOnce sync.Once
-	closeErr  error
 }
 
-func newBench(cfg config, out, errw io.Writer) *bench {
-	return &bench{
-		cfg:  cfg,
-		out:  out,
-		errw: errw,
-		http: benchrig.LocalClient(4),
-	}
-}
-
-// progress writes one line to stderr.
-func (b *bench) progress(format string, args ...any) {
-	fmt.Fprintf(b.errw, "bench-pipeline: "+format+"\n", args...)
-}
-
-// printf writes results to stdout.
-func (b *bench) printf(format string, args ...any) {
-	fmt.Fprintf(b.out, format, args...)
-}
-
-// onClose registers an in-process part to close when the run ends.
-func (b *bench) onClose(f func() error) {
-	b.mu.Lock()
-	b.closers = append(b.closers, f)
-	b.mu.Unlock()
+func newBench(cfg config, stdout, stderr io.Writer) *bench {
+	return &bench{Rig: benchrig.NewRig("bench-pipeline", stdout, stderr, 4), cfg: cfg}
 }
 
 // Run starts ClickHouse and runs the phases asked for, each on a pipeline
 // of its own (broker, database and collector), so that one phase's
 // backlog or background merges do not land in the next one's figures.
 func (b *bench) Run(ctx context.Context) error {
-	if err := benchrig.CheckBinary(b.cfg.bin, "bench-pipeline"); err != nil {
+	err := b.Prepare(b.cfg.bin)
+	if err != nil {
 		return err
 	}
-	dir, err := os.MkdirTemp("", "bench-pipeline.")
-	if err != nil {
-		return fmt.Errorf("temporary directory: %w", err)
-	}
-	b.dir = dir
-	b.progress("starting ClickHouse (%s)", b.cfg.clickhouse)
-	if b.ch, err = startClickHouse(ctx, b.cfg.clickhouse, filepath.Join(dir, "clickhouse")); err != nil {
+	b.Progress("starting ClickHouse (%s)", b.cfg.clickhouse)
+	if b.ch, err = startClickHouse(ctx, b.cfg.clickhouse, filepath.Join(b.Dir, "clickhouse")); err != nil {
 		return err
 	}
 	b.procs = append(b.procs, b.ch.Proc)
-	b.progress("ClickHouse %s on %s", b.ch.version, b.ch.addr)
+	b.Progress("ClickHouse %s on %s", b.ch.version, b.ch.addr)
 	b.printHeader()
 
 	if b.cfg.phases[phaseThroughput] {
@@ -105,7 +69,7 @@ func (b *bench) Run(ctx context.Context) error {
 			return fmt.Errorf("proxy: %w", err)
 		}
 	}
-	b.printSummary()
+	b.PrintSummary(summaryNote)
 	return nil
 }
 
@@ -130,7 +94,7 @@ func (b *bench) startPipeline(ctx context.Context, name string) (*pipeline, erro
 		return nil, fmt.Errorf("start kfake: %w", err)
 	}
 	p := &pipeline{name: name, kafka: kc, brokers: kc.ListenAddrs(), db: "bench_" + name}
-	b.onClose(func() error { kc.Close(); return nil })
+	b.OnClose(func() error { kc.Close(); return nil })
 
 	env := b.pipelineEnv(p)
 	cctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
@@ -148,20 +112,20 @@ func (b *bench) startPipeline(ctx context.Context, name string) (*pipeline, erro
 	p.statusAddr = addrs[0]
 	c, err := benchrig.StartProc("collector", b.cfg.bin, []string{"collector"},
 		append(env, "TOLLGATE_STATUS_LISTEN="+p.statusAddr, "TOLLGATE_NODE_ID=bench-collector-"+name),
-		b.dir, filepath.Join(b.dir, "collector-"+name+".log"))
+		b.Dir, filepath.Join(b.Dir, "collector-"+name+".log"))
 	if err != nil {
 		return nil, err
 	}
 	p.collector = c
 	b.procs = append(b.procs, c)
-	if err := benchrig.WaitReady(ctx, b.http, c, "http://"+p.statusAddr+"/ready", 60*time.Second); err != nil {
+	if err := benchrig.WaitReady(ctx, b.HTTP, c, "http://"+p.statusAddr+"/ready", 60*time.Second); err != nil {
 		return nil, err
 	}
 	if p.conn, err = b.ch.open(p.db); err != nil {
 		return nil, err
 	}
-	b.onClose(p.conn.Close)
-	b.progress("%s: kfake on %s (%d partitions), database %s, collector pid %s", name,
+	b.OnClose(p.conn.Close)
+	b.Progress("%s: kfake on %s (%d partitions), database %s, collector pid %s", name,
 		strings.Join(p.brokers, ","), b.cfg.partitions, p.db, c.Pid())
 	return p, nil
 }
@@ -210,13 +174,13 @@ func (b *bench) openSink(p *pipeline) (*logship.Sink, logship.Settings, error) {
 	set.Brokers = p.brokers
 	set.Topic = topic
 	set.ClientID = "bench-pipeline-" + p.name
-	set.SpoolDir = filepath.Join(b.dir, "spool-"+p.name)
+	set.SpoolDir = filepath.Join(b.Dir, "spool-"+p.name)
 	sink, err := logship.Open(set, nil, logship.Hooks{})
 	if err != nil {
 		return nil, set, err
 	}
 	var once sync.Once
-	b.onClose(func() error {
+	b.OnClose(func() error {
 		var err error
 		once.Do(func() { err = sink.Close() })
 		return err
@@ -226,7 +190,7 @@ func (b *bench) openSink(p *pipeline) (*logship.Sink, logship.Settings, error) {
 
 // get sends one GET and returns status and body (at most 1 MiB).
 func (b *bench) get(ctx context.Context, url string) (int, []byte, error) {
-	return benchrig.Get(ctx, b.http, url, nil)
+	return benchrig.Get(ctx, b.HTTP, url, nil)
 }
 
 // getJSON decodes the JSON answer of a GET into v.
@@ -244,29 +208,20 @@ func (b *bench) getJSON(ctx context.Context, url string, v any) error {
 	return nil
 }
 
+// summaryNote follows the closing table: how to read it.
+const summaryNote = "(per core: events per CPU-second of the processes named, from /proc/PID/stat; nothing is pinned, and the \"other\" CPU above is processes outside the benchmark, whose work makes the figures noisy)"
+
 // printHeader says what ran where.
 func (b *bench) printHeader() {
 	h := benchrig.Host(b.cfg.bin)
-	b.printf("Pipeline benchmark, %s, %d CPUs (%s), %s, %s, ClickHouse %s\n",
+	b.Printf("Pipeline benchmark, %s, %d CPUs (%s), %s, %s, ClickHouse %s\n",
 		time.Now().UTC().Format("2006-01-02 15:04 UTC"), h.CPUs, h.Model, h.Kernel, h.Version, b.ch.version)
-	b.printf("logship.Sink and kfake (%d partitions) in this process → tollgate collector (process) → ClickHouse (process), all on 127.0.0.1\n", b.cfg.partitions)
-	b.printf("nothing is pinned: every process shares the %d CPUs, so per-core figures are events per CPU-second of the process named\n", h.CPUs)
+	b.Printf("logship.Sink and kfake (%d partitions) in this process → tollgate collector (process) → ClickHouse (process), all on 127.0.0.1\n", b.cfg.partitions)
+	b.Printf("nothing is pinned: every process shares the %d CPUs, so per-core figures are events per CPU-second of the process named\n", h.CPUs)
 	if h.LoadAvg != "" {
-		b.printf("load average before the run: %s\n", h.LoadAvg)
+		b.Printf("load average before the run: %s\n", h.LoadAvg)
 	}
 }
-
-// printSummary prints the closing table.
-func (b *bench) printSummary() {
-	if b.summary.Len() == 0 {
-		return
-	}
-	_, _ = b.summary.WriteTo(b.out)
-	b.printf("(per core: events per CPU-second of the processes named, from /proc/PID/stat; nothing is pinned, and the \"other\" CPU above is processes outside the benchmark, whose work makes the figures noisy)\n")
-}
-
-// Missed tells whether a measure missed its target.
-func (b *bench) Missed() bool { return b.summary.Missed() }
 
 // PrintLogTails shows the end of the log of every child that was not
 // stopped on purpose, for a failed run.
@@ -279,36 +234,22 @@ func (b *bench) PrintLogTails() {
 		if err != nil {
 			continue
 		}
-		fmt.Fprintf(b.errw, "---- %s (%s), last lines of its output:\n%s", p.Name, p.State(), tail)
+		fmt.Fprintf(b.Stderr, "---- %s (%s), last lines of its output:\n%s", p.Name, p.State(), tail)
 	}
 	if b.ch != nil {
-		fmt.Fprintf(b.errw, "---- clickhouse error log:\n%s\n", b.ch.errTail())
+		fmt.Fprintf(b.Stderr, "---- clickhouse error log:\n%s\n", b.ch.errTail())
 	}
 }
 
 // Close stops every child (gateways and collectors first, ClickHouse
-// last), closes the in-process parts and removes the temporary directory.
-// Idempotent.
+// last), then closes the rig: the in-process parts and the temporary
+// directory. Idempotent.
 func (b *bench) Close() error {
-	b.closeOnce.Do(func() {
-		var errs []error
-		for i := len(b.procs) - 1; i >= 0; i-- {
-			errs = append(errs, b.procs[i].Stop(15*time.Second))
-		}
-		b.mu.Lock()
-		closers := b.closers
-		b.closers = nil
-		b.mu.Unlock()
-		for i := len(closers) - 1; i >= 0; i-- {
-			errs = append(errs, closers[i]())
-		}
-		b.http.CloseIdleConnections()
-		if b.dir != "" {
-			errs = append(errs, os.RemoveAll(b.dir))
-		}
-		b.closeErr = errors.Join(errs...)
-	})
-	return b.closeErr
+	var errs []error
+	for i := len(b.procs) - 1; i >= 0; i-- {
+		errs = append(errs, b.procs[i].Stop(15*time.Second))
+	}
+	return errors.Join(append(errs, b.Rig.Close())...)
 }
 
 // envOr returns the environment variable name, or def when it is unset.

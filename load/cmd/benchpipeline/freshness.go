@@ -85,7 +85,7 @@ func (b *bench) freshness(ctx context.Context) error {
 		return err
 	}
 	mk := &markers{pending: map[string]time.Time{}}
-	b.progress("freshness: %d records/s for %v, one in %d a marker, ClickHouse polled every %v",
+	b.Progress("freshness: %d records/s for %v, one in %d a marker, ClickHouse polled every %v",
 		b.cfg.rate, b.cfg.duration, b.cfg.markerEvery, b.cfg.pollEvery)
 
 	sctx, stopSampler := context.WithCancel(ctx)
@@ -152,7 +152,7 @@ func (b *bench) freshness(ctx context.Context) error {
 			}
 			if now.After(nextReport) {
 				nextReport = now.Add(5 * time.Second)
-				b.progress("freshness: %4.1f s: sent %d, markers waiting %d", now.Sub(start).Seconds(), sent, mk.left())
+				b.Progress("freshness: %4.1f s: sent %d, markers waiting %d", now.Sub(start).Seconds(), sent, mk.left())
 			}
 		}
 	}
@@ -186,22 +186,22 @@ func (b *bench) freshness(ctx context.Context) error {
 
 	d := benchrig.Summarize(mk.delays)
 	lost := mk.left()
-	b.printf("\nFreshness: %d records/s for %v (%d records, sent in %.1f s) through a logship.Sink (linger %v) and the collector (batch_time %s)\n",
+	b.Printf("\nFreshness: %d records/s for %v (%d records, sent in %.1f s) through a logship.Sink (linger %v) and the collector (batch_time %s)\n",
 		b.cfg.rate, b.cfg.duration, sent, sendTime.Seconds(), 50*time.Millisecond, envOr("TOLLGATE_COLLECTOR_BATCH_TIME", "1s"))
-	b.printf("delay from Enqueue to the first query returning the record, %d markers: p50 %s, p90 %s, p99 %s, max %s; %d not seen within %v\n",
+	b.Printf("delay from Enqueue to the first query returning the record, %d markers: p50 %s, p90 %s, p99 %s, max %s; %d not seen within %v\n",
 		d.N, secs(d.P50), secs(d.P90), secs(d.P99), secs(d.Max), lost, freshWait)
 	if queries > 0 {
-		b.printf("resolution: a query every %v, %d queries taking %.1f ms on average; rows in ClickHouse %d of %d sent, sink dropped %d\n",
+		b.Printf("resolution: a query every %v, %d queries taking %.1f ms on average; rows in ClickHouse %d of %d sent, sink dropped %d\n",
 			b.cfg.pollEvery, queries, float64(queryTime.Microseconds())/1000/float64(queries), rows, sent, ss.Dropped)
 	}
-	b.printf("during the phase: %s\n", u)
-	b.summary.Info(fmt.Sprintf("freshness p50 at %d/s", b.cfg.rate), secs(d.P50))
+	b.Printf("during the phase: %s\n", u)
+	b.Summary.Info(fmt.Sprintf("freshness p50 at %d/s", b.cfg.rate), secs(d.P50))
 	ok := d.N > 0 && lost == 0 && d.P99 <= targetFreshnessP99
 	val := secs(d.P99)
 	if lost > 0 {
 		val += fmt.Sprintf(" (%d lost)", lost)
 	}
-	b.summary.Add(fmt.Sprintf("freshness p99 at %d/s", b.cfg.rate), val, "≤ "+secs(targetFreshnessP99), ok)
+	b.Summary.Add(fmt.Sprintf("freshness p99 at %d/s", b.cfg.rate), val, "≤ "+secs(targetFreshnessP99), ok)
 	return nil
 }
 

@@ -60,7 +60,7 @@ func (b *bench) proxy(ctx context.Context) error {
 		cql.Close()
 		return fmt.Errorf("start the in-memory CQL server: %w", err)
 	}
-	b.onClose(cql.Close)
+	b.OnClose(cql.Close)
 	var suffix [6]byte
 	_, _ = rand.Read(suffix[:])
 	keyspace := "bench_" + hex.EncodeToString(suffix[:])
@@ -77,22 +77,22 @@ func (b *bench) proxy(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	b.onClose(up.Close)
+	b.OnClose(up.Close)
 
 	wrk, _ := exec.LookPath("wrk")
 	tool := "in-process fasthttp client (wrk not on PATH)"
 	if wrk != "" {
 		tool = "wrk -t1"
 	}
-	b.progress("proxy: %s, %d connections, %v per run after %v of warm-up, %d off/on pairs", tool,
+	b.Progress("proxy: %s, %d connections, %v per run after %v of warm-up, %d off/on pairs", tool,
 		b.cfg.connections, b.cfg.proxyDuration, b.cfg.warmup, b.cfg.rounds)
 
-	dataDir := filepath.Join(b.dir, "gateway")
+	dataDir := filepath.Join(b.Dir, "gateway")
 	if !b.cfg.proxyLoading {
 		if err := p.collector.Pause(); err != nil {
 			return fmt.Errorf("pause the collector: %w", err)
 		}
-		b.progress("proxy: collector paused during the runs (BENCH_PROXY_LOADING=1 keeps it loading)")
+		b.Progress("proxy: collector paused during the runs (BENCH_PROXY_LOADING=1 keeps it loading)")
 	}
 	var runs []proxyRun
 	for i := range b.cfg.rounds {
@@ -136,7 +136,7 @@ func (b *bench) proxy(ctx context.Context) error {
 				}
 				r.sent, r.dropped = st.RequestLog.Sent, st.RequestLog.Dropped
 			}
-			b.progress("proxy: round %d/%d, request log %s: %.0f req/s, %s", i+1, b.cfg.rounds, onOff(on), r.RPS, r.cpu)
+			b.Progress("proxy: round %d/%d, request log %s: %.0f req/s, %s", i+1, b.cfg.rounds, onOff(on), r.RPS, r.cpu)
 			runs = append(runs, r)
 			if err := n.Stop(30 * time.Second); err != nil {
 				return err
@@ -191,14 +191,14 @@ func (b *bench) startGateway(ctx context.Context, p *pipeline, cassEnv []string,
 		"TOLLGATE_NODE_ID=bench-gw",
 		"TOLLGATE_REQUEST_LOG="+onOff(logOn),
 	)
-	pr, err := benchrig.StartProc("gateway", b.cfg.bin, []string{"gateway"}, env, b.dir,
-		filepath.Join(b.dir, fmt.Sprintf("gateway-%d.log", len(b.procs))))
+	pr, err := benchrig.StartProc("gateway", b.cfg.bin, []string{"gateway"}, env, b.Dir,
+		filepath.Join(b.Dir, fmt.Sprintf("gateway-%d.log", len(b.procs))))
 	if err != nil {
 		return nil, err
 	}
 	b.procs = append(b.procs, pr)
 	n := &gnode{Proc: pr, logOn: logOn, proxy: addrs[0], admin: addrs[1], status: addrs[2]}
-	if err := benchrig.WaitReady(ctx, b.http, pr, "http://"+n.status+"/ready", 60*time.Second); err != nil {
+	if err := benchrig.WaitReady(ctx, b.HTTP, pr, "http://"+n.status+"/ready", 60*time.Second); err != nil {
 		return nil, err
 	}
 	return n, nil
@@ -221,7 +221,7 @@ func (b *bench) createRoute(ctx context.Context, n *gnode, upstream string) erro
 			return err
 		}
 		req.Header.Set("Content-Type", "application/json")
-		resp, err := b.http.Do(req)
+		resp, err := b.HTTP.Do(req)
 		if err != nil {
 			return fmt.Errorf("admin POST %s: %w", c.path, err)
 		}
@@ -281,14 +281,14 @@ func (b *bench) waitRows(ctx context.Context, p *pipeline, within time.Duration)
 }
 
 func (b *bench) reportProxy(runs []proxyRun, tool string, rows uint64, cs collectorStatus) {
-	b.printf("\nProxy throughput of one tollgate gateway node, closed loop (%s, %d keep-alive connections, %v per run after %v of warm-up), request log off and on alternated, the node restarted for each run\n",
+	b.Printf("\nProxy throughput of one tollgate gateway node, closed loop (%s, %d keep-alive connections, %v per run after %v of warm-up), request log off and on alternated, the node restarted for each run\n",
 		tool, b.cfg.connections, b.cfg.proxyDuration, b.cfg.warmup)
 	if b.cfg.proxyLoading {
-		b.printf("upstream: in this program, 200 \"ok\"; with the log on the node ships to kfake (in this program) and the collector loads ClickHouse meanwhile\n")
+		b.Printf("upstream: in this program, 200 \"ok\"; with the log on the node ships to kfake (in this program) and the collector loads ClickHouse meanwhile\n")
 	} else {
-		b.printf("upstream: in this program, 200 \"ok\"; with the log on the node ships to kfake (in this program); the collector was paused during the runs and loaded their records after\n")
+		b.Printf("upstream: in this program, 200 \"ok\"; with the log on the node ships to kfake (in this program); the collector was paused during the runs and loaded their records after\n")
 	}
-	b.printf("%-6s %-4s %10s %10s %8s %12s  %s\n", "round", "log", "req/s", "requests", "non-200", "gw µs CPU/req", "CPU")
+	b.Printf("%-6s %-4s %10s %10s %8s %12s  %s\n", "round", "log", "req/s", "requests", "non-200", "gw µs CPU/req", "CPU")
 	var ratios []float64
 	var bad, dropped, logged int64
 	var gwOn, gwOff, reqOn, reqOff float64
@@ -298,10 +298,10 @@ func (b *bench) reportProxy(runs []proxyRun, tool string, rows uint64, cs collec
 		if r.Total > 0 && r.cpu.OK {
 			perReq = 1e6 * gw / float64(r.Total)
 		}
-		b.printf("%-6d %-4s %10.0f %10d %8d %12.1f  %s\n", i/2+1, onOff(r.logOn), r.RPS, r.Total, r.Non200+r.Errors, perReq, r.cpu)
+		b.Printf("%-6d %-4s %10.0f %10d %8d %12.1f  %s\n", i/2+1, onOff(r.logOn), r.RPS, r.Total, r.Non200+r.Errors, perReq, r.cpu)
 		if n := r.Non200 + r.Errors; n > 0 {
 			bad += n
-			b.printf("        %d non-200 answers or errors, first: %s\n", n, r.FirstNo)
+			b.Printf("        %d non-200 answers or errors, first: %s\n", n, r.FirstNo)
 		}
 		if r.logOn {
 			gwOn += gw
@@ -322,16 +322,16 @@ func (b *bench) reportProxy(runs []proxyRun, tool string, rows uint64, cs collec
 		each = append(each, fmt.Sprintf("%.3f", v))
 	}
 	target := benchrig.Bound{Lo: targetLogRatio, Hi: benchrig.NoBound}
-	b.printf("on/off req/s per round: %s; median %s (target %s)\n", strings.Join(each, ", "), benchrig.Float3(med), target)
+	b.Printf("on/off req/s per round: %s; median %s (target %s)\n", strings.Join(each, ", "), benchrig.Float3(med), target)
 	if reqOn > 0 && reqOff > 0 {
-		b.printf("gateway CPU per request: %.1f µs with the log off, %.1f µs on (+%.1f %%)\n",
+		b.Printf("gateway CPU per request: %.1f µs with the log off, %.1f µs on (+%.1f %%)\n",
 			1e6*gwOff/reqOff, 1e6*gwOn/reqOn, 100*((gwOn/reqOn)/(gwOff/reqOff)-1))
-		b.summary.Info("gateway CPU µs/request, log off → on", fmt.Sprintf("%.1f → %.1f", 1e6*gwOff/reqOff, 1e6*gwOn/reqOn))
+		b.Summary.Info("gateway CPU µs/request, log off → on", fmt.Sprintf("%.1f → %.1f", 1e6*gwOff/reqOff, 1e6*gwOn/reqOn))
 	}
-	b.printf("records: the on-runs' nodes reported %d sent to Kafka during the runs and %d dropped; ClickHouse holds %d rows in the end (warm-ups and route checks included), the collector inserted %d, dead-lettered %d\n",
+	b.Printf("records: the on-runs' nodes reported %d sent to Kafka during the runs and %d dropped; ClickHouse holds %d rows in the end (warm-ups and route checks included), the collector inserted %d, dead-lettered %d\n",
 		logged, dropped, rows, cs.Inserted, cs.DeadLettered)
-	b.summary.Add("proxy req/s, log on/off (median)", benchrig.Float3(med), target.String(), target.Holds(med))
-	b.summary.Add("proxy: records dropped, non-200", fmt.Sprintf("%d, %d", dropped, bad), "0, 0", dropped == 0 && bad == 0)
+	b.Summary.Add("proxy req/s, log on/off (median)", benchrig.Float3(med), target.String(), target.Holds(med))
+	b.Summary.Add("proxy: records dropped, non-200", fmt.Sprintf("%d, %d", dropped, bad), "0, 0", dropped == 0 && bad == 0)
 }
 
 // closedLoop runs wrk when it is on PATH, else the in-process client,

@@ -34,7 +34,7 @@ func (b *bench) throughput(ctx context.Context) error {
 		return err
 	}
 	n := int64(b.cfg.events)
-	b.progress("throughput: pushing %s records", thousands(float64(n)))
+	b.Progress("throughput: pushing %s records", thousands(float64(n)))
 
 	// The producer keeps the sink's queue at most half full: Enqueue never
 	// waits, and a full queue sends records to the disk spool, which would
@@ -98,7 +98,7 @@ func (b *bench) throughput(ctx context.Context) error {
 		}
 		if now.After(nextReport) {
 			nextReport = now.Add(2 * time.Second)
-			b.progress("throughput: %5.1f s: pushed %s, sent to Kafka %s, in ClickHouse %s",
+			b.Progress("throughput: %5.1f s: pushed %s, sent to Kafka %s, in ClickHouse %s",
 				now.Sub(start).Seconds(), thousands(float64(pushed.Load())), thousands(float64(st.Sent)), thousands(float64(rows)))
 		}
 	}
@@ -155,41 +155,41 @@ type tpResult struct {
 }
 
 func (b *bench) reportThroughput(r tpResult) {
-	b.printf("\nThroughput: %s records from a logship.Sink (gateway defaults: batches of 1000, LZ4) through kfake and tollgate collector (batch_rows %s, batch_time %s) into ClickHouse\n",
+	b.Printf("\nThroughput: %s records from a logship.Sink (gateway defaults: batches of 1000, LZ4) through kfake and tollgate collector (batch_rows %s, batch_time %s) into ClickHouse\n",
 		thousands(float64(r.n)), envOr("TOLLGATE_COLLECTOR_BATCH_ROWS", "50000"), envOr("TOLLGATE_COLLECTOR_BATCH_TIME", "1s"))
-	b.printf("all enqueued after %s, all written to Kafka after %s, all counted in ClickHouse after %s\n",
+	b.Printf("all enqueued after %s, all written to Kafka after %s, all counted in ClickHouse after %s\n",
 		secs(r.pushed), secs(r.sent), secs(r.elapsed))
 	rate := float64(r.n) / r.elapsed.Seconds()
-	b.printf("pipeline throughput: %s events/s (records / time until SELECT count() FROM requests reached them all)\n", thousands(rate))
-	b.summary.Info("pipeline throughput, events/s", thousands(rate))
+	b.Printf("pipeline throughput: %s events/s (records / time until SELECT count() FROM requests reached them all)\n", thousands(rate))
+	b.Summary.Info("pipeline throughput, events/s", thousands(rate))
 	if !r.cpu.OK {
-		b.printf("CPU use unknown: /proc unreadable\n")
-		b.summary.Add("collector events/s per core", "n/a", "≥ "+thousands(targetCollectorPerCore), false)
-		b.summary.Add("collector+ClickHouse events/s per core", "n/a", "≥ "+thousands(targetLoadPerCore), false)
+		b.Printf("CPU use unknown: /proc unreadable\n")
+		b.Summary.Add("collector events/s per core", "n/a", "≥ "+thousands(targetCollectorPerCore), false)
+		b.Summary.Add("collector+ClickHouse events/s per core", "n/a", "≥ "+thousands(targetLoadPerCore), false)
 	} else {
 		col, ch := r.cpu.Of("collector"), r.cpu.Of("clickhouse")
 		per100k := func(s float64) string { return fmt.Sprintf("%.2f", s*100_000/float64(r.n)) }
-		b.printf("CPU seconds over those %.1f s: collector %.2f, ClickHouse %.2f, this program %.2f (kfake, sink, generator, count polls), other %.2f; machine %.0f %% busy of %d cores\n",
+		b.Printf("CPU seconds over those %.1f s: collector %.2f, ClickHouse %.2f, this program %.2f (kfake, sink, generator, count polls), other %.2f; machine %.0f %% busy of %d cores\n",
 			r.cpu.Wall, col, ch, r.cpu.Self, r.cpu.Other, 100*r.cpu.Machine/r.cpu.Wall/float64(runtime.NumCPU()), runtime.NumCPU())
-		b.printf("CPU seconds per 100k events: collector %s, ClickHouse %s, this program %s\n", per100k(col), per100k(ch), per100k(r.cpu.Self))
-		b.printf("ClickHouse in the 5 s after the last row (background merges): %.2f CPU s\n", r.merges.Of("clickhouse"))
-		b.summary.Info("CPU s/100k events: collector", per100k(col))
-		b.summary.Info("CPU s/100k events: ClickHouse", per100k(ch))
-		b.summary.Info("CPU s/100k events: bench (kfake, sink)", per100k(r.cpu.Self))
+		b.Printf("CPU seconds per 100k events: collector %s, ClickHouse %s, this program %s\n", per100k(col), per100k(ch), per100k(r.cpu.Self))
+		b.Printf("ClickHouse in the 5 s after the last row (background merges): %.2f CPU s\n", r.merges.Of("clickhouse"))
+		b.Summary.Info("CPU s/100k events: collector", per100k(col))
+		b.Summary.Info("CPU s/100k events: ClickHouse", per100k(ch))
+		b.Summary.Info("CPU s/100k events: bench (kfake, sink)", per100k(r.cpu.Self))
 		colRate := float64(r.n) / col
 		loadRate := float64(r.n) / (col + ch)
-		b.printf("collector: %s events per CPU-second (target ≥ %s); collector + ClickHouse: %s events per CPU-second (target ≥ %s)\n",
+		b.Printf("collector: %s events per CPU-second (target ≥ %s); collector + ClickHouse: %s events per CPU-second (target ≥ %s)\n",
 			thousands(colRate), thousands(targetCollectorPerCore), thousands(loadRate), thousands(targetLoadPerCore))
-		b.summary.Add("collector events/s per core", thousands(colRate), "≥ "+thousands(targetCollectorPerCore), colRate >= targetCollectorPerCore)
-		b.summary.Add("collector+ClickHouse events/s per core", thousands(loadRate), "≥ "+thousands(targetLoadPerCore), loadRate >= targetLoadPerCore)
+		b.Summary.Add("collector events/s per core", thousands(colRate), "≥ "+thousands(targetCollectorPerCore), colRate >= targetCollectorPerCore)
+		b.Summary.Add("collector+ClickHouse events/s per core", thousands(loadRate), "≥ "+thousands(targetLoadPerCore), loadRate >= targetLoadPerCore)
 	}
 	c := r.collector
-	b.printf("check: count() %s, uniqExact(request_id) %s, of %s sent; collector inserted %s in %d batches, dead-lettered %d, duplicates skipped %d, insert errors %d; sink dropped %d, spooled %d\n",
+	b.Printf("check: count() %s, uniqExact(request_id) %s, of %s sent; collector inserted %s in %d batches, dead-lettered %d, duplicates skipped %d, insert errors %d; sink dropped %d, spooled %d\n",
 		thousands(float64(r.rows)), thousands(float64(r.uniq)), thousands(float64(r.n)), thousands(float64(c.Inserted)),
 		c.Batches, c.DeadLettered, c.DuplicatesSkipped, c.InsertErrors, r.sink.Dropped, r.sink.Spooled)
 	exact := r.rows == uint64(r.n) && r.uniq == uint64(r.n)
-	b.summary.Add("rows = uniq(request_id) = events", fmt.Sprintf("%d = %d = %d", r.rows, r.uniq, r.n), "all equal", exact)
+	b.Summary.Add("rows = uniq(request_id) = events", fmt.Sprintf("%d = %d = %d", r.rows, r.uniq, r.n), "all equal", exact)
 	if r.sink.Dropped > 0 {
-		b.summary.Add("throughput: records dropped by the sink", fmt.Sprint(r.sink.Dropped), "0", false)
+		b.Summary.Add("throughput: records dropped by the sink", fmt.Sprint(r.sink.Dropped), "0", false)
 	}
 }
