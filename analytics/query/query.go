@@ -48,6 +48,10 @@ type Filter struct {
 	// digit (1..9, 4 for 4xx).
 	Status      int
 	StatusClass int
+	// ErrorClass is the gateway's error class ("timeout", "connect" …).
+	ErrorClass string
+	// ErrorsOnly keeps the records answered with a status of 400 or more.
+	ErrorsOnly bool
 }
 
 // Dimension is what breakdowns and top-N group by.
@@ -64,10 +68,11 @@ const (
 	ByStatusClass Dimension = "status_class"
 	ByMethod      Dimension = "method"
 	ByNode        Dimension = "node"
+	ByErrorClass  Dimension = "error_class"
 )
 
 // Dimensions lists every Dimension.
-var Dimensions = []Dimension{ByWorkspace, ByService, ByRoute, ByConsumer, ByStatus, ByStatusClass, ByMethod, ByNode}
+var Dimensions = []Dimension{ByWorkspace, ByService, ByRoute, ByConsumer, ByStatus, ByStatusClass, ByMethod, ByNode, ByErrorClass}
 
 // Metric is what top-N ranks by.
 type Metric string

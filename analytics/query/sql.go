@@ -114,7 +114,7 @@ func Where(span string, spanArgs []any, f Filter, class string) (string, []any) 
 	}
 	for _, c := range []struct{ column, v string }{
 		{"service_id", f.ServiceID}, {"route_id", f.RouteID}, {"consumer_id", f.ConsumerID},
-		{"node_id", f.NodeID}, {"method", f.Method},
+		{"node_id", f.NodeID}, {"method", f.Method}, {"error_class", f.ErrorClass},
 	} {
 		if c.v != "" {
 			add(c.column, c.v)
@@ -125,6 +125,9 @@ func Where(span string, spanArgs []any, f Filter, class string) (string, []any) 
 	}
 	if f.StatusClass != 0 {
 		add(class, f.StatusClass)
+	}
+	if f.ErrorsOnly {
+		b.WriteString(" AND " + class + " >= 4")
 	}
 	return b.String(), args
 }

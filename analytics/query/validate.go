@@ -136,7 +136,7 @@ func (f Filter) check(p *problems) {
 	}
 	for _, s := range []struct{ field, v string }{
 		{"workspace", f.Workspace}, {"service_id", f.ServiceID}, {"route_id", f.RouteID},
-		{"consumer_id", f.ConsumerID}, {"node_id", f.NodeID},
+		{"consumer_id", f.ConsumerID}, {"node_id", f.NodeID}, {"error_class", f.ErrorClass},
 	} {
 		checkString(p, s.field, s.v)
 	}

@@ -45,10 +45,10 @@ func New(conn driver.Conn, database string) (*Store, error) {
 // rawOnly says whether a query needs columns that only the raw table has.
 func rawOnly(f query.Filter, by query.Dimension, gateway bool) bool {
 	switch by {
-	case query.ByStatus, query.ByMethod, query.ByNode:
+	case query.ByStatus, query.ByMethod, query.ByNode, query.ByErrorClass:
 		return true
 	}
-	return gateway || f.Status != 0 || f.Method != "" || f.NodeID != ""
+	return gateway || f.Status != 0 || f.Method != "" || f.NodeID != "" || f.ErrorClass != ""
 }
 
 // PlanSeries returns the table that serves a normalized series query.
@@ -91,6 +91,7 @@ var keyColumn = map[query.Dimension]struct{ raw, rollup string }{
 	query.ByStatusClass: {"toString(intDiv(status, 100))", "toString(status_class)"},
 	query.ByMethod:      {"method", ""},
 	query.ByNode:        {"node_id", ""},
+	query.ByErrorClass:  {"error_class", ""},
 }
 
 // orderExpr maps a metric to the aliases of metricsSelect.

@@ -129,6 +129,14 @@ func bulk() []logrecord.Record {
 			r.Status = 302
 		}
 		r.UpstreamStatus = r.Status
+		switch {
+		case r.Status == 500 && i%3 == 0:
+			r.ErrorClass = "timeout"
+		case r.Status == 500:
+			r.ErrorClass = "upstream_error"
+		case r.Status == 429:
+			r.ErrorClass = "rate_limited"
+		}
 		r.LatencyTotalMs = 1.5 + float64((i*37)%200)
 		r.LatencyUpstreamMs = r.LatencyTotalMs * 0.75
 		r.LatencyGatewayMs = r.LatencyTotalMs - r.LatencyUpstreamMs

@@ -26,6 +26,8 @@ func match(r *logrecord.Record, f query.Filter, from, to time.Time) bool {
 	case f.Method != "" && r.Method != f.Method:
 	case f.Status != 0 && r.Status != f.Status:
 	case f.StatusClass != 0 && r.Status/100 != f.StatusClass:
+	case f.ErrorClass != "" && r.ErrorClass != f.ErrorClass:
+	case f.ErrorsOnly && r.Status < 400:
 	default:
 		return true
 	}
@@ -97,6 +99,8 @@ func keyOf(r *logrecord.Record, by query.Dimension) string {
 		return r.Method
 	case query.ByNode:
 		return r.NodeID
+	case query.ByErrorClass:
+		return r.ErrorClass
 	}
 	panic("querytest: unknown dimension " + string(by))
 }

@@ -344,6 +344,8 @@ func (c *checker) series(t *testing.T) {
 		{"route and status class", query.SeriesQuery{Filter: acme(query.Filter{RouteID: "r-b1", StatusClass: 4}), From: h(0), To: h(6), Bucket: 15 * time.Minute}},
 		{"status and method (raw)", query.SeriesQuery{Filter: acme(query.Filter{Status: 404, Method: "GET"}), From: h(0), To: h(12), Bucket: time.Hour}},
 		{"node and status class (raw)", query.SeriesQuery{Filter: acme(query.Filter{NodeID: "n2", StatusClass: 5}), From: h(0), To: h(2), Bucket: time.Minute}},
+		{"errors only", query.SeriesQuery{Filter: acme(query.Filter{ServiceID: "svc-a", ErrorsOnly: true}), From: h(0), To: h(6), Bucket: time.Hour}},
+		{"error class (raw)", query.SeriesQuery{Filter: acme(query.Filter{ErrorClass: "upstream_error"}), From: h(0), To: h(12), Bucket: time.Hour}},
 		{"gateway latency (raw)", query.SeriesQuery{Filter: acme(query.Filter{}), From: h(0), To: h(12), Bucket: time.Hour, GatewayLatency: true}},
 		{"all workspaces", query.SeriesQuery{Filter: query.Filter{AllWorkspaces: true}, From: h(0), To: h(12), Bucket: time.Hour}},
 	} {
@@ -460,6 +462,7 @@ func (c *checker) recent(t *testing.T) {
 		{"a consumer's failures", query.RecentQuery{Filter: acme(query.Filter{ConsumerID: "bob", StatusClass: 5}), From: T0, To: T0.Add(query.Day), Limit: 7}},
 		{"within seconds", query.RecentQuery{Filter: acme(query.Filter{}), From: T0.Add(50 * time.Second), To: T0.Add(150 * time.Second)}},
 		{"node, method, status", query.RecentQuery{Filter: acme(query.Filter{NodeID: "n1", Method: "POST", Status: 200}), From: T0, To: T0.Add(query.Day), Limit: 1000}},
+		{"failing requests", query.RecentQuery{Filter: acme(query.Filter{ErrorsOnly: true}), From: T0, To: T0.Add(query.Day), Limit: 20}},
 		{"every workspace", query.RecentQuery{Filter: query.Filter{AllWorkspaces: true}, From: T0, To: T0.Add(time.Hour), Limit: 50}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -694,6 +697,7 @@ func (c *checker) injection(t *testing.T) {
 		{"consumer_id", func(f *query.Filter, v string) { f.ConsumerID = v }, true},
 		{"node_id", func(f *query.Filter, v string) { f.NodeID = v }, false},
 		{"method", func(f *query.Filter, v string) { f.Method = v }, false},
+		{"error_class", func(f *query.Filter, v string) { f.ErrorClass = v }, false},
 	}
 	for _, fd := range fields {
 		t.Run(fd.name, func(t *testing.T) {

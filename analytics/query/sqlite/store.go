@@ -34,6 +34,7 @@ var keyColumn = map[query.Dimension]string{
 	query.ByStatusClass: "CAST(status / 100 AS TEXT)",
 	query.ByMethod:      "method",
 	query.ByNode:        "node_id",
+	query.ByErrorClass:  "error_class",
 }
 
 // orderExpr maps a metric to the aliases of the metrics query.
