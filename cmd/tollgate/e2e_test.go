@@ -24,6 +24,7 @@ func startTestNode(t *testing.T) *node {
 	s.ProxyListen = "127.0.0.1:0"
 	s.AdminListen = "127.0.0.1:0"
 	s.StatusListen = "127.0.0.1:0"
+	s.AnalyticsListen = "127.0.0.1:0"
 	s.DataDir = t.TempDir()
 	s.NodeID = "test-node"
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
@@ -31,7 +32,7 @@ func startTestNode(t *testing.T) *node {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, err := startNode(context.Background(), s, st, log, standaloneParts(s, log))
+	n, err := startNode(context.Background(), s, st, log, standaloneParts(context.Background(), s, log))
 	if err != nil {
 		t.Fatal(err)
 	}
