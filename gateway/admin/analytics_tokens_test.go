@@ -57,6 +57,13 @@ func TestAnalyticsTokenCreate(t *testing.T) {
 		}
 	})
 
+	t.Run("form body", func(t *testing.T) {
+		r := f.must(http.StatusCreated, "POST", "/analytics-tokens", form{"name": {"form-made"}, "expires_at": {"1900000000"}})
+		if r.str("name") != "form-made" || r.get("expires_at") != 1900000000.0 || !generatedToken.MatchString(r.str("token")) {
+			t.Errorf("creation response: %s", r.raw)
+		}
+	})
+
 	t.Run("hash and prefix in input are ignored", func(t *testing.T) {
 		r := f.must(http.StatusCreated, "POST", "/analytics-tokens", map[string]any{
 			"token_hash": validate.HashKey("x"), "token_prefix": "forged",
@@ -97,8 +104,8 @@ func TestAnalyticsTokenCreate(t *testing.T) {
 		}
 		f.must(http.StatusNotFound, "POST", "/consumers/nobody/analytics-tokens", nil)
 		f.must(http.StatusNotFound, "GET", "/consumers/nobody/analytics-tokens", nil)
-		if n := f.count(entity.KindAnalyticsToken, "default"); n != 3 {
-			t.Errorf("%d tokens, want the 3 created above", n)
+		if n := f.count(entity.KindAnalyticsToken, "default"); n != 4 {
+			t.Errorf("%d tokens, want the 4 created above", n)
 		}
 	})
 }
