@@ -97,6 +97,9 @@ func TestStandaloneAnalytics(t *testing.T) {
 	// A provider token reads its workspace.
 	created := adminDo(t, n, "POST", "/analytics-tokens", `{"name":"provider"}`, 201)
 	provider := jsonField(t, created, "token")
+	eventually(t, "the provider token to work", func() bool {
+		return analyticsGet(t, n.analyticsURL()+"/v1/whoami", provider, nil) == 200
+	})
 	var whoami struct {
 		Scope     string `json:"scope"`
 		Workspace string `json:"workspace"`
@@ -117,6 +120,9 @@ func TestStandaloneAnalytics(t *testing.T) {
 	// A consumer token reads only its consumer.
 	created = adminDo(t, n, "POST", "/consumers/bob/analytics-tokens", `{"name":"bob-usage"}`, 201)
 	bob := jsonField(t, created, "token")
+	eventually(t, "bob's new token to work", func() bool {
+		return analyticsGet(t, n.analyticsURL()+"/v1/whoami", bob, nil) == 200
+	})
 	var usage struct {
 		Rows []struct {
 			ConsumerName string `json:"consumer_name"`
