@@ -192,7 +192,9 @@ func checkClusterAnalytics(t *testing.T, env map[string]string, c *testCluster, 
 	ctx, stop := context.WithCancel(context.Background())
 	errOut := &syncBuffer{}
 	done := make(chan int, 1)
-	go func() { done <- run(ctx, []string{"analytics"}, io.Discard, errOut, func(k string) string { return aenv[k] }) }()
+	go func() {
+		done <- run(ctx, []string{"analytics"}, io.Discard, errOut, func(k string) string { return aenv[k] })
+	}()
 	defer func() {
 		stop()
 		select {
