@@ -46,7 +46,7 @@ bench-cluster: build
 bench-pipeline: build
 	./load/bench-pipeline.sh
 
-## bench-analytics: the analytics HTTP API over 10 million seeded requests in ClickHouse (BENCH_ROWS): every endpoint's p50/p95/p99 over 30 days and the last hour against the targets, the table each read, and the same SQL straight to ClickHouse as a baseline (about 6 minutes; needs clickhouse-server; BENCH_REUSE=1 keeps the data for the next run)
+## bench-analytics: the analytics HTTP API over 10 million seeded requests in ClickHouse (BENCH_ROWS): every endpoint's p50/p95/p99 over 30 days and the last hour against the targets, the table each read, and the same SQL straight to ClickHouse as a baseline (about 15 minutes on 2 cores, a third of it seeding; needs clickhouse-server; BENCH_REUSE=1 keeps the data for the next run)
 bench-analytics:
 	./load/bench-analytics.sh
 

@@ -35,9 +35,10 @@
 #
 # then a summary table. Nothing is pinned: ClickHouse, the API and the
 # client share the machine's CPUs. With the defaults (10 million rows) it
-# takes about 6 minutes on 2 cores, of which seeding about 2; 100 million
-# rows (BENCH_ROWS=100000000) take about ten times as long to seed and
-# need about 6 GB of disk.
+# takes about 15 minutes on 2 cores: seeding 2½ to 6½ minutes (25,000 to
+# 70,000 rows/s, depending on what else runs), the 30-day cases about 30 s
+# each (BENCH_CASE_BUDGET), and 2 GB of disk. 100 million rows
+# (BENCH_ROWS=100000000) take ten times as long to seed and about 20 GB.
 #
 # Run it with `make bench-analytics`. Needs go and clickhouse-server
 # (apt-get install -y clickhouse-server). Settings:
@@ -55,6 +56,8 @@
 #   BENCH_SETTLE=3m            longest wait for background merges after seeding
 #   BENCH_REPS=50              timed requests per case
 #   BENCH_WARMUPS=3            untimed requests per case before them
+#   BENCH_CASE_BUDGET=30s      a case that has taken this long stops at 10
+#                              timed requests (0: always BENCH_REPS)
 #   BENCH_STRICT=1             exit with status 3 when a target is missed
 #   BENCH_CLICKHOUSE_SERVER=   the server binary (default: clickhouse-server
 #                              or clickhouse in PATH, /usr/sbin, /usr/bin)

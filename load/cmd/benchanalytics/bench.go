@@ -91,6 +91,7 @@ func (b *bench) prepareData(ctx context.Context, chDir string) (*traffic, seedMa
 			if err == nil && n == uint64(m.Rows) {
 				age := time.Since(m.End).Round(time.Second)
 				b.Progress("reusing %s rows seeded %v ago (BENCH_REUSE=1)", commas(m.Rows), age)
+				b.Summary.Info("seeding (an earlier run)", fmt.Sprintf("%s rows in %.1f s: %s rows/s", commas(m.Rows), m.Seconds, commas(int64(m.RowsPerSec))))
 				if _, err := clickhousemigrate.Up(ctx, b.conn, database, nil); err != nil {
 					return nil, seedMarker{}, fmt.Errorf("migrate %s: %w", database, err)
 				}
