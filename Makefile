@@ -6,7 +6,7 @@ LDFLAGS   := -s -w -X main.version=$(VERSION)
 GOTEST    ?= $(GO) test
 TESTFLAGS ?= -count=1 -race -timeout 20m
 
-.PHONY: build run test fuzz bench bench-proxy bench-router bench-cluster bench-pipeline cluster clean
+.PHONY: build run test fuzz bench bench-proxy bench-router bench-cluster bench-pipeline bench-analytics cluster clean
 
 ## build: compile the tollgate binary into bin/
 build:
@@ -45,6 +45,10 @@ bench-cluster: build
 ## bench-pipeline: request log from the gateway's sink through Kafka (kfake) and the collector into ClickHouse: events/s and CPU per event, freshness p50/p99, proxy req/s with the log on vs off (about 2½ minutes; needs clickhouse-server)
 bench-pipeline: build
 	./load/bench-pipeline.sh
+
+## bench-analytics: the analytics HTTP API over 10 million seeded requests in ClickHouse (BENCH_ROWS): every endpoint's p50/p95/p99 over 30 days and the last hour against the targets, the table each read, and the same SQL straight to ClickHouse as a baseline (about 15 minutes on 2 cores, a third of it seeding; needs clickhouse-server; BENCH_REUSE=1 keeps the data for the next run)
+bench-analytics:
+	./load/bench-analytics.sh
 
 ## cluster: start the docker-compose deployment (needs a Docker engine)
 cluster:

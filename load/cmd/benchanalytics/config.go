@@ -1,0 +1,80 @@
+package main
+
+import (
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"github.com/tollgate/tollgate/internal/clickhouselocal"
+	"github.com/tollgate/tollgate/load/benchrig"
+)
+
+// config holds the run's settings, read from the environment.
+type config struct {
+	clickhouse string // BENCH_CLICKHOUSE_SERVER: the clickhouse-server binary
+
+	rows      int64  // BENCH_ROWS: requests seeded
+	days      int    // BENCH_DAYS: the window they are spread over, ending now
+	batch     int    // BENCH_BATCH: rows per INSERT
+	seed      uint64 // BENCH_SEED: what the traffic is made from
+	inserters int    // BENCH_INSERTERS: INSERTs in flight
+
+	reuse   bool          // BENCH_REUSE=1: keep the data in dataDir and reuse it
+	dataDir string        // BENCH_DATA_DIR: where, with BENCH_REUSE=1
+	settle  time.Duration // BENCH_SETTLE: longest wait for background merges after seeding
+
+	reps    int           // BENCH_REPS: timed requests per case
+	budget  time.Duration // BENCH_CASE_BUDGET: time after which a case stops at minReps
+	warmups int           // BENCH_WARMUPS: untimed requests per case first
+
+	strict bool // BENCH_STRICT=1
+}
+
+// configFromEnv reads the settings; every one has a default:
+//
+//	BENCH_CLICKHOUSE_SERVER=       clickhouse-server (or clickhouse) in PATH, /usr/sbin, /usr/bin
+//	BENCH_ROWS=10000000            requests seeded (100000000 is the targets' size)
+//	BENCH_DAYS=30                  days they are spread over, ending now
+//	BENCH_BATCH=100000             rows per INSERT
+//	BENCH_SEED=1                   the seed of the generated traffic
+//	BENCH_INSERTERS=2              INSERTs in flight while seeding
+//	BENCH_REUSE=0                  1: keep ClickHouse's data in BENCH_DATA_DIR and, when it
+//	                               already holds the same rows, skip seeding
+//	BENCH_DATA_DIR=bin/bench-analytics
+//	BENCH_SETTLE=3m                longest wait for background merges after seeding
+//	BENCH_REPS=50                  timed requests per case
+//	BENCH_WARMUPS=3                untimed requests per case before them
+//	BENCH_CASE_BUDGET=30s          a case that has taken this long stops once it has
+//	                               10 timed requests (a month of raw rows takes seconds
+//	                               a request here); 0: always BENCH_REPS
+//	BENCH_STRICT=0                 1: exit 3 when a target is missed
+//
+// Durations are Go durations or whole seconds.
+func configFromEnv(getenv func(string) string) (config, error) {
+	var c config
+	env := benchrig.NewSettings(getenv)
+	c.clickhouse = env.String("BENCH_CLICKHOUSE_SERVER", "")
+	c.rows = int64(env.IntIn("BENCH_ROWS", 10_000_000, 10_000, 2_000_000_000))
+	c.days = env.IntIn("BENCH_DAYS", 30, 2, 400)
+	c.batch = env.IntIn("BENCH_BATCH", 100_000, 1000, 2_000_000)
+	c.seed = uint64(env.Int("BENCH_SEED", 1, 0))
+	c.inserters = env.IntIn("BENCH_INSERTERS", 2, 1, 16)
+	c.reuse = env.Flag("BENCH_REUSE")
+	c.dataDir = env.String("BENCH_DATA_DIR", "bin/bench-analytics")
+	if abs, err := filepath.Abs(c.dataDir); err == nil {
+		c.dataDir = abs
+	}
+	c.settle = env.Duration("BENCH_SETTLE", 3*time.Minute)
+	c.reps = env.IntIn("BENCH_REPS", 50, 1, 100_000)
+	c.warmups = env.IntIn("BENCH_WARMUPS", 3, 0, 1000)
+	c.budget = env.Duration("BENCH_CASE_BUDGET", 30*time.Second)
+	c.strict = env.Flag("BENCH_STRICT")
+	if c.clickhouse == "" {
+		b, err := clickhouselocal.FindBinary()
+		if err != nil {
+			env.Fail(fmt.Errorf("%w, or set BENCH_CLICKHOUSE_SERVER", err))
+		}
+		c.clickhouse = b.Path
+	}
+	return c, env.Err()
+}
