@@ -125,11 +125,12 @@ func quote(v string) string {
 // defaultRange is the range without from, to and range.
 const defaultRange = time.Hour
 
-// resolveRange sets from and to from the time parameters: range ends now
-// (to the second), from alone ends now, to alone starts an hour before,
-// neither is the last hour.
+// resolveRange sets from and to from the time parameters: range ends now,
+// from alone ends now, to alone starts an hour before, neither is the last
+// hour. "Now" is the end of the current second, so that the records of the
+// moment just past are in.
 func (rq *request) resolveRange(now time.Time) {
-	now = now.UTC().Truncate(time.Second)
+	now = now.UTC().Truncate(time.Second).Add(time.Second)
 	switch {
 	case rq.hasRange && (rq.hasFrom || rq.hasTo):
 		rq.problem("range", "cannot be combined with from or to")

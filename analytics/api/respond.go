@@ -1,15 +1,13 @@
 package api
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/tollgate/tollgate/analytics/query"
 	"github.com/tollgate/tollgate/internal/entity"
+	"github.com/tollgate/tollgate/internal/jsonresponse"
 	"github.com/tollgate/tollgate/internal/logrecord"
 )
 
@@ -50,19 +48,8 @@ func errInvalid(problems map[string]string) *apiError {
 
 // writeJSON writes v with status.
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		status = http.StatusInternalServerError
-		buf.Reset()
-		buf.WriteString(`{"message":"An unexpected error occurred"}` + "\n")
-	}
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
 	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_, _ = w.Write(buf.Bytes())
+	jsonresponse.Write(w, status, v)
 }
 
 // The JSON shapes of docs/analytics-api.md (and openapi.json).

@@ -24,6 +24,7 @@ func startTestNode(t *testing.T) *node {
 	s.ProxyListen = "127.0.0.1:0"
 	s.AdminListen = "127.0.0.1:0"
 	s.StatusListen = "127.0.0.1:0"
+	s.AnalyticsListen = "127.0.0.1:0"
 	s.DataDir = t.TempDir()
 	s.NodeID = "test-node"
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
@@ -31,7 +32,7 @@ func startTestNode(t *testing.T) *node {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, err := startNode(context.Background(), s, st, log, standaloneParts(s, log))
+	n, err := startNode(context.Background(), s, st, log, standaloneParts(context.Background(), s, log))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -264,21 +265,14 @@ func TestReadmeWalkthrough(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, rest, ok := bytes.Cut(readme, []byte("<!-- walkthrough:start -->"))
-	block, _, ok2 := bytes.Cut(rest, []byte("<!-- walkthrough:end -->"))
-	if !ok || !ok2 {
-		t.Fatal("README has no walkthrough block")
-	}
-	script := strings.TrimSpace(string(block))
-	script = strings.TrimPrefix(script, "```sh")
-	script = strings.TrimSuffix(script, "```")
-
 	n := startTestNode(t)
-	script = strings.NewReplacer(
+	urls := strings.NewReplacer(
 		"http://localhost:8001", n.adminURL(),
 		"http://localhost:8000", n.proxyURL(),
 		"http://127.0.0.1:8100", n.statusURL(),
-	).Replace(script)
+		"http://localhost:8002", n.analyticsURL(),
+	)
+	script := urls.Replace(readmeBlock(t, readme, "walkthrough"))
 	// Give the node a moment to apply each change: the walkthrough is typed
 	// by a person, not replayed in microseconds.
 	script = strings.ReplaceAll(script, "\ncurl -s -i "+n.proxyURL(), "\nsleep 0.2; curl -s -i "+n.proxyURL())
@@ -298,4 +292,35 @@ func TestReadmeWalkthrough(t *testing.T) {
 	if !strings.Contains(text, `"key":"alice-secret-key"`) {
 		t.Errorf("the key is not shown in the response that created it:\n%s", text)
 	}
+
+	// The analytics block reads what the walkthrough's requests left.
+	eventually(t, "the walkthrough's requests loaded", func() bool { return n.reqlog.load.Stats().Loaded >= 2 })
+	script = urls.Replace(readmeBlock(t, readme, "analytics"))
+	// A new token works once the analytics service has seen it: a person
+	// typing gives it that moment.
+	script = strings.ReplaceAll(script, "\ncurl -s '"+n.analyticsURL()+"/v1/usage", "\nsleep 0.5; curl -s '"+n.analyticsURL()+"/v1/usage")
+	out, err = exec.Command("bash", "-euo", "pipefail", "-c", script).CombinedOutput()
+	if err != nil {
+		t.Fatalf("analytics block failed: %v\n%s", err, out)
+	}
+	text = string(out)
+	for _, want := range []string{`"group_by":"consumer"`, `"name":"alice"`, `"token":"tga_`, `"consumer_name":"alice"`} {
+		if !strings.Contains(text, want) {
+			t.Errorf("analytics block output has no %s:\n%s", want, text)
+		}
+	}
+}
+
+// readmeBlock returns the shell block of the README between the markers
+// <!-- name:start --> and <!-- name:end -->.
+func readmeBlock(t *testing.T, readme []byte, name string) string {
+	t.Helper()
+	_, rest, ok := bytes.Cut(readme, []byte("<!-- "+name+":start -->"))
+	block, _, ok2 := bytes.Cut(rest, []byte("<!-- "+name+":end -->"))
+	if !ok || !ok2 {
+		t.Fatalf("README has no %s block", name)
+	}
+	script := strings.TrimSpace(string(block))
+	script = strings.TrimPrefix(script, "```sh")
+	return strings.TrimSuffix(script, "```")
 }

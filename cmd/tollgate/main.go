@@ -3,6 +3,7 @@
 //	tollgate standalone                 one process: gateway, Admin API, embedded store
 //	tollgate gateway                    a cluster node sharing config and counters through Cassandra
 //	tollgate collector                  load the request log from Kafka into ClickHouse
+//	tollgate analytics                  serve the analytics API and dashboard over ClickHouse
 //	tollgate migrate cassandra up       create or upgrade the Cassandra schema
 //	tollgate migrate clickhouse up      create or upgrade the ClickHouse schema
 //	tollgate config validate FILE       check a Kong-format declarative config
@@ -32,6 +33,7 @@ Usage:
   tollgate standalone [flags]            run a gateway node with an embedded store
   tollgate gateway [flags]               run a cluster node against Cassandra
   tollgate collector [flags]             load the request log from Kafka into ClickHouse
+  tollgate analytics [flags]             serve the analytics API and dashboard over ClickHouse
   tollgate migrate cassandra up|status   create, upgrade or inspect the Cassandra schema
   tollgate migrate clickhouse up|status  create, upgrade or inspect the ClickHouse schema
   tollgate config validate FILE          check a declarative config (Kong _format_version "3.0")
@@ -65,6 +67,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		err = runGateway(ctx, args[1:], stderr, getenv)
 	case "collector":
 		err = runCollector(ctx, args[1:], stderr, getenv)
+	case "analytics":
+		err = runAnalytics(ctx, args[1:], stderr, getenv)
 	case "migrate":
 		err = runMigrate(ctx, args[1:], stdout, stderr, getenv)
 	case "config":

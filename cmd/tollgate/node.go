@@ -48,6 +48,9 @@ type node struct {
 	proxy     *proxy.Server
 	sink      logsink.Sink
 	reqlog    *requestLog // nil when the request log is off
+	// analytics serves the analytics API over the embedded store
+	// (standalone only; nil when off).
+	analytics *analyticsServer
 
 	adminLn, statusLn net.Listener
 	adminSrv          *http.Server
@@ -302,6 +305,14 @@ func addrStrings(as []net.Addr) []string {
 	return out
 }
 
+// analyticsAddr is where the node serves the analytics API, or "off".
+func (n *node) analyticsAddr() string {
+	if n.analytics == nil {
+		return "off"
+	}
+	return n.analytics.Addr().String()
+}
+
 // Close stops the node: listeners first (draining in-flight requests for up
 // to 10 s), then the config watcher, balancers, counters and the store.
 func (n *node) Close() error {
@@ -319,6 +330,11 @@ func (n *node) Close() error {
 			}
 		}
 		n.wg.Wait()
+		// The analytics API reads the request log's store and the config
+		// store: it stops before either closes.
+		if n.analytics != nil {
+			errs = append(errs, n.analytics.Close())
+		}
 		if n.holder != nil {
 			errs = append(errs, n.holder.Close())
 		}

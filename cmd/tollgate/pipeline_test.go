@@ -247,6 +247,8 @@ func TestPipelineToClickHouse(t *testing.T) {
 	if bad := countRows("SELECT count() FROM requests WHERE response_bytes = 0 OR latency_total_ms <= 0"); bad != 0 {
 		t.Errorf("%d rows without response bytes or latency", bad)
 	}
+	svcID := jsonField(t, svc, "id")
+	checkClusterAnalytics(t, env, c, n, svcID, countRows("SELECT count() FROM requests WHERE service_id = '"+svcID+"'"))
 }
 
 // jsonField returns a string field of a JSON object.

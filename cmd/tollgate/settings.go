@@ -25,6 +25,9 @@ type Settings struct {
 	AdminListen string
 	// StatusListen serves /status, /ready and /metrics.
 	StatusListen string
+	// AnalyticsListen is where the analytics API and dashboard listen
+	// ("off" serves neither).
+	AnalyticsListen string
 	// DataDir holds the embedded config store and, later, the log spool.
 	DataDir string
 	// AdminToken, when set, is required as a bearer token on every Admin API request.
@@ -55,15 +58,16 @@ func DefaultSettings() Settings {
 		host = "tollgate"
 	}
 	return Settings{
-		ProxyListen:  "0.0.0.0:8000",
-		AdminListen:  "127.0.0.1:8001",
-		StatusListen: "127.0.0.1:8100",
-		DataDir:      "./data",
-		NodeID:       host,
-		RealIPHeader: "X-Forwarded-For",
-		LogLevel:     "info",
-		Cluster:      DefaultClusterSettings(),
-		Pipeline:     DefaultPipelineSettings(),
+		ProxyListen:     "0.0.0.0:8000",
+		AdminListen:     "127.0.0.1:8001",
+		StatusListen:    "127.0.0.1:8100",
+		AnalyticsListen: "0.0.0.0:8002",
+		DataDir:         "./data",
+		NodeID:          host,
+		RealIPHeader:    "X-Forwarded-For",
+		LogLevel:        "info",
+		Cluster:         DefaultClusterSettings(),
+		Pipeline:        DefaultPipelineSettings(),
 	}
 }
 
@@ -78,6 +82,7 @@ func (s *Settings) table() []setting {
 		{"proxy_listen", "proxy listeners, comma-separated host:port with optional ' ssl'", &s.ProxyListen},
 		{"admin_listen", "Admin API listener (keep it on loopback or set an admin token)", &s.AdminListen},
 		{"status_listen", "listener for /status, /ready and /metrics", &s.StatusListen},
+		{"analytics_listen", "analytics API and dashboard listener (off to disable)", &s.AnalyticsListen},
 		{"data_dir", "directory for the embedded config store", &s.DataDir},
 		{"admin_token", "bearer token required on every Admin API request", &s.AdminToken},
 		{"node_id", "name of this node (default: hostname)", &s.NodeID},
@@ -245,7 +250,7 @@ func (s *Settings) Validate() error {
 	if _, err := ParseProxyListen(s.ProxyListen); err != nil {
 		errs = append(errs, err)
 	}
-	for key, v := range map[string]string{"admin_listen": s.AdminListen, "status_listen": s.StatusListen} {
+	for key, v := range map[string]string{"admin_listen": s.AdminListen, "status_listen": s.StatusListen, "analytics_listen": s.AnalyticsListen} {
 		if v == "off" {
 			continue
 		}

@@ -10,6 +10,9 @@ import (
 	"net"
 	"strings"
 
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tollgate/tollgate/analytics/query/sqlite"
 	"github.com/tollgate/tollgate/gateway/metrics"
 )
 
@@ -73,7 +76,7 @@ func runStandalone(ctx context.Context, args []string, stderr io.Writer, getenv 
 	if err != nil {
 		return err
 	}
-	n, err := startNode(ctx, s, st, log, standaloneParts(s, log))
+	n, err := startNode(ctx, s, st, log, standaloneParts(ctx, s, log))
 	if err != nil {
 		return err
 	}
@@ -82,6 +85,7 @@ func runStandalone(ctx context.Context, args []string, stderr io.Writer, getenv 
 		"proxy", strings.Join(addrStrings(n.proxy.Addrs()), ","),
 		"admin", listenerAddr(n.adminLn),
 		"status", listenerAddr(n.statusLn),
+		"analytics", n.analyticsAddr(),
 		"data_dir", s.DataDir)
 	<-ctx.Done()
 	log.Info("shutting down")
@@ -89,14 +93,32 @@ func runStandalone(ctx context.Context, args []string, stderr io.Writer, getenv 
 }
 
 // standaloneParts are what a standalone node adds: the request log loaded
-// by an in-process collector into the embedded analytics store (unless
-// request_log is off).
-func standaloneParts(s Settings, log *slog.Logger) nodeParts {
+// by an in-process collector into the embedded analytics store, and the
+// analytics API and dashboard over that store (unless request_log or
+// analytics_listen is off).
+func standaloneParts(ctx context.Context, s Settings, log *slog.Logger) nodeParts {
 	var p nodeParts
-	if s.Pipeline.requestLog() {
-		p.requestLog = func(ctx context.Context, m *metrics.Metrics) (*requestLog, error) {
-			return openEmbeddedLog(ctx, s, log, m)
+	if !s.Pipeline.requestLog() {
+		if s.AnalyticsListen != "off" {
+			log.Warn("analytics is off because request_log is off: there is nothing to show")
 		}
+		return p
+	}
+	p.requestLog = func(ctx context.Context, m *metrics.Metrics) (*requestLog, error) {
+		return openEmbeddedLog(ctx, s, log, m)
+	}
+	if s.AnalyticsListen == "off" {
+		return p
+	}
+	var am *analyticsMetrics
+	p.register = func(reg prometheus.Registerer) { am = newAnalyticsMetrics(reg) }
+	p.start = func(n *node) error {
+		a, err := startAnalytics(ctx, s, n.store, sqlite.New(n.reqlog.store.DB()), am, log.With("component", "analytics"))
+		if err != nil {
+			return err
+		}
+		n.analytics = a
+		return nil
 	}
 	return p
 }

@@ -112,7 +112,7 @@ var topLevel = map[string]bool{
 	"upstreams": true, "targets": true, "certificates": true, "snis": true,
 	"workspaces": true, "key-auths": true, "basic-auths": true, "acls": true,
 	"config": true, "status": true, "endpoints": true, "schemas": true,
-	"tags": true, "clustering": true,
+	"tags": true, "clustering": true, "analytics-tokens": true,
 }
 
 // reqInfo is what the outer handler learned about a request, carried in

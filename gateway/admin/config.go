@@ -18,6 +18,7 @@ import (
 // exportConfig is GET /config: the workspace as a declarative file, YAML
 // unless JSON is asked for (?format=json or Accept: application/json).
 //
+// Analytics tokens are not declarative configuration and are left out.
 // Secrets are exported the way they are stored: key-auth keys and
 // basic-auth passwords as their one-way hashes (so that importing the file
 // back keeps every credential working), never in plaintext; certificate
@@ -31,7 +32,7 @@ func (s *server) exportConfig(w http.ResponseWriter, r *http.Request, _ httprout
 	}
 	var ents []entity.Entity
 	for _, e := range snap.Entities {
-		if e.Kind() == entity.KindWorkspace || e.GetMeta().Workspace != ws {
+		if !declarative.Declared(e.Kind()) || e.GetMeta().Workspace != ws {
 			continue
 		}
 		redactForExport(e)
@@ -75,7 +76,9 @@ func redactForExport(e entity.Entity) {
 
 // importConfig is POST /config: replace the workspace's whole
 // configuration with a declarative file, given as the body (YAML or JSON)
-// or, as Kong takes it, in a "config" form field or JSON member.
+// or, as Kong takes it, in a "config" form field or JSON member. The
+// workspace's analytics tokens stay (declarative.Replace); the response
+// lists the file's entities only.
 func (s *server) importConfig(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
 	ctx := r.Context()
 	ws := info(r).ws
@@ -116,14 +119,14 @@ func (s *server) importConfig(w http.ResponseWriter, r *http.Request, _ httprout
 	if err != nil {
 		return declarativeErrOf(err)
 	}
-	if err := s.store.Replace(ctx, ws, ents); err != nil {
+	if err := declarative.Replace(ctx, s.store, ws, ents); err != nil {
 		var ce *store.ConflictError
 		if errors.As(err, &ce) {
 			return declarativeErr(err, map[string]any{string(ce.Kind): map[string]any{
 				ce.Field: fmt.Sprintf("uniqueness violation: '%s' with value '%s'", ce.Field, ce.Value),
 			}})
 		}
-		return fmt.Errorf("replace workspace %s: %w", ws, err)
+		return err
 	}
 	out := map[string]any{}
 	for _, e := range ents {

@@ -146,3 +146,50 @@ func TestConfigImportExport(t *testing.T) {
 		}
 	})
 }
+
+func TestConfigImportKeepsAnalyticsTokens(t *testing.T) {
+	f := newFixture(t)
+	f.must(http.StatusCreated, "POST", "/config", rawBody{"application/yaml", configYAML})
+	f.must(http.StatusCreated, "POST", "/consumers", map[string]any{"username": "bob"})
+	provider := f.must(http.StatusCreated, "POST", "/analytics-tokens", map[string]any{"name": "provider"})
+	alice := f.must(http.StatusCreated, "POST", "/consumers/alice/analytics-tokens", map[string]any{"name": "alice-dash"})
+	f.must(http.StatusCreated, "POST", "/consumers/bob/analytics-tokens", map[string]any{"name": "bob-dash"})
+
+	t.Run("export has no tokens", func(t *testing.T) {
+		for _, r := range []response{f.do("GET", "/config", nil), f.do("GET", "/config?format=json", nil)} {
+			body := string(r.raw)
+			if r.status != http.StatusOK || !strings.Contains(body, "alice") {
+				t.Fatalf("export: %d %s", r.status, body)
+			}
+			for _, s := range []string{"analytics", "provider", "alice-dash", provider.str("token"), provider.str("token_prefix")} {
+				if strings.Contains(body, s) {
+					t.Errorf("export shows %q: %s", s, body)
+				}
+			}
+		}
+	})
+
+	t.Run("import keeps the workspace's tokens", func(t *testing.T) {
+		// configYAML again: bob, created through the API, goes.
+		f.must(http.StatusCreated, "POST", "/config", rawBody{"application/yaml", configYAML})
+		f.must(http.StatusNotFound, "GET", "/consumers/bob", nil)
+		f.must(http.StatusOK, "GET", "/analytics-tokens/"+provider.str("id"), nil)
+		got := f.must(http.StatusOK, "GET", "/consumers/alice/analytics-tokens/alice-dash", nil)
+		if got.str("id") != alice.str("id") {
+			t.Errorf("alice's token: %s", got.raw)
+		}
+		f.must(http.StatusNotFound, "GET", "/analytics-tokens/bob-dash", nil)
+		if n := f.count(entity.KindAnalyticsToken, "default"); n != 2 {
+			t.Errorf("%d tokens, want provider and alice-dash", n)
+		}
+	})
+
+	t.Run("import that removes a consumer drops its tokens", func(t *testing.T) {
+		f.must(http.StatusCreated, "POST", "/config", rawBody{"application/yaml", "_format_version: \"3.0\"\n"})
+		f.must(http.StatusNotFound, "GET", "/analytics-tokens/alice-dash", nil)
+		f.must(http.StatusOK, "GET", "/analytics-tokens/provider", nil)
+		if n := f.count(entity.KindAnalyticsToken, "default"); n != 1 {
+			t.Errorf("%d tokens, want the provider token", n)
+		}
+	})
+}

@@ -532,14 +532,15 @@ func TestCascadeDeletes(t *testing.T) {
 	f := newFixture(t)
 	ctx := t.Context()
 
-	t.Run("consumer takes its credentials, acls and plugins", func(t *testing.T) {
+	t.Run("consumer takes its credentials, acls, analytics tokens and plugins", func(t *testing.T) {
 		f.must(http.StatusCreated, "POST", "/consumers", map[string]any{"username": "erin"})
 		f.must(http.StatusCreated, "POST", "/consumers/erin/key-auth", map[string]any{"key": "erins-key-000000"})
 		f.must(http.StatusCreated, "POST", "/consumers/erin/basic-auth", map[string]any{"username": "erin", "password": "pw"})
 		f.must(http.StatusCreated, "POST", "/consumers/erin/acls", map[string]any{"group": "g"})
 		f.must(http.StatusCreated, "POST", "/consumers/erin/plugins", map[string]any{"name": "rate-limiting", "config": map[string]any{"minute": 3}})
+		f.must(http.StatusCreated, "POST", "/consumers/erin/analytics-tokens", map[string]any{"name": "erins-dashboard"})
 		f.must(http.StatusNoContent, "DELETE", "/consumers/erin", nil)
-		for _, k := range []entity.Kind{entity.KindKeyAuth, entity.KindBasicAuth, entity.KindACL, entity.KindPlugin} {
+		for _, k := range []entity.Kind{entity.KindKeyAuth, entity.KindBasicAuth, entity.KindACL, entity.KindAnalyticsToken, entity.KindPlugin} {
 			if n := f.count(k, "default"); n != 0 {
 				t.Errorf("%d %s left", n, k)
 			}

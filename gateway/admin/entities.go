@@ -444,10 +444,11 @@ func (s *server) patch(w http.ResponseWriter, r *http.Request, sc scope, par *re
 	if err != nil {
 		return err
 	}
-	if _, err := s.persist(ctx, ri.ws, e, old, in, modeMerge); err != nil {
+	plain, err := s.persist(ctx, ri.ws, e, old, in, modeMerge)
+	if err != nil {
 		return err
 	}
-	return s.writeEntity(w, r, http.StatusOK, e, "")
+	return s.writeEntity(w, r, http.StatusOK, e, plain)
 }
 
 func (s *server) deleteHandler(sc scope, parentParam, keyParam string) handler {
@@ -517,15 +518,20 @@ func (s *server) foreign(r *http.Request, kind entity.Kind, ff foreignField, ps 
 }
 
 // writeEntity writes e as a response: redacted, with the SNIs of a
-// certificate, and with a key-auth key in plaintext when this request set
-// it (plain), the one time it is ever shown.
+// certificate, and with a key-auth key or analytics token in plaintext when
+// this request set it (plain), the one time it is ever shown.
 func (s *server) writeEntity(w http.ResponseWriter, r *http.Request, status int, e entity.Entity, plain string) error {
 	out, err := s.output(r.Context(), e)
 	if err != nil {
 		return err
 	}
-	if k, ok := out.(*entity.KeyAuthCredential); ok && plain != "" {
-		k.Key = plain
+	if plain != "" {
+		switch c := out.(type) {
+		case *entity.KeyAuthCredential:
+			c.Key = plain
+		case *entity.AnalyticsToken:
+			c.Token = plain
+		}
 	}
 	writeJSON(w, status, out)
 	return nil
@@ -742,8 +748,8 @@ func (s *server) resolveRefs(ctx context.Context, ws string, kind entity.Kind, i
 }
 
 // persist completes e's metadata, checks what needs other entities, hashes
-// secrets and writes e. It returns a key-auth key in plaintext when the
-// write set one.
+// secrets and writes e. It returns a key-auth key or analytics token in
+// plaintext when the write set one.
 func (s *server) persist(ctx context.Context, ws string, e, old entity.Entity, in map[string]any, mode writeMode) (string, error) {
 	now := s.now().Unix()
 	m := e.GetMeta()
@@ -820,8 +826,24 @@ func (s *server) checkRefs(ctx context.Context, ws string, e entity.Entity) erro
 // secrets hashes the secrets a write sets. A PATCH that does not set a
 // key or password keeps the stored hash; a PUT replaces the credential
 // whole, so a key-auth credential without a key gets a new one, as in Kong.
+// An analytics token keeps its secret through PATCH and PUT alike unless
+// the input gives a token: handing a new secret to every reader of the
+// analytics is never a side effect of editing a name or an expiry.
 func (s *server) secrets(e, old entity.Entity, in map[string]any, mode writeMode) (string, error) {
 	switch c := e.(type) {
+	case *entity.AnalyticsToken:
+		if o, ok := old.(*entity.AnalyticsToken); ok && in["token"] == nil {
+			c.Token, c.TokenHash, c.TokenPrefix = "", o.TokenHash, o.TokenPrefix
+			return "", nil
+		}
+		// The hash and prefix are derived here, never taken from input:
+		// a client cannot install a hash whose secret skipped validation.
+		c.TokenHash, c.TokenPrefix = "", ""
+		plain, err := validate.HashSecrets(c)
+		if err != nil {
+			return "", errSchema(entity.FieldErrors{"token": err.Error()})
+		}
+		return plain, nil
 	case *entity.KeyAuthCredential:
 		if o, ok := old.(*entity.KeyAuthCredential); ok && mode == modeMerge && in["key"] == nil {
 			c.Key, c.KeyHash, c.KeyPrefix = "", o.KeyHash, o.KeyPrefix
@@ -875,6 +897,14 @@ func conflictErr(e entity.Entity, ce *store.ConflictError, plainKey string) erro
 				v = k.KeyPrefix + "..."
 			}
 			return errUnique(map[string]any{"key": v})
+		}
+	case ce.Field == "token":
+		if a, ok := e.(*entity.AnalyticsToken); ok {
+			v := plainKey
+			if v == "" {
+				v = a.TokenPrefix + "..."
+			}
+			return errUnique(map[string]any{"token": v})
 		}
 	case ce.Field == "scope":
 		if p, ok := e.(*entity.Plugin); ok {
@@ -950,8 +980,8 @@ func (s *server) syncSNIs(ctx context.Context, ws string, cert *entity.Certifica
 }
 
 // remove deletes e with Kong's cascades: a service still used by routes is
-// refused; plugins go with their service, route or consumer; credentials
-// and ACL groups with their consumer; targets with their upstream; SNIs
+// refused; plugins go with their service, route or consumer; credentials,
+// ACL groups and analytics tokens with their consumer; targets with their upstream; SNIs
 // with their certificate.
 func (s *server) remove(ctx context.Context, ws string, e entity.Entity) error {
 	id := e.GetMeta().ID
@@ -966,7 +996,8 @@ func (s *server) remove(ctx context.Context, ws string, e entity.Entity) error {
 	case entity.KindRoute:
 		deps = []dep{{entity.KindPlugin, false}}
 	case entity.KindConsumer:
-		deps = []dep{{entity.KindKeyAuth, false}, {entity.KindBasicAuth, false}, {entity.KindACL, false}, {entity.KindPlugin, false}}
+		deps = []dep{{entity.KindKeyAuth, false}, {entity.KindBasicAuth, false}, {entity.KindACL, false},
+			{entity.KindAnalyticsToken, false}, {entity.KindPlugin, false}}
 	case entity.KindUpstream:
 		deps = []dep{{entity.KindTarget, false}}
 	case entity.KindCertificate:

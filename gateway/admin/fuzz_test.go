@@ -28,9 +28,11 @@ func FuzzAdminJSON(f *testing.F) {
 		`{"id":"00000000-0000-0000-0000-000000000000","tags":["a","b/c"]}`,
 		`[]`, `null`, `{`, ``, `{"a":{"b":{"c":{"d":[[[[]]]]}}}}`,
 		`{"port":99999999999999999999999}`,
+		`{"name":"t2","token":"abcdefghijklmnopqrstu","expires_at":-1,"consumer":{"username":"x"}}`,
+		`{"token":"short","token_hash":"00","consumer":null}`,
 	}
 	for i, s := range seeds {
-		for path := 0; path < 4; path++ {
+		for path := 0; path < 5; path++ {
 			f.Add(uint8(path), uint8(i%3), []byte(s))
 		}
 	}
@@ -47,6 +49,7 @@ func FuzzAdminJSON(f *testing.F) {
 		{"/services", `{"name":"svc","host":"svc.internal"}`},
 		{"/services/svc/routes", `{"name":"r","paths":["/"]}`},
 		{"/consumers", `{"username":"x"}`},
+		{"/analytics-tokens", `{"name":"t"}`},
 	}
 	for _, s := range setup {
 		req := httptest.NewRequest(http.MethodPost, s.path, bytes.NewReader([]byte(s.body)))
@@ -58,7 +61,7 @@ func FuzzAdminJSON(f *testing.F) {
 		}
 	}
 
-	paths := []string{"/services", "/routes", "/plugins", "/consumers/x/key-auth"}
+	paths := []string{"/services", "/routes", "/plugins", "/consumers/x/key-auth", "/consumers/x/analytics-tokens"}
 	types := []string{"application/json", "application/x-www-form-urlencoded", ""}
 	f.Fuzz(func(t *testing.T, path, ctype uint8, body []byte) {
 		p := paths[int(path)%len(paths)]
@@ -75,6 +78,8 @@ func FuzzAdminJSON(f *testing.F) {
 					continue
 				case "/consumers/x/key-auth":
 					target = "/consumers/x"
+				case "/consumers/x/analytics-tokens":
+					target = "/analytics-tokens/t"
 				}
 			}
 			req := httptest.NewRequest(method, target, bytes.NewReader(body))

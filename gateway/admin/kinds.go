@@ -25,6 +25,7 @@ func collections() []collection {
 		{"key-auths", entity.KindKeyAuth},
 		{"basic-auths", entity.KindBasicAuth},
 		{"acls", entity.KindACL},
+		{"analytics-tokens", entity.KindAnalyticsToken},
 	}
 }
 
@@ -47,6 +48,7 @@ func nestedCollections() []nested {
 		{entity.KindConsumer, "key-auth", entity.KindKeyAuth, "consumer"},
 		{entity.KindConsumer, "basic-auth", entity.KindBasicAuth, "consumer"},
 		{entity.KindConsumer, "acls", entity.KindACL, "consumer"},
+		{entity.KindConsumer, "analytics-tokens", entity.KindAnalyticsToken, "consumer"},
 		{entity.KindUpstream, "targets", entity.KindTarget, "upstream"},
 		{entity.KindCertificate, "snis", entity.KindSNI, "certificate"},
 	}
@@ -59,6 +61,8 @@ func adminPath(k entity.Kind) string {
 		return "key-auths"
 	case entity.KindBasicAuth:
 		return "basic-auths"
+	case entity.KindAnalyticsToken:
+		return "analytics-tokens"
 	}
 	return string(k)
 }
@@ -81,7 +85,7 @@ func foreignFields(k entity.Kind) []foreignField {
 		return []foreignField{{"service", entity.KindService}, {"route", entity.KindRoute}, {"consumer", entity.KindConsumer}}
 	case entity.KindTarget:
 		return []foreignField{{"upstream", entity.KindUpstream}}
-	case entity.KindKeyAuth, entity.KindBasicAuth, entity.KindACL:
+	case entity.KindKeyAuth, entity.KindBasicAuth, entity.KindACL, entity.KindAnalyticsToken:
 		return []foreignField{{"consumer", entity.KindConsumer}}
 	case entity.KindSNI:
 		return []foreignField{{"certificate", entity.KindCertificate}}
@@ -128,6 +132,10 @@ func refField(e entity.Entity, field string) *entity.Ref {
 	case *entity.SNI:
 		if field == "certificate" {
 			return e.Certificate
+		}
+	case *entity.AnalyticsToken:
+		if field == "consumer" {
+			return e.Consumer
 		}
 	}
 	return nil

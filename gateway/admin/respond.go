@@ -1,8 +1,6 @@
 package admin
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -12,6 +10,7 @@ import (
 
 	"github.com/tollgate/tollgate/gateway/store"
 	"github.com/tollgate/tollgate/internal/entity"
+	"github.com/tollgate/tollgate/internal/jsonresponse"
 )
 
 // Kong's error codes (kong/db/errors.lua); the Admin API returns them in the
@@ -176,18 +175,7 @@ func writeLua(b *strings.Builder, v any) {
 
 // writeJSON writes v with Kong's content type.
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		status = http.StatusInternalServerError
-		buf.Reset()
-		buf.WriteString(`{"message":"An unexpected error occurred"}` + "\n")
-	}
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
-	w.WriteHeader(status)
-	_, _ = w.Write(buf.Bytes())
+	jsonresponse.Write(w, status, v)
 }
 
 // writeError maps any error to a response. Errors that are not apiErrors

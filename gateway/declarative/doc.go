@@ -11,6 +11,11 @@
 // uses features Tollgate has is imported unchanged; one that uses others is
 // refused with a message naming each of them, never silently half-applied.
 //
+// Analytics tokens are not declarative configuration: a file neither holds
+// nor removes them, exports leave them out, and applying a file keeps the
+// workspace's tokens (dropping consumer tokens whose consumer the file no
+// longer has).
+//
 // Field rules and defaults belong to package validate; identity and storage
 // to the store. This package must never do I/O other than through the
 // store handed to Apply, and never keeps plaintext secrets: keys and

@@ -16,6 +16,7 @@ import (
 // else give its id. Secrets are exported only as hashes (key_hash,
 // password_hash), which a re-import keeps; every entity keeps its id and
 // timestamps, so that a re-import restores the same configuration.
+// Entities that are not Declared (analytics tokens) are left out.
 func Export(entities []entity.Entity, workspace string) *File {
 	if workspace == "" {
 		workspace = entity.DefaultWorkspace
@@ -31,7 +32,7 @@ func Export(entities []entity.Entity, workspace string) *File {
 	}
 	var mine []entity.Entity
 	for _, e := range entities {
-		if e == nil || e.Kind() == entity.KindWorkspace {
+		if e == nil || !Declared(e.Kind()) {
 			continue
 		}
 		ws := e.GetMeta().Workspace

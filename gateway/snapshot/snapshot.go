@@ -121,6 +121,9 @@ func Build(s *store.Snapshot, deps Deps) (*Snapshot, error) {
 			certsB.certificate(v)
 		case *entity.SNI:
 			certsB.sni(v)
+		case *entity.AnalyticsToken:
+			// Read by the analytics service (analytics/directory); the
+			// proxy has no use for them.
 		}
 	}
 

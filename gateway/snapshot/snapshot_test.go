@@ -49,6 +49,9 @@ func buildFixture(t *testing.T, log *slog.Logger) *Snapshot {
 		&entity.SNI{Meta: meta("sni-2"), Name: "*.example.com", Certificate: &entity.Ref{ID: "cert-wild"}},
 		&entity.SNI{Meta: meta("sni-3"), Name: "example.*", Certificate: &entity.Ref{ID: "cert-trail"}},
 		&entity.SNI{Meta: meta("sni-4"), Name: "broken.test", Certificate: &entity.Ref{ID: "cert-broken"}},
+		// The analytics service's, not the proxy's: accepted and unused.
+		&entity.AnalyticsToken{Meta: meta("at-provider"), Name: "dash", TokenHash: validate.HashKey("tga_provider")},
+		&entity.AnalyticsToken{Meta: meta("at-orphan"), TokenHash: validate.HashKey("tga_orphan"), Consumer: &entity.Ref{ID: "c-missing"}},
 	}}
 	snap, err := Build(ss, Deps{Plugins: plugin.NewRegistry(testFactory()), Logger: log})
 	if err != nil {
@@ -77,8 +80,10 @@ func TestBuildSkipsBadEntities(t *testing.T) {
 			t.Errorf("log does not mention %q:\n%s", want, logs.String())
 		}
 	}
-	if strings.Contains(logs.String(), "p-good") {
-		t.Errorf("the good plugin was reported:\n%s", logs.String())
+	for _, quiet := range []string{"p-good", "at-provider", "at-orphan"} {
+		if strings.Contains(logs.String(), quiet) {
+			t.Errorf("%s was reported:\n%s", quiet, logs.String())
+		}
 	}
 }
 

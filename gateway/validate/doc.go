@@ -3,10 +3,11 @@
 // that are stored.
 //
 // It owns the field rules of every entity kind (ranges, formats, the route
-// and upstream entity checks) and the secret handling of credentials
-// (SHA-256 key hashes, bcrypt password hashes, redaction for output). Its
-// messages follow Kong's schema messages so that tooling written against
-// Kong's Admin API reads them unchanged.
+// and upstream entity checks) and the secret handling of credentials and
+// analytics tokens (generation, SHA-256 key and token hashes, bcrypt
+// password hashes, redaction for output). Its messages follow Kong's schema
+// messages so that tooling written against Kong's Admin API reads them
+// unchanged.
 //
 // It must never do I/O or look at other entities: whether a referenced
 // service or consumer exists, and whether a unique key is taken, is for the

@@ -21,12 +21,16 @@ const redactedKey = "<redacted>"
 // HashSecrets replaces plaintext secrets with hashes in place: key-auth Key
 // -> KeyHash (HashKey) and KeyPrefix (first 4 chars), Key cleared; a missing
 // key (and no KeyHash) is generated (32 random hex chars, like Kong);
-// basic-auth Password -> PasswordHash (bcrypt), Password cleared; entities
-// that arrive with only a hash (declarative import of an export) keep it.
-// Returns the plaintext key-auth key (or "") so the creation response can
-// show it once.
+// basic-auth Password -> PasswordHash (bcrypt), Password cleared; analytics
+// Token -> TokenHash (HashKey) and TokenPrefix (first 8 chars), Token
+// cleared, a missing token (and no TokenHash) generated ("tga_" and 40
+// random base62 chars); entities that arrive with only a hash (declarative
+// import of an export) keep it. Returns the plaintext key-auth key or
+// analytics token (or "") so the creation response can show it once.
 func HashSecrets(e entity.Entity) (plaintextKey string, err error) {
 	switch e := e.(type) {
+	case *entity.AnalyticsToken:
+		return hashAnalyticsToken(e)
 	case *entity.KeyAuthCredential:
 		key := e.Key
 		if key == "" {
@@ -70,10 +74,16 @@ func prefix(s string, n int) string {
 }
 
 // Redact masks secrets for output, in place: KeyHash removed, Key shown as
-// KeyPrefix+"…" (never the full key), PasswordHash removed,
-// Certificate.Key replaced by a masked marker.
+// KeyPrefix+"…" (never the full key), PasswordHash removed, an analytics
+// token's Token and TokenHash removed (TokenPrefix stays), Certificate.Key
+// replaced by a masked marker.
 func Redact(e entity.Entity) {
 	switch e := e.(type) {
+	case *entity.AnalyticsToken:
+		if e.TokenPrefix == "" && e.Token != "" {
+			e.TokenPrefix = prefix(e.Token, analyticsTokenPrefixLen)
+		}
+		e.Token, e.TokenHash = "", ""
 	case *entity.KeyAuthCredential:
 		if e.KeyPrefix == "" && e.Key != "" {
 			e.KeyPrefix = prefix(e.Key, keyPrefixLen)
@@ -93,8 +103,8 @@ func Redact(e entity.Entity) {
 	}
 }
 
-// HashKey is the hash under which key-auth keys are stored and looked up:
-// hex SHA-256. Keys are random high-entropy strings, so a fast unsalted hash
+// HashKey is the hash under which key-auth keys and analytics tokens are
+// stored and looked up: hex SHA-256. Keys are random high-entropy strings, so a fast unsalted hash
 // is enough and lets the proxy find a credential with one map lookup.
 func HashKey(key string) string {
 	sum := sha256.Sum256([]byte(key))

@@ -100,6 +100,64 @@ func TestHashSecretsBasicAuth(t *testing.T) {
 	}
 }
 
+func TestHashSecretsAnalyticsToken(t *testing.T) {
+	generated := regexp.MustCompile(`^tga_[0-9A-Za-z]{40}$`)
+	tests := []struct {
+		name       string
+		in         *entity.AnalyticsToken
+		wantToken  string // "" with generated: any generated token
+		generated  bool
+		wantHash   string
+		wantPrefix string
+	}{
+		{name: "given token", in: &entity.AnalyticsToken{Token: "my-dashboard-token-0001"},
+			wantToken: "my-dashboard-token-0001", wantHash: HashKey("my-dashboard-token-0001"), wantPrefix: "my-dashb"},
+		{name: "generated token", in: &entity.AnalyticsToken{}, generated: true},
+		{name: "stored hash kept", in: &entity.AnalyticsToken{TokenHash: HashKey("old"), TokenPrefix: "old"},
+			wantHash: HashKey("old"), wantPrefix: "old"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tok, err := HashSecrets(tt.in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.generated {
+				if !generated.MatchString(tok) {
+					t.Fatalf("generated token %q is not tga_ and 40 base62 chars", tok)
+				}
+				tt.wantToken, tt.wantHash, tt.wantPrefix = tok, HashKey(tok), tok[:8]
+			}
+			if tok != tt.wantToken {
+				t.Errorf("plaintext = %q, want %q", tok, tt.wantToken)
+			}
+			if tt.in.Token != "" {
+				t.Errorf("Token = %q, want cleared", tt.in.Token)
+			}
+			if tt.in.TokenHash != tt.wantHash || tt.in.TokenPrefix != tt.wantPrefix {
+				t.Errorf("TokenHash, TokenPrefix = %q, %q; want %q, %q", tt.in.TokenHash, tt.in.TokenPrefix, tt.wantHash, tt.wantPrefix)
+			}
+			if errs := Normalize(&entity.AnalyticsToken{Token: tok}, nil); tt.generated && errs != nil {
+				t.Errorf("a generated token fails validation: %v", errs.Err())
+			}
+		})
+	}
+}
+
+func TestGeneratedAnalyticsTokensDiffer(t *testing.T) {
+	seen := map[string]bool{}
+	for range 100 {
+		tok, err := newAnalyticsToken()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if seen[tok] {
+			t.Fatalf("token %q generated twice", tok)
+		}
+		seen[tok] = true
+	}
+}
+
 func TestHashSecretsOtherKinds(t *testing.T) {
 	s := &entity.Service{Host: "a"}
 	if key, err := HashSecrets(s); key != "" || err != nil {
@@ -127,6 +185,17 @@ func TestRedact(t *testing.T) {
 	Redact(b)
 	if b.PasswordHash != "" || b.Password != "" || b.Username != "u" {
 		t.Errorf("redacted basic-auth = %+v", b)
+	}
+
+	a := &entity.AnalyticsToken{Name: "n", Token: "tga_abcdefghijklmnopqrstuvwxyz"}
+	Redact(a)
+	if a.Token != "" || a.TokenHash != "" || a.TokenPrefix != "tga_abcd" || a.Name != "n" {
+		t.Errorf("redacted plaintext analytics token = %+v", a)
+	}
+	stored := &entity.AnalyticsToken{TokenHash: HashKey("x"), TokenPrefix: "tga_wxyz"}
+	Redact(stored)
+	if stored.TokenHash != "" || stored.TokenPrefix != "tga_wxyz" {
+		t.Errorf("redacted stored analytics token = %+v", stored)
 	}
 
 	c := &entity.Certificate{Cert: "CERT", Key: "-----BEGIN PRIVATE KEY-----"}

@@ -59,6 +59,8 @@ func Normalize(e entity.Entity, plugins *plugin.Registry) entity.FieldErrors {
 		normalizeCertificate(e, errs)
 	case *entity.SNI:
 		normalizeSNI(e, errs)
+	case *entity.AnalyticsToken:
+		normalizeAnalyticsToken(e, errs)
 	default:
 		errs.Add(entityField, fmt.Sprintf("unknown entity kind %q", e.Kind()))
 	}

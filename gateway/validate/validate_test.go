@@ -259,6 +259,20 @@ func TestNormalizeErrors(t *testing.T) {
 			entity.FieldErrors{"name": "invalid value 'a/b': it must only contain alphanumeric and '., -, _, ~' characters"}},
 		{"workspace reserved name", &entity.Workspace{Name: "services"},
 			entity.FieldErrors{"name": "'services' is a reserved name"}},
+
+		// analytics tokens
+		{"analytics token short, negative expiry, bad name", &entity.AnalyticsToken{Name: "a b", Token: "tga_short", ExpiresAt: -1},
+			entity.FieldErrors{
+				"name":       "invalid value 'a b': the only accepted ascii characters are alphanumerics or ., -, _, and ~",
+				"token":      "length must be at least 20",
+				"expires_at": "value must be greater than or equal to 0",
+			}},
+		{"analytics token not a bearer token", &entity.AnalyticsToken{Token: "tga_0123456789 abcdefghij"},
+			entity.FieldErrors{"token": "invalid value: the only accepted characters are alphanumerics and -, ., _, ~, +, / (then optional trailing =)"}},
+		{"analytics token padding inside", &entity.AnalyticsToken{Token: "tga_0123456789=abcdefghij"},
+			entity.FieldErrors{"token": "invalid value: the only accepted characters are alphanumerics and -, ., _, ~, +, / (then optional trailing =)"}},
+		{"analytics token consumer without id", &entity.AnalyticsToken{Consumer: &entity.Ref{}},
+			entity.FieldErrors{"consumer": entity.FieldErrors{"id": "required field missing"}}},
 	}
 	reg := testRegistry()
 	for _, tt := range tests {
@@ -298,6 +312,9 @@ func TestNormalizeValid(t *testing.T) {
 		{"certificate", &entity.Certificate{Cert: cert.cert, Key: cert.key, SNIs: []string{"a.example.com", "*.example.org"}}},
 		{"sni", &entity.SNI{Name: "*.example.com", Certificate: ref(id1)}},
 		{"workspace", &entity.Workspace{Name: "team-a.prod~1"}},
+		{"analytics token generated", &entity.AnalyticsToken{}},
+		{"analytics token given, named, expiring", &entity.AnalyticsToken{Name: "grafana", Token: "abcdefghijklmnop/+_-.~==", ExpiresAt: 1700000000}},
+		{"consumer analytics token", &entity.AnalyticsToken{Token: "01234567890123456789", Consumer: ref(id1)}},
 		{"unicode tag", &entity.Consumer{Username: "u", Meta: entity.Meta{Tags: []string{"équipe", "a:b"}}}},
 	}
 	reg := testRegistry()

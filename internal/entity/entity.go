@@ -24,6 +24,9 @@ const (
 	KindACL         Kind = "acls"
 	KindCertificate Kind = "certificates"
 	KindSNI         Kind = "snis"
+	// KindAnalyticsToken is not Kong's: the tokens with which API
+	// providers and their consumers read the analytics service.
+	KindAnalyticsToken Kind = "analytics_tokens"
 )
 
 // Kinds lists every kind in dependency order: an entity only references
@@ -31,7 +34,8 @@ const (
 // and delete in reverse.
 var Kinds = []Kind{
 	KindWorkspace, KindCertificate, KindSNI, KindService, KindRoute, KindConsumer,
-	KindUpstream, KindTarget, KindKeyAuth, KindBasicAuth, KindACL, KindPlugin,
+	KindUpstream, KindTarget, KindKeyAuth, KindBasicAuth, KindACL, KindAnalyticsToken,
+	KindPlugin,
 }
 
 // DefaultWorkspace is the workspace of every entity whose workspace is not named.
@@ -102,6 +106,8 @@ func New(k Kind) (Entity, error) {
 		return &Certificate{}, nil
 	case KindSNI:
 		return &SNI{}, nil
+	case KindAnalyticsToken:
+		return &AnalyticsToken{}, nil
 	}
 	return nil, fmt.Errorf("unknown entity kind %q", k)
 }
@@ -122,7 +128,7 @@ func Decode(k Kind, data []byte) (Entity, error) {
 // their id ("name", or "username" for consumers); "" when there is none.
 func NameField(k Kind) string {
 	switch k {
-	case KindWorkspace, KindService, KindRoute, KindUpstream, KindSNI:
+	case KindWorkspace, KindService, KindRoute, KindUpstream, KindSNI, KindAnalyticsToken:
 		return "name"
 	case KindConsumer:
 		return "username"

@@ -49,6 +49,8 @@ func TestUniqueKeys(t *testing.T) {
 		{"plugin instance name", &Plugin{Name: "acl", InstanceName: "i"}, map[string]string{"scope": "acl|||", "instance_name": "i"}},
 		{"target per upstream", &Target{Target: "a:1", Upstream: &Ref{ID: "u"}}, map[string]string{"target": "u|a:1"}},
 		{"key by hash, never the key", &KeyAuthCredential{Key: "secret", KeyHash: "h"}, map[string]string{"key": "h"}},
+		{"analytics token by name and hash, never the token", &AnalyticsToken{Name: "n", Token: "secret", TokenHash: "h"}, map[string]string{"name": "n", "token": "h"}},
+		{"unnamed analytics token by hash", &AnalyticsToken{TokenHash: "h"}, map[string]string{"token": "h"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -350,3 +350,41 @@ func (e *SNI) Refs() map[Kind]string {
 	}
 	return map[Kind]string{KindCertificate: e.Certificate.ID}
 }
+
+// AnalyticsToken lets its holder read the analytics service: the records of
+// its workspace (an API provider's token) or, when Consumer is set, only
+// that consumer's records in it (a token the provider hands its customer).
+// As with key-auth keys, the secret itself is never stored: TokenHash holds
+// its SHA-256 (hex), which is how the analytics service looks it up, and
+// TokenPrefix its first characters, so that a token can be recognised in
+// listings without being revealed.
+//
+// Analytics tokens are managed through the Admin API only: they are not
+// part of declarative configuration.
+type AnalyticsToken struct {
+	Meta
+	// Name is optional; when set it is unique in the workspace and
+	// addresses the token in place of its id.
+	Name string `json:"name,omitempty"`
+	// Token is set only on input and in the response to the request that
+	// created the token.
+	Token       string `json:"token,omitempty"`
+	TokenHash   string `json:"token_hash,omitempty"`
+	TokenPrefix string `json:"token_prefix,omitempty"`
+	// Consumer, when set, makes this a consumer token.
+	Consumer *Ref `json:"consumer"`
+	// ExpiresAt is when the token stops working, in Unix seconds; 0 never.
+	ExpiresAt int64 `json:"expires_at,omitempty"`
+}
+
+func (*AnalyticsToken) Kind() Kind       { return KindAnalyticsToken }
+func (e *AnalyticsToken) GetMeta() *Meta { return &e.Meta }
+func (e *AnalyticsToken) UniqueKeys() map[string]string {
+	return nonEmpty("name", e.Name, "token", e.TokenHash)
+}
+func (e *AnalyticsToken) Refs() map[Kind]string {
+	if e.Consumer == nil {
+		return nil
+	}
+	return map[Kind]string{KindConsumer: e.Consumer.ID}
+}

@@ -221,6 +221,12 @@ func setKey(t *testing.T, dst entity.Entity, field string, src entity.Entity) {
 		d.Group, d.Consumer = src.(*entity.ACLGroup).Group, src.(*entity.ACLGroup).Consumer
 	case *entity.SNI:
 		d.Name = src.(*entity.SNI).Name
+	case *entity.AnalyticsToken:
+		if field == "name" {
+			d.Name = src.(*entity.AnalyticsToken).Name
+		} else {
+			d.TokenHash = src.(*entity.AnalyticsToken).TokenHash
+		}
 	default:
 		t.Fatalf("no unique key %q for %s", field, dst.Kind())
 	}

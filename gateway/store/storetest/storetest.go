@@ -73,7 +73,7 @@ func kinds() []entity.Kind {
 	return []entity.Kind{
 		entity.KindService, entity.KindRoute, entity.KindConsumer, entity.KindPlugin,
 		entity.KindUpstream, entity.KindTarget, entity.KindKeyAuth, entity.KindBasicAuth,
-		entity.KindACL, entity.KindCertificate, entity.KindSNI,
+		entity.KindACL, entity.KindCertificate, entity.KindSNI, entity.KindAnalyticsToken,
 	}
 }
 
@@ -116,6 +116,9 @@ func sample(k entity.Kind, ws string, n int) entity.Entity {
 		return &entity.Certificate{Meta: meta, Cert: "cert " + name, Key: "key " + name}
 	case entity.KindSNI:
 		return &entity.SNI{Meta: meta, Name: name + ".example.com", Certificate: parent}
+	case entity.KindAnalyticsToken:
+		return &entity.AnalyticsToken{Meta: meta, Name: name, TokenHash: fmt.Sprintf("%064x", n+1),
+			TokenPrefix: "tga_abcd", Consumer: parent, ExpiresAt: 1800000000 + int64(n)}
 	}
 	panic("storetest: no sample for kind " + string(k))
 }
