@@ -9,13 +9,17 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
-	"slices"
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/tollgate/tollgate/analytics/api"
+	"github.com/tollgate/tollgate/analytics/directory"
 	"github.com/tollgate/tollgate/analytics/embedded"
 	"github.com/tollgate/tollgate/analytics/query/sqlite"
+	"github.com/tollgate/tollgate/gateway/store"
+	"github.com/tollgate/tollgate/gateway/store/memstore"
 	"github.com/tollgate/tollgate/gateway/validate"
 	"github.com/tollgate/tollgate/internal/entity"
 	"github.com/tollgate/tollgate/internal/logrecord"
@@ -27,7 +31,7 @@ var now = time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
 
 // The seeded configuration: two workspaces with services, routes and
 // consumers; acme's traffic also comes from a service and a route that have
-// since been deleted (their ids are not in the directory).
+// since been deleted (configure creates and deletes them).
 const (
 	svcOrders    = "5d2c6a8e-0b4f-4d0a-9c1e-000000000001"
 	svcPayments  = "5d2c6a8e-0b4f-4d0a-9c1e-000000000002"
@@ -79,77 +83,64 @@ var consumers = map[string][]api.Named{
 	wsGlobex: {{ID: conDave, Name: "dave", Workspace: wsGlobex}},
 }
 
-// directory is api.Directory over fixed maps: the configuration above and
-// its tokens.
-type directory struct {
-	tokens   map[string]api.Token // by hash
-	entities map[entity.Kind][]api.Named
-}
-
-var _ api.Directory = (*directory)(nil)
-
-func newDirectory() *directory {
-	d := &directory{tokens: map[string]api.Token{}, entities: map[entity.Kind][]api.Named{}}
+// configure writes the seeded configuration into a config store as the
+// Admin API would: services, routes, consumers and analytics tokens of
+// both workspaces. The legacy service and its route are created and then
+// deleted, so their traffic outlives them.
+func configure(t testing.TB) store.Store {
+	t.Helper()
+	ctx := context.Background()
+	st := memstore.New()
+	t.Cleanup(func() { st.Close() })
+	create := func(ws, id string, e entity.Entity) {
+		t.Helper()
+		m := e.GetMeta()
+		m.ID, m.Workspace, m.CreatedAt, m.UpdatedAt = id, ws, now.Unix(), now.Unix()
+		if err := st.Create(ctx, e); err != nil {
+			t.Fatalf("create %s %s: %v", e.Kind(), id, err)
+		}
+	}
 	for _, s := range services {
-		if s.name == "" {
-			continue // deleted
+		name := s.name
+		if name == "" {
+			name = "legacy"
 		}
-		d.entities[entity.KindService] = append(d.entities[entity.KindService], api.Named{ID: s.id, Name: s.name, Workspace: s.ws})
+		create(s.ws, s.id, &entity.Service{Name: name, Protocol: "http", Host: name + ".internal", Port: 8080})
 		for _, r := range s.routes {
-			d.entities[entity.KindRoute] = append(d.entities[entity.KindRoute], api.Named{ID: r.id, Name: r.name, Workspace: s.ws})
-		}
-	}
-	for _, ws := range []string{wsAcme, wsGlobex} {
-		d.entities[entity.KindConsumer] = append(d.entities[entity.KindConsumer], consumers[ws]...)
-	}
-	for _, l := range d.entities {
-		slices.SortFunc(l, func(a, b api.Named) int {
-			if a.Name != b.Name {
-				return cmpString(a.Name, b.Name)
+			name := r.name
+			if name == "" {
+				name = "legacy-route"
 			}
-			return cmpString(a.ID, b.ID)
-		})
-	}
-	add := func(secret string, t api.Token) { d.tokens[validate.HashKey(secret)] = t }
-	add(tokAcme, api.Token{ID: "t-acme", Name: "acme dashboards", Workspace: wsAcme})
-	add(tokGlobex, api.Token{ID: "t-globex", Name: "globex", Workspace: wsGlobex})
-	add(tokAlice, api.Token{ID: "t-alice", Name: "alice usage", Workspace: wsAcme, ConsumerID: conAlice})
-	add(tokExpired, api.Token{ID: "t-old", Name: "old", Workspace: wsAcme, ExpiresAt: now.Add(-time.Hour).Unix()})
-	return d
-}
-
-func cmpString(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
-
-func (d *directory) Token(hash string) (api.Token, bool) {
-	t, ok := d.tokens[hash]
-	return t, ok
-}
-
-func (d *directory) Entity(kind entity.Kind, workspace, idOrName string) (api.Named, bool) {
-	for _, n := range d.entities[kind] {
-		if (workspace == "" || n.Workspace == workspace) && (n.ID == idOrName || (workspace != "" && n.Name == idOrName)) {
-			return n, true
+			create(s.ws, r.id, &entity.Route{Name: name, Protocols: []string{"http", "https"}, Paths: []string{r.path},
+				Service: &entity.Ref{ID: s.id}})
 		}
 	}
-	return api.Named{}, false
-}
-
-func (d *directory) Entities(kind entity.Kind, workspace string) []api.Named {
-	var out []api.Named
-	for _, n := range d.entities[kind] {
-		if workspace == "" || n.Workspace == workspace {
-			out = append(out, n)
+	for ws, list := range consumers {
+		for _, c := range list {
+			create(ws, c.ID, &entity.Consumer{Username: c.Name})
 		}
 	}
-	return out
+	token := func(ws, name, secret, consumer string, expiresAt int64) {
+		t.Helper()
+		tok := &entity.AnalyticsToken{Name: name, TokenHash: validate.HashKey(secret), TokenPrefix: secret[:8], ExpiresAt: expiresAt}
+		if consumer != "" {
+			tok.Consumer = &entity.Ref{ID: consumer}
+		}
+		create(ws, uuid.NewString(), tok)
+	}
+	token(wsAcme, "acme-dashboards", tokAcme, "", 0)
+	token(wsGlobex, "globex-dashboards", tokGlobex, "", 0)
+	token(wsAcme, "alice-usage", tokAlice, conAlice, 0)
+	token(wsAcme, "old", tokExpired, "", now.Add(-time.Hour).Unix())
+	for _, del := range []struct {
+		kind entity.Kind
+		id   string
+	}{{entity.KindRoute, rtLegacy}, {entity.KindService, svcLegacy}} {
+		if err := st.Delete(ctx, del.kind, wsAcme, del.id); err != nil {
+			t.Fatalf("delete %s %s: %v", del.kind, del.id, err)
+		}
+	}
+	return st
 }
 
 // seed returns the traffic the dashboard tests look at: a few thousand
@@ -253,7 +244,8 @@ func seed() []logrecord.Record {
 	return recs
 }
 
-// fixture is the analytics API over a SQLite store holding seed(), served
+// fixture is the analytics API over a SQLite store holding seed() and the
+// analytics directory over a config store holding configure(), served
 // twice: without an admin token (loopback callers are admin) and with one.
 type fixture struct {
 	open      *httptest.Server // no admin token
@@ -271,7 +263,11 @@ func newFixture(t testing.TB) *fixture {
 	if _, _, err := store.Load(ctx, seed()); err != nil {
 		t.Fatalf("seed: %v", err)
 	}
-	dir := newDirectory()
+	dir, err := directory.New(ctx, configure(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { dir.Close() })
 	serve := func(adminToken string) *httptest.Server {
 		srv, err := api.New(api.Config{
 			Store:      sqlite.New(store.DB()),
