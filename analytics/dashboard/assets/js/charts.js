@@ -23,9 +23,9 @@ export class Charts {
 
   // line returns a card with a chart of lines over time: x is Unix
   // seconds, lines [{label, values, color, fill}], fmt formats the y
-  // axis. width is the card's expected width (the chart is drawn before
-  // the card is in the document).
-  line({ title, testid, x, lines, fmt, width }) {
+  // axis, log makes it logarithmic. width is the card's expected width
+  // (the chart is drawn before the card is in the document).
+  line({ title, testid, x, lines, fmt, width, log }) {
     const box = h('div', { class: 'chart', 'data-testid': testid });
     const card = h('section', { class: 'card', 'aria-label': title }, h('h2', { text: title }), box);
     if (!x.length) {
@@ -33,17 +33,27 @@ export class Charts {
       return card;
     }
     const values = lines.map((l) => l.values);
+    // On a log scale, ticks, lines and labels at the powers of ten only.
+    const decades = log ? { filter: (u, splits) => splits.map((v) => (isPow10(v) ? v : null)) } : {};
     const opts = {
       width: Math.max(280, width - 2 * 15),
-      height: 190,
+      height: 170,
       legend: { show: true, live: true },
       cursor: { drag: { x: false, y: false } },
-      scales: { x: { time: true }, y: { range: (u, min, max) => [0, max > 0 ? max * 1.1 : 1] } },
+      scales: {
+        x: { time: true },
+        // Latencies spread over orders of magnitude: a log scale keeps the
+        // median readable beside the timeouts.
+        y: log ? { distr: 3 } : { range: (u, min, max) => [0, max > 0 ? max * 1.1 : 1] },
+      },
       axes: [
         { stroke: '#5d6675', grid: { stroke: '#eef0f3' }, ticks: { stroke: '#e2e6ec' } },
         {
-          stroke: '#5d6675', grid: { stroke: '#eef0f3' }, ticks: { stroke: '#e2e6ec' }, size: 70,
-          values: (u, vals) => vals.map((v) => fmt(v)),
+          stroke: '#5d6675', size: 70,
+          grid: { stroke: '#eef0f3', ...decades },
+          ticks: { stroke: '#e2e6ec', ...decades },
+          ...decades,
+          values: (u, vals) => vals.map((v) => (v === null || v === undefined ? '' : fmt(v))),
         },
       ],
       series: [
@@ -75,4 +85,9 @@ export class Charts {
     for (const { plot } of this.plots) plot.destroy();
     this.plots = [];
   }
+}
+
+function isPow10(v) {
+  const e = Math.log10(v);
+  return Math.abs(e - Math.round(e)) < 1e-9;
 }

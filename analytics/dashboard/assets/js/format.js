@@ -25,11 +25,12 @@ export function bytes(n) {
   return (i === 0 ? String(n) : n.toFixed(n < 10 ? 2 : n < 100 ? 1 : 0)) + ' ' + units[i];
 }
 
-// ms formats a latency in milliseconds: 12.14 → "12.1 ms".
+// ms formats a latency in milliseconds: 12.14 → "12 ms", 1.14 → "1.1 ms",
+// 2500 → "2.5 s".
 export function ms(v) {
   v = Number(v) || 0;
-  if (v >= 10000) return (v / 1000).toFixed(1) + ' s';
-  return (v >= 100 ? v.toFixed(0) : v.toFixed(1)) + ' ms';
+  if (v >= 1000) return (v / 1000).toFixed(v >= 10000 ? 0 : 1) + ' s';
+  return (v >= 10 ? v.toFixed(0) : v.toFixed(1)) + ' ms';
 }
 
 const pad = (n) => String(n).padStart(2, '0');

@@ -315,6 +315,7 @@ function showTokenPanel(message, cancellable) {
   $('token-cancel').hidden = !cancellable;
   if (!cancellable) {
     $('controls').hidden = true;
+    $('live-control').hidden = true;
     $('nav').hidden = true;
     $('page').hidden = true;
     $('page').dataset.state = 'token';
@@ -369,6 +370,7 @@ async function boot() {
   $('token-panel').hidden = true;
   $('token-message').textContent = '';
   $('controls').hidden = false;
+  $('live-control').hidden = false;
   $('page').hidden = false;
   showScope();
   if (app.scope.kind === 'admin') fillWorkspaces();

@@ -97,7 +97,7 @@ export async function seriesCharts(ctx, params) {
       lines: [{ label: 'error rate', values: col((p) => (p.requests ? p.errorRate : null)), color: colors.red }],
     }),
     ctx.charts.line({
-      title: 'Latency', testid: 'chart-latency', x, width: w, fmt: fmt.ms,
+      title: 'Latency', testid: 'chart-latency', x, width: w, fmt: fmt.ms, log: true,
       lines: [
         { label: 'p50', values: col((p) => (p.requests ? p.latency.p50 : null)), color: colors.green },
         { label: 'p95', values: col((p) => (p.requests ? p.latency.p95 : null)), color: colors.orange },
@@ -139,14 +139,18 @@ const dims = {
 // set; a deleted entity shows its id.
 export function nameCell(ctx, dim, row, links) {
   const d = dims[dim];
-  if (!row.key) return h('td', { 'data-testid': 'name', class: 'deleted', text: d.none });
-  if (row.deleted || !row.name) {
-    const label = row.deleted ? `${row.key} (deleted)` : row.key;
-    return h('td', { 'data-testid': 'name', class: row.deleted ? 'truncate deleted' : 'truncate', title: row.key },
-      links && !row.deleted ? h('a', { href: ctx.link(d.kind, row.key), text: label }) : label);
-  }
-  return h('td', { 'data-testid': 'name', class: 'truncate', title: row.key },
-    links ? h('a', { href: ctx.link(d.kind, row.key), text: row.name }) : row.name);
+  if (!row.key) return h('td', { 'data-testid': 'name' }, clip(h('span', { class: 'deleted', text: d.none })));
+  let label = row.name;
+  if (row.deleted || !row.name) label = row.deleted ? `${row.key} (deleted)` : row.key;
+  const link = links && !row.deleted;
+  return h('td', { 'data-testid': 'name', title: row.key, class: row.deleted ? 'deleted' : null },
+    clip(link ? h('a', { href: ctx.link(d.kind, row.key), text: label }) : label));
+}
+
+// clip keeps a long name (an id, a path) to its cell's width; the full
+// text stays in the DOM.
+export function clip(...children) {
+  return h('span', { class: 'clip' }, ...children);
 }
 
 // topTable shows the ten busiest values of a dimension.
@@ -223,8 +227,8 @@ export async function usageTable(ctx, params) {
     h('td', { class: 'num', 'data-testid': 'requests', 'data-value': r.requests, text: fmt.int(r.requests) }),
     h('td', { class: 'num', 'data-testid': 'billable-requests', 'data-value': r.billableRequests, text: fmt.int(r.billableRequests) }),
     h('td', { class: 'num', 'data-testid': 'billing-units', 'data-value': r.billingUnits, text: fmt.int(r.billingUnits) })));
-  return h('section', { class: 'card' }, h('table', { 'data-testid': 'usage' },
-    h('caption', { text: 'Usage per day (UTC)' }),
+  return h('section', { class: 'card' }, h('div', { class: 'scroll' }, h('table', { 'data-testid': 'usage' },
+    h('caption', {}, 'Usage per day ', h('small', { text: '(UTC days, whole: the first may start before the range)' })),
     h('thead', {}, h('tr', {},
       h('th', { scope: 'col', text: 'Day' }),
       multi ? h('th', { scope: 'col', text: 'Consumer' }) : null,
@@ -237,5 +241,5 @@ export async function usageTable(ctx, params) {
       multi ? h('td', {}) : null,
       h('td', { class: 'num', 'data-testid': 'usage-total-requests', text: fmt.int(sum((r) => r.requests)) }),
       h('td', { class: 'num', 'data-testid': 'usage-total-billable', text: fmt.int(sum((r) => r.billableRequests)) }),
-      h('td', { class: 'num', 'data-testid': 'usage-total-units', text: fmt.int(sum((r) => r.billingUnits)) }))) : null));
+      h('td', { class: 'num', 'data-testid': 'usage-total-units', text: fmt.int(sum((r) => r.billingUnits)) }))) : null)));
 }

@@ -3,7 +3,7 @@
 import * as api from '../api.js';
 import { h } from '../dom.js';
 import * as fmt from '../format.js';
-import { errorCharts, headline, metricsTable, slot, statusClasses } from '../widgets.js';
+import { clip, errorCharts, headline, metricsTable, slot, statusClasses } from '../widgets.js';
 
 export async function errors(ctx) {
   const p = ctx.params;
@@ -41,8 +41,8 @@ async function recentTable(ctx, params) {
   const recs = api.records(await ctx.get('v1/recent', params));
   const ent = (kind, id, name) => {
     if (!id) return h('td', { class: 'deleted', text: '–' });
-    return h('td', { class: 'truncate', title: id },
-      ctx.canNavigate ? h('a', { href: ctx.link(kind, id), text: name || id }) : name || id);
+    return h('td', { title: id },
+      clip(ctx.canNavigate ? h('a', { href: ctx.link(kind, id), text: name || id }) : name || id));
   };
   return h('section', { class: 'card' }, h('table', { 'data-testid': 'recent-errors' },
     h('caption', {}, 'Recent failing requests ',
@@ -54,7 +54,7 @@ async function recentTable(ctx, params) {
       h('td', { text: fmt.time(r.startedAt) }),
       h('td', { 'data-testid': 'status' }, h('span', { class: 'badge s' + String(r.status).charAt(0), text: String(r.status) })),
       h('td', { text: r.method }),
-      h('td', { class: 'truncate', title: r.path, text: r.path }),
+      h('td', { title: r.path }, clip(r.path)),
       ent('services', r.serviceId, r.serviceName),
       ent('routes', r.routeId, r.routeName),
       ent('consumers', r.consumerId, r.consumerName),
