@@ -201,14 +201,14 @@ func TestEndpointsAnswerWhatTheStoreAnswers(t *testing.T) {
 
 	t.Run("range defaults to the last hour", func(t *testing.T) {
 		var got seriesOut
-		// The range ends at the end of the current second, so the series
-		// ends with the minute that holds now.
+		// A relative range ends at the end of the minute that holds now
+		// (testNow+1s), or of the hour for a day or more.
 		f.get(t, adminToken, "/v1/series").ok(t, &got)
-		if !got.From.Equal(testNow.Add(-time.Hour)) || !got.To.Equal(testNow.Add(time.Minute)) || got.Bucket != "1m" || len(got.Points) != 61 {
+		if !got.From.Equal(testNow.Add(time.Minute-time.Hour)) || !got.To.Equal(testNow.Add(time.Minute)) || got.Bucket != "1m" || len(got.Points) != 60 {
 			t.Errorf("default series [%s, %s) by %s with %d points", got.From, got.To, got.Bucket, len(got.Points))
 		}
 		f.get(t, adminToken, "/v1/series?range=7d").ok(t, &got)
-		if !got.From.Equal(testNow.Add(-7*query.Day)) || got.Bucket != "1h" {
+		if !got.From.Equal(testNow.Add(time.Hour-7*query.Day)) || !got.To.Equal(testNow.Add(time.Hour)) || got.Bucket != "1h" {
 			t.Errorf("range=7d: from %s by %s", got.From, got.Bucket)
 		}
 	})

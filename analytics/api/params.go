@@ -128,7 +128,9 @@ const defaultRange = time.Hour
 // resolveRange sets from and to from the time parameters: range ends now,
 // from alone ends now, to alone starts an hour before, neither is the last
 // hour. "Now" is the end of the current second, so that the records of the
-// moment just past are in.
+// moment just past are in; a relative range (range, or none) then ends at
+// the end of the current minute, or of the current hour when it is a day
+// or longer, so that the rollups can answer it whole (see alignedEnd).
 func (rq *request) resolveRange(now time.Time) {
 	now = now.UTC().Truncate(time.Second).Add(time.Second)
 	switch {
@@ -136,14 +138,33 @@ func (rq *request) resolveRange(now time.Time) {
 		rq.problem("range", "cannot be combined with from or to")
 		rq.to, rq.from = now, now.Add(-rq.rng) // so that validation says nothing more
 	case rq.hasRange:
-		rq.to, rq.from = now, now.Add(-rq.rng)
+		rq.to = alignedEnd(now, rq.rng)
+		rq.from = rq.to.Add(-rq.rng)
 	case rq.hasFrom && !rq.hasTo:
 		rq.to = now
 	case rq.hasTo && !rq.hasFrom:
 		rq.from = rq.to.Add(-defaultRange)
 	case !rq.hasFrom && !rq.hasTo:
-		rq.to, rq.from = now, now.Add(-defaultRange)
+		rq.to = alignedEnd(now, defaultRange)
+		rq.from = rq.to.Add(-defaultRange)
 	}
+}
+
+// alignedEnd is where a relative range of length rng that must include
+// now ends: the next minute boundary, or hour boundary for a day or more.
+// Whole minutes and hours are what the rollups hold, so a dashboard's
+// "last 30 days" reads hourly rows instead of every request; the answer
+// says which range it covered.
+func alignedEnd(now time.Time, rng time.Duration) time.Time {
+	unit := time.Minute
+	if rng >= 24*time.Hour {
+		unit = time.Hour
+	}
+	end := now.Truncate(unit)
+	if end.Before(now) {
+		end = end.Add(unit)
+	}
+	return end
 }
 
 // valid returns nil when neither the parameters nor the query's own
