@@ -489,6 +489,11 @@ func (s *Sink) send(ctx context.Context, recs [][]byte, resend bool) error {
 	}
 	if err != nil {
 		s.sendErrors.Add(1)
+		// The records a partial failure did write are sent.
+		var pe *PartialError
+		if errors.As(err, &pe) {
+			s.sent.Add(int64(len(recs) - len(pe.Failed)))
+		}
 		if suppressed, ok := s.errLog.allow(time.Now(), 1); ok {
 			s.log.Warn("request log write failed", "records", len(recs), "err", err, "failures", suppressed)
 		}

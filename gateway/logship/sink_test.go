@@ -3,6 +3,7 @@ package logship
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -245,8 +246,12 @@ func TestDeliversInOrder(t *testing.T) {
 			startBroker(t, port, tt.partitions)
 			var observed atomic.Int64
 			s := open(t, testSettings(t, port), Hooks{ObserveSend: func(n int, _ time.Duration, err error) {
-				if err == nil {
+				var pe *PartialError
+				switch {
+				case err == nil:
 					observed.Add(int64(n))
+				case errors.As(err, &pe):
+					observed.Add(int64(n - len(pe.Failed)))
 				}
 			}})
 			for i := range tt.n {
