@@ -13,7 +13,8 @@
 // parts' states combined with UNION ALL and merged once. The raw requests
 // table answers what the rollups do not keep (status code, method, node,
 // error class, gateway latency, short sub-minute ranges) and recent
-// requests; consumer_usage_by_hour answers usage.
+// requests, read from the last hour, then the last day, then the whole
+// range, until one holds enough; consumer_usage_by_hour answers usage.
 //
 // Raw reads do not use FINAL: the collector loads every record once
 // (offsets in ClickHouse, resends checked by request id), so the raw table

@@ -474,6 +474,13 @@ func (c *checker) recent(t *testing.T) {
 		{"node, method, status", query.RecentQuery{Filter: acme(query.Filter{NodeID: "n1", Method: "POST", Status: 200}), From: T0, To: T0.Add(query.Day), Limit: 1000}},
 		{"failing requests", query.RecentQuery{Filter: acme(query.Filter{ErrorsOnly: true}), From: T0, To: T0.Add(query.Day), Limit: 20}},
 		{"every workspace", query.RecentQuery{Filter: query.Filter{AllWorkspaces: true}, From: T0, To: T0.Add(time.Hour), Limit: 50}},
+		// A store may read the last hour or day of a long range first:
+		// acme has 72 records in the hour before T0+10h and 648 in the
+		// day before it.
+		{"long range, a last hour's worth", query.RecentQuery{Filter: acme(query.Filter{}), From: T0.Add(-2 * query.Day), To: T0.Add(10 * time.Hour), Limit: 50}},
+		{"long range, a last day's worth", query.RecentQuery{Filter: acme(query.Filter{}), From: T0.Add(-2 * query.Day), To: T0.Add(10 * time.Hour), Limit: 500}},
+		{"long range, more than there is", query.RecentQuery{Filter: acme(query.Filter{}), From: T0.Add(-2 * query.Day), To: T0.Add(10 * time.Hour), Limit: 1000}},
+		{"long range, exactly the last hour's", query.RecentQuery{Filter: acme(query.Filter{}), From: T0.Add(-2 * query.Day), To: T0.Add(10 * time.Hour), Limit: 72}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := c.store.Recent(t.Context(), tc.q)
