@@ -27,7 +27,11 @@
 -- reconcile parses (one column per line, FROM requests, GROUP BY).
 --
 -- Every table is partitioned by UTC day, as in 001, so retention drops
--- their days with the others.
+-- their days with the others. Their granules are 256 rows, not 8,192: a
+-- query reads whole granules, and deserializing the t-digests of other
+-- workspaces' and services' rows cost more than merging its own (a
+-- service's 30-day series read 130,000 states for 2,900 of them: 100 ms
+-- where 256-row granules take 25 ms).
 
 CREATE TABLE IF NOT EXISTS {database}.requests_by_hour_workspace (
     hour             DateTime('UTC'),
@@ -43,7 +47,8 @@ CREATE TABLE IF NOT EXISTS {database}.requests_by_hour_workspace (
     consumers        AggregateFunction(uniq, String)
 ) ENGINE = AggregatingMergeTree()
 PARTITION BY toYYYYMMDD(hour)
-ORDER BY (workspace, hour, status_class);
+ORDER BY (workspace, hour, status_class)
+SETTINGS index_granularity = 256;
 
 INSERT INTO {database}.requests_by_hour_workspace (hour, workspace, status_class, requests, errors, server_errors, request_bytes_total, response_bytes_total, latency_total, latency_upstream, consumers)
 SELECT
@@ -93,7 +98,8 @@ CREATE TABLE IF NOT EXISTS {database}.requests_by_hour_service (
     consumers        AggregateFunction(uniq, String)
 ) ENGINE = AggregatingMergeTree()
 PARTITION BY toYYYYMMDD(hour)
-ORDER BY (workspace, service_id, hour, status_class);
+ORDER BY (workspace, service_id, hour, status_class)
+SETTINGS index_granularity = 256;
 
 INSERT INTO {database}.requests_by_hour_service (hour, workspace, service_id, status_class, requests, errors, server_errors, request_bytes_total, response_bytes_total, latency_total, latency_upstream, consumers)
 SELECT
@@ -146,7 +152,8 @@ CREATE TABLE IF NOT EXISTS {database}.requests_by_hour_route (
     consumers        AggregateFunction(uniq, String)
 ) ENGINE = AggregatingMergeTree()
 PARTITION BY toYYYYMMDD(hour)
-ORDER BY (workspace, service_id, hour, route_id, status_class);
+ORDER BY (workspace, service_id, hour, route_id, status_class)
+SETTINGS index_granularity = 256;
 
 INSERT INTO {database}.requests_by_hour_route (hour, workspace, service_id, route_id, status_class, requests, errors, server_errors, request_bytes_total, response_bytes_total, latency_total, latency_upstream, consumers)
 SELECT
@@ -200,7 +207,8 @@ CREATE TABLE IF NOT EXISTS {database}.requests_by_day_service (
     consumers        AggregateFunction(uniq, String)
 ) ENGINE = AggregatingMergeTree()
 PARTITION BY toYYYYMMDD(day)
-ORDER BY (workspace, service_id, day, status_class);
+ORDER BY (workspace, service_id, day, status_class)
+SETTINGS index_granularity = 256;
 
 INSERT INTO {database}.requests_by_day_service (day, workspace, service_id, status_class, requests, errors, server_errors, request_bytes_total, response_bytes_total, latency_total, latency_upstream, consumers)
 SELECT
@@ -253,7 +261,8 @@ CREATE TABLE IF NOT EXISTS {database}.requests_by_day_route (
     consumers        AggregateFunction(uniq, String)
 ) ENGINE = AggregatingMergeTree()
 PARTITION BY toYYYYMMDD(day)
-ORDER BY (workspace, service_id, day, route_id, status_class);
+ORDER BY (workspace, service_id, day, route_id, status_class)
+SETTINGS index_granularity = 256;
 
 INSERT INTO {database}.requests_by_day_route (day, workspace, service_id, route_id, status_class, requests, errors, server_errors, request_bytes_total, response_bytes_total, latency_total, latency_upstream, consumers)
 SELECT

@@ -69,7 +69,7 @@ func TestChecksumsPinned(t *testing.T) {
 	}
 	migrationtest.Checksums(t, common(migs), map[string]string{
 		"001_init.sql":          "852e6a25055421d4cc89b8083337d3c024cda3ff3606d917705c952f50363eb8",
-		"002_small_rollups.sql": "4a15c8da4792b3774b0ad021d313b514bc1378fceb3d82da52dd2e98e1819536",
+		"002_small_rollups.sql": "18e201ce02377980b549e6ebfe056f9fa7f811e5c349fed816838d643945dc65",
 	})
 }
 
