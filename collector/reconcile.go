@@ -30,7 +30,7 @@ const mutationWait = 5 * time.Minute
 type rollup struct {
 	table  string
 	column string        // its time column
-	step   time.Duration // the time column's granularity
+	step   time.Duration // the time column's granularity: a minute, an hour or a day
 	count  string        // counts the requests in a group of its rows
 	// columns and rebuild come from the table's materialized view in the
 	// embedded migrations (rebuildQueries): the columns the view's SELECT
@@ -44,6 +44,11 @@ type rollup struct {
 var rollups = []rollup{
 	{table: clickhousemigrate.TableRequestsByMinute, column: "minute", step: time.Minute, count: "sumMerge(requests)"},
 	{table: clickhousemigrate.TableRequestsByHour, column: "hour", step: time.Hour, count: "sumMerge(requests)"},
+	{table: clickhousemigrate.TableRequestsByHourWorkspace, column: "hour", step: time.Hour, count: "sumMerge(requests)"},
+	{table: clickhousemigrate.TableRequestsByHourService, column: "hour", step: time.Hour, count: "sumMerge(requests)"},
+	{table: clickhousemigrate.TableRequestsByHourRoute, column: "hour", step: time.Hour, count: "sumMerge(requests)"},
+	{table: clickhousemigrate.TableRequestsByDayService, column: "day", step: 24 * time.Hour, count: "sumMerge(requests)"},
+	{table: clickhousemigrate.TableRequestsByDayRoute, column: "day", step: 24 * time.Hour, count: "sumMerge(requests)"},
 	{table: clickhousemigrate.TableConsumerUsage, column: "hour", step: time.Hour, count: "sum(requests)"},
 }
 
@@ -108,7 +113,7 @@ func withRebuilds(rus []rollup, migs []clickhousemigrate.Migration) ([]rollup, e
 	return out, nil
 }
 
-// Period is a span of one rollup table: a minute or an hour.
+// Period is a span of one rollup table: a minute, an hour or a UTC day.
 type Period struct {
 	Table  string
 	Start  time.Time // UTC
@@ -135,12 +140,13 @@ type Report struct {
 	// nothing was old enough.
 	From, To time.Time
 	// Hours are the hours checked in every rollup (and their minutes in
-	// requests_by_minute).
+	// requests_by_minute, their days in the day rollups when whole).
 	Hours []time.Time
 	// Mismatches are the periods whose counts differed: minutes for
-	// requests_by_minute, hours for the others.
+	// requests_by_minute, days for the day rollups, hours for the others.
 	Mismatches []Mismatch
-	// Rebuilt are the hours rebuilt from requests FINAL, per table.
+	// Rebuilt are the hours (days for the day rollups) rebuilt from
+	// requests FINAL, per table.
 	Rebuilt []Period
 	// Skipped are mismatched hours left alone because the raw table has
 	// no rows on their day: retention dropped it (billing usage outlives
@@ -165,10 +171,11 @@ func SettleTime(d time.Duration) ReconcileOption {
 }
 
 // Reconcile compares, for each hour in [from, to), the request counts of
-// every rollup (per minute in requests_by_minute, per hour in
-// requests_by_hour and consumer_usage_by_hour) with the raw table read
-// with FINAL, and rebuilds from requests FINAL, with the aggregation the
-// materialized view uses, every hour of a rollup whose counts differ. It
+// every rollup (per minute in requests_by_minute, per UTC day in the day
+// rollups when the whole day is in the range and settled, per hour in the
+// others) with the raw table read with FINAL, and rebuilds from requests
+// FINAL, with the aggregation the materialized view uses, every hour (or
+// day) of a rollup whose counts differ. It
 // checks nothing newer than the settle time (SettleTime). log may be nil.
 //
 // The rollups can drift from the raw table when ClickHouse dies in the
@@ -239,16 +246,25 @@ func (r *reconciler) day(ctx context.Context, day, lo, hi time.Time) error {
 		return err
 	}
 	rawHours := byHour(raw)
+	wholeDay := lo.Equal(day) && hi.Equal(day.Add(24*time.Hour))
 	var rawDay *uint64 // read when first needed
 	for _, ru := range r.rollups {
+		// A day rollup is checked once its whole day is settled and in
+		// the range: before, it holds records of hours not checked.
+		if ru.step == 24*time.Hour && !wholeDay {
+			continue
+		}
 		got, err := r.counts(ctx, "SELECT "+ru.column+" AS t, toUInt64("+ru.count+") FROM "+r.db+"."+ru.table+
 			" WHERE "+timeRange(ru.column, lo, hi)+" GROUP BY t")
 		if err != nil {
 			return err
 		}
 		want := raw
-		if ru.step == time.Hour {
+		switch ru.step {
+		case time.Hour:
 			want = rawHours
+		case 24 * time.Hour:
+			want = byDay(raw)
 		}
 		bad := map[time.Time]bool{}
 		for _, t := range unionKeys(want, got) {
@@ -258,7 +274,7 @@ func (r *reconciler) day(ctx context.Context, day, lo, hi time.Time) error {
 			m := Mismatch{Period: Period{Table: ru.table, Start: t, Length: ru.step}, Raw: want[t], Rollup: got[t]}
 			r.rep.Mismatches = append(r.rep.Mismatches, m)
 			r.log.Warn("rollup count differs from the raw table", "table", ru.table, "period", t, "length", ru.step, "raw", m.Raw, "rollup", m.Rollup)
-			bad[t.Truncate(time.Hour)] = true
+			bad[t.Truncate(max(ru.step, time.Hour))] = true
 		}
 		if len(bad) == 0 {
 			continue
@@ -273,19 +289,20 @@ func (r *reconciler) day(ctx context.Context, day, lo, hi time.Time) error {
 		hours := sortedKeys(bad)
 		if *rawDay == 0 {
 			for _, h := range hours {
-				r.rep.Skipped = append(r.rep.Skipped, Period{Table: ru.table, Start: h, Length: time.Hour})
+				r.rep.Skipped = append(r.rep.Skipped, Period{Table: ru.table, Start: h, Length: max(ru.step, time.Hour)})
 			}
 			r.log.Warn("not rebuilding a rollup for a day without raw rows (dropped by retention?)", "table", ru.table, "day", day.Format(time.DateOnly))
 			continue
 		}
-		// One delete and one insert per run of consecutive hours: a
-		// mutation rewrites every part it touches.
+		// One delete and one insert per run of consecutive hours (or
+		// days): a mutation rewrites every part it touches.
+		step := max(ru.step, time.Hour)
 		for len(hours) > 0 {
 			n := 1
-			for n < len(hours) && hours[n].Equal(hours[n-1].Add(time.Hour)) {
+			for n < len(hours) && hours[n].Equal(hours[n-1].Add(step)) {
 				n++
 			}
-			if err := r.rebuild(ctx, ru, hours[0], hours[n-1].Add(time.Hour), rawHours); err != nil {
+			if err := r.rebuild(ctx, ru, hours[0], hours[n-1].Add(step), rawHours); err != nil {
 				return err
 			}
 			hours = hours[n:]
@@ -323,8 +340,9 @@ func (r *reconciler) rebuild(ctx context.Context, ru rollup, lo, hi time.Time, r
 	if err := r.conn.Exec(ctx, "INSERT INTO "+table+" ("+ru.columns+") "+q); err != nil {
 		return fmt.Errorf("reconcile: rebuild %s [%s, %s): %w", table, lo.Format(time.RFC3339), hi.Format(time.RFC3339), err)
 	}
-	for h := lo; h.Before(hi); h = h.Add(time.Hour) {
-		r.rep.Rebuilt = append(r.rep.Rebuilt, Period{Table: ru.table, Start: h, Length: time.Hour})
+	step := max(ru.step, time.Hour)
+	for h := lo; h.Before(hi); h = h.Add(step) {
+		r.rep.Rebuilt = append(r.rep.Rebuilt, Period{Table: ru.table, Start: h, Length: step})
 	}
 	r.log.Info("rebuilt rollup from the raw table", "table", ru.table, "from", lo, "to", hi)
 	return nil
@@ -397,6 +415,14 @@ func byHour(m map[time.Time]uint64) map[time.Time]uint64 {
 	out := make(map[time.Time]uint64, len(m)/60+1)
 	for t, n := range m {
 		out[t.Truncate(time.Hour)] += n
+	}
+	return out
+}
+
+func byDay(m map[time.Time]uint64) map[time.Time]uint64 {
+	out := make(map[time.Time]uint64, len(m)/1440+1)
+	for t, n := range m {
+		out[t.Truncate(24*time.Hour)] += n
 	}
 	return out
 }

@@ -3,6 +3,7 @@ package collector
 import (
 	"context"
 	"fmt"
+	"maps"
 	"reflect"
 	"strings"
 	"sync"
@@ -36,21 +37,29 @@ func (e *env) exec(query string) {
 }
 
 // rollupDump renders every rollup row, aggregate states read out, in key
-// order: two databases with equal dumps hold the same rollups.
-func (e *env) rollupDump() string {
+// order: two databases with equal dumps hold the same rollups. Without
+// days, it leaves out the day rollups.
+func (e *env) rollupDump(days bool) string {
 	e.t.Helper()
-	traffic := func(table, t string) string {
-		return "SELECT " + t + ", workspace, service_id, route_id, consumer_id, status_class, sumMerge(requests), sumMerge(errors), " +
+	traffic := func(table, keys string) string {
+		return "SELECT " + keys + ", sumMerge(requests), sumMerge(errors), " +
 			"sumMerge(server_errors), sumMerge(request_bytes_total), sumMerge(response_bytes_total), " +
 			"quantilesTDigestMerge(0.5, 0.9, 0.95, 0.99)(latency_total), quantilesTDigestMerge(0.5, 0.9, 0.95, 0.99)(latency_upstream), " +
-			"uniqMerge(consumers) FROM {db}." + table + " GROUP BY " + t + ", workspace, service_id, route_id, consumer_id, status_class " +
-			"ORDER BY " + t + ", workspace, service_id, route_id, consumer_id, status_class"
+			"uniqMerge(consumers) FROM {db}." + table + " GROUP BY " + keys + " ORDER BY " + keys
 	}
 	queries := []string{
-		traffic(clickhousemigrate.TableRequestsByMinute, "minute"),
-		traffic(clickhousemigrate.TableRequestsByHour, "hour"),
+		traffic(clickhousemigrate.TableRequestsByMinute, "minute, workspace, service_id, route_id, consumer_id, status_class"),
+		traffic(clickhousemigrate.TableRequestsByHour, "hour, workspace, service_id, route_id, consumer_id, status_class"),
+		traffic(clickhousemigrate.TableRequestsByHourWorkspace, "hour, workspace, status_class"),
+		traffic(clickhousemigrate.TableRequestsByHourService, "hour, workspace, service_id, status_class"),
+		traffic(clickhousemigrate.TableRequestsByHourRoute, "hour, workspace, service_id, route_id, status_class"),
 		"SELECT hour, workspace, consumer_id, service_id, sum(requests), sum(billable_requests), sum(billing_units_total) " +
 			"FROM {db}.consumer_usage_by_hour GROUP BY hour, workspace, consumer_id, service_id ORDER BY hour, workspace, consumer_id, service_id",
+	}
+	if days {
+		queries = append(queries,
+			traffic(clickhousemigrate.TableRequestsByDayService, "day, workspace, service_id, status_class"),
+			traffic(clickhousemigrate.TableRequestsByDayRoute, "day, workspace, service_id, route_id, status_class"))
 	}
 	var b strings.Builder
 	for _, q := range queries {
@@ -120,8 +129,11 @@ func TestReconcile(t *testing.T) {
 	tests := []struct {
 		name    string
 		corrupt func(e *env)
-		// rebuilt[table] is how many hours of it must be rebuilt.
-		rebuilt map[string]int
+		// rebuilt[table] is how many hours (days) of it must be rebuilt;
+		// rebuiltDays, when set, adds the days of the day rollups, which
+		// depend on the report's range.
+		rebuilt     map[string]int
+		rebuiltDays func(rep Report) int
 	}{
 		{name: "clean", corrupt: func(*env) {}},
 		{
@@ -160,9 +172,24 @@ func TestReconcile(t *testing.T) {
 			name:    "a row loaded twice",
 			corrupt: func(e *env) { e.loadRows(10, 20, end, spacing) },
 			rebuilt: map[string]int{
-				clickhousemigrate.TableRequestsByMinute: twiceHours,
-				clickhousemigrate.TableRequestsByHour:   twiceHours,
-				clickhousemigrate.TableConsumerUsage:    twiceHours,
+				clickhousemigrate.TableRequestsByMinute:        twiceHours,
+				clickhousemigrate.TableRequestsByHour:          twiceHours,
+				clickhousemigrate.TableRequestsByHourWorkspace: twiceHours,
+				clickhousemigrate.TableRequestsByHourService:   twiceHours,
+				clickhousemigrate.TableRequestsByHourRoute:     twiceHours,
+				clickhousemigrate.TableConsumerUsage:           twiceHours,
+			},
+			// The day rollups are checked only for the days wholly in
+			// the range checked.
+			rebuiltDays: func(rep Report) int {
+				days := map[time.Time]bool{}
+				for i := 10; i < 20; i++ {
+					d := hourOf(i).Truncate(24 * time.Hour)
+					if !d.Before(rep.From) && !d.Add(24*time.Hour).After(rep.To) {
+						days[d] = true
+					}
+				}
+				return len(days)
 			},
 		},
 	}
@@ -171,7 +198,7 @@ func TestReconcile(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t, 1, nil)
 			e.loadRows(0, n, end, spacing)
-			want := e.rollupDump()
+			want, wantNoDays := e.rollupDump(true), e.rollupDump(false)
 			if clean == "" {
 				clean = want
 			} else if want != clean {
@@ -187,8 +214,20 @@ func TestReconcile(t *testing.T) {
 			for _, p := range rep.Rebuilt {
 				got[p.Table]++
 			}
-			if fmt.Sprint(got) != fmt.Sprint(tc.rebuilt) && !(len(got) == 0 && len(tc.rebuilt) == 0) {
-				t.Errorf("rebuilt %v; want %v hours per table", rep.Rebuilt, tc.rebuilt)
+			wantRebuilt := maps.Clone(tc.rebuilt)
+			// A day rollup is repaired once its whole day is settled:
+			// until then, what was counted twice there stays.
+			days := true
+			if tc.rebuiltDays != nil {
+				if n := tc.rebuiltDays(rep); n > 0 {
+					wantRebuilt[clickhousemigrate.TableRequestsByDayService] = n
+					wantRebuilt[clickhousemigrate.TableRequestsByDayRoute] = n
+				} else {
+					days = false
+				}
+			}
+			if fmt.Sprint(got) != fmt.Sprint(wantRebuilt) && !(len(got) == 0 && len(wantRebuilt) == 0) {
+				t.Errorf("rebuilt %v; want %v hours (days) per table", rep.Rebuilt, wantRebuilt)
 			}
 			if (len(rep.Mismatches) == 0) != (len(tc.rebuilt) == 0) {
 				t.Errorf("mismatches %v; want some exactly when something is rebuilt", rep.Mismatches)
@@ -198,10 +237,13 @@ func TestReconcile(t *testing.T) {
 					t.Errorf("mismatch %v with equal counts", m)
 				}
 			}
-			if dump := e.rollupDump(); dump != want {
+			if !days {
+				want = wantNoDays
+			}
+			if dump := e.rollupDump(days); dump != want {
 				t.Errorf("rollups after Reconcile differ from what the views wrote:\n%s", diffLines(want, dump))
 			}
-			e.checkExactlyOnceFinal(n)
+			e.checkExactlyOnceFinal(n, days)
 			if again := e.reconcile(from, to); len(again.Mismatches) != 0 || len(again.Rebuilt) != 0 {
 				t.Errorf("second run: mismatches %v, rebuilt %v; want none", again.Mismatches, again.Rebuilt)
 			}
@@ -243,15 +285,23 @@ func TestReconcileLeavesRecentHoursAlone(t *testing.T) {
 }
 
 // checkExactlyOnceFinal checks that the raw table read with FINAL and every
-// rollup count n requests.
-func (e *env) checkExactlyOnceFinal(n uint64) {
+// rollup (but the day rollups without days) count n requests.
+func (e *env) checkExactlyOnceFinal(n uint64, days bool) {
 	e.t.Helper()
 	for _, q := range []string{
 		"SELECT count() FROM {db}.requests FINAL",
 		"SELECT sumMerge(requests) FROM {db}.requests_by_minute",
 		"SELECT sumMerge(requests) FROM {db}.requests_by_hour",
+		"SELECT sumMerge(requests) FROM {db}.requests_by_hour_workspace",
+		"SELECT sumMerge(requests) FROM {db}.requests_by_hour_service",
+		"SELECT sumMerge(requests) FROM {db}.requests_by_hour_route",
+		"SELECT sumMerge(requests) FROM {db}.requests_by_day_service",
+		"SELECT sumMerge(requests) FROM {db}.requests_by_day_route",
 		"SELECT sum(requests) FROM {db}.consumer_usage_by_hour",
 	} {
+		if !days && strings.Contains(q, "_by_day_") {
+			continue
+		}
 		if got := e.count(q); got != n {
 			e.t.Errorf("%s = %d; want %d", q, got, n)
 		}
@@ -356,8 +406,14 @@ func TestRebuildQueries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := rus[2].columns, "hour, workspace, consumer_id, service_id, requests, billable_requests, billing_units_total"; got != want {
-		t.Errorf("columns of %s = %q, want %q", rus[2].table, got, want)
+	usage := rus[len(rus)-1]
+	if got, want := usage.columns, "hour, workspace, consumer_id, service_id, requests, billable_requests, billing_units_total"; got != want {
+		t.Errorf("columns of %s = %q, want %q", usage.table, got, want)
+	}
+	for _, ru := range rus {
+		if ru.table == clickhousemigrate.TableRequestsByDayRoute && !strings.Contains(ru.rebuild, "toStartOfDay(started_at) AS day,") {
+			t.Errorf("rebuild of %s does not aggregate by day:\n%s", ru.table, ru.rebuild)
+		}
 	}
 	if !strings.Contains(rus[0].rebuild, "\nFROM {database}.requests FINAL\n{where}\nGROUP BY minute,") {
 		t.Errorf("rebuild of %s does not read requests FINAL {where}:\n%s", rus[0].table, rus[0].rebuild)

@@ -13,7 +13,8 @@
 // applies what is not recorded yet, in version order, statement by
 // statement, and records each migration after its last statement, so a
 // migration that failed half way is re-run whole: every statement must be
-// idempotent (IF NOT EXISTS). A recorded migration whose checksum differs
+// idempotent (IF NOT EXISTS; a backfill INSERT … SELECT inserts only
+// while its table is empty). A recorded migration whose checksum differs
 // from the embedded file is an error: applied migrations are never edited;
 // a change is a new migration.
 //

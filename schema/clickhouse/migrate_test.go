@@ -79,7 +79,11 @@ func TestUpAndStatus(t *testing.T) {
 		}
 		tables = append(tables, name)
 	}
-	want := "consumer_usage_by_hour consumer_usage_by_hour_mv loaded_offsets loaded_offsets_mv requests requests_by_hour requests_by_hour_mv requests_by_minute requests_by_minute_mv schema_migrations"
+	want := "consumer_usage_by_hour consumer_usage_by_hour_mv loaded_offsets loaded_offsets_mv requests " +
+		"requests_by_day_route requests_by_day_route_mv requests_by_day_service requests_by_day_service_mv " +
+		"requests_by_hour requests_by_hour_mv requests_by_hour_route requests_by_hour_route_mv " +
+		"requests_by_hour_service requests_by_hour_service_mv requests_by_hour_workspace requests_by_hour_workspace_mv " +
+		"requests_by_minute requests_by_minute_mv schema_migrations"
 	if got := strings.Join(tables, " "); got != want {
 		t.Fatalf("tables = %s\nwant     %s", got, want)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -18,21 +19,37 @@ const (
 	TableRequestsByHour   = "requests_by_hour"
 	TableConsumerUsage    = "consumer_usage_by_hour"
 	TableLoadedOffsets    = "loaded_offsets"
+
+	// The smaller traffic rollups of 002_small_rollups.sql.
+	TableRequestsByHourWorkspace = "requests_by_hour_workspace"
+	TableRequestsByHourService   = "requests_by_hour_service"
+	TableRequestsByHourRoute     = "requests_by_hour_route"
+	TableRequestsByDayService    = "requests_by_day_service"
+	TableRequestsByDayRoute      = "requests_by_day_route"
 )
 
 // TrafficTables are the tables DropOlderThan trims when it is given none:
 // the raw records and the traffic rollups. Billing usage is kept longer
 // and is trimmed only when named.
-var TrafficTables = []string{TableRequests, TableRequestsByMinute, TableRequestsByHour}
+var TrafficTables = []string{
+	TableRequests, TableRequestsByMinute, TableRequestsByHour,
+	TableRequestsByHourWorkspace, TableRequestsByHourService, TableRequestsByHourRoute,
+	TableRequestsByDayService, TableRequestsByDayRoute,
+}
 
 // droppable are the tables partitioned by day; loaded_offsets is not
 // among them, so that no retention setting can make the collector forget
 // what it loaded.
 var droppable = map[string]bool{
-	TableRequests:         true,
-	TableRequestsByMinute: true,
-	TableRequestsByHour:   true,
-	TableConsumerUsage:    true,
+	TableRequests:                true,
+	TableRequestsByMinute:        true,
+	TableRequestsByHour:          true,
+	TableRequestsByHourWorkspace: true,
+	TableRequestsByHourService:   true,
+	TableRequestsByHourRoute:     true,
+	TableRequestsByDayService:    true,
+	TableRequestsByDayRoute:      true,
+	TableConsumerUsage:           true,
 }
 
 // DroppedPartition is one day partition DropOlderThan dropped.
@@ -63,7 +80,7 @@ func dropOlderThan(ctx context.Context, conn driver.Conn, db string, now time.Ti
 	}
 	for _, t := range tables {
 		if !droppable[t] {
-			return nil, fmt.Errorf("retention: table %q is not partitioned by day (want one of requests, requests_by_minute, requests_by_hour, consumer_usage_by_hour)", t)
+			return nil, fmt.Errorf("retention: table %q is not partitioned by day (want one of %s or %s)", t, strings.Join(TrafficTables, ", "), TableConsumerUsage)
 		}
 	}
 	// A day partition is older than the cutoff when the cutoff's day is

@@ -97,6 +97,11 @@ func TestRollupsFillFromInserts(t *testing.T) {
 	for _, tc := range []struct{ name, table string }{
 		{"by minute", "requests_by_minute"},
 		{"by hour", "requests_by_hour"},
+		{"by hour and workspace", TableRequestsByHourWorkspace},
+		{"by hour and service", TableRequestsByHourService},
+		{"by hour and route", TableRequestsByHourRoute},
+		{"by day and service", TableRequestsByDayService},
+		{"by day and route", TableRequestsByDayRoute},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var got totals
@@ -204,9 +209,11 @@ func TestDropOlderThan(t *testing.T) {
 	}{
 		{
 			name:     "traffic tables",
-			wantDrop: 6, // 2 days x 3 tables
+			wantDrop: 16, // 2 days x 8 tables
 			wantCounts: map[string]uint64{
 				"requests": 3, "requests_by_minute": 3, "requests_by_hour": 3,
+				TableRequestsByHourWorkspace: 3, TableRequestsByHourService: 3, TableRequestsByHourRoute: 3,
+				TableRequestsByDayService: 3, TableRequestsByDayRoute: 3,
 				"consumer_usage_by_hour": 5, "loaded_offsets": 1,
 			},
 		},

@@ -1,17 +1,27 @@
 // Package clickhouse answers analytics queries (query.Store) from the
 // request log in ClickHouse, as schema/clickhouse lays it out.
 //
-// It picks, for every query, the smallest table that answers it exactly
-// (Plan): requests_by_hour when the range is whole hours and the bucket an
-// hour or more, requests_by_minute when it is whole minutes, the raw
-// requests table when the query needs what the rollups do not keep (status
-// code, method, node, gateway latency, sub-minute ranges) and for recent
-// requests; consumer_usage_by_hour for usage. Raw reads do not use FINAL:
-// the collector loads every record once (offsets in ClickHouse, resends
-// checked by request id), so the raw table has no duplicates to collapse,
-// and the rollups, which FINAL cannot correct, would disagree with a
-// deduplicated raw read if it had. Recent requests add LIMIT 1 BY
-// request_id, which costs nothing on a few hundred rows.
+// It picks, for every query, the smallest tables that answer it exactly
+// (PlanSeries, PlanGroups): the traffic rollups keep the same aggregate
+// states per workspace, period and status class, with more or fewer keys
+// (service; service and route; service, route and consumer) and periods
+// (day, hour, minute), and a query reads the one with the fewest keys that
+// covers its filters and grouping, at the longest period its range or
+// buckets are whole units of. A long breakdown or top-N whose range is not
+// whole periods of one rollup is split: whole days, hours and minutes
+// from the rollups and the seconds at its edges from the raw table, the
+// parts' states combined with UNION ALL and merged once. The raw requests
+// table answers what the rollups do not keep (status code, method, node,
+// error class, gateway latency, short sub-minute ranges) and recent
+// requests, read from the last hour, then the last day, then the whole
+// range, until one holds enough; consumer_usage_by_hour answers usage.
+//
+// Raw reads do not use FINAL: the collector loads every record once
+// (offsets in ClickHouse, resends checked by request id), so the raw table
+// has no duplicates to collapse, and the rollups, which FINAL cannot
+// correct, would disagree with a deduplicated raw read if it had. Recent
+// requests add LIMIT 1 BY request_id, which costs nothing on a few
+// hundred rows.
 //
 // Every statement is fixed text chosen from maps in this package, with the
 // caller's values as bind arguments (the driver quotes them); no caller

@@ -1,17 +1,21 @@
 package clickhouse
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/tollgate/tollgate/analytics/query"
 )
 
-func TestPlanPicksTheSmallestExactTable(t *testing.T) {
+func TestPlanSeriesPicksTheSmallestExactTable(t *testing.T) {
 	t0 := time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
-	w := query.Filter{Workspace: "w"}
 	series := func(q query.SeriesQuery) Table {
-		q.Filter.Workspace, q.From = "w", t0
+		if !q.AllWorkspaces {
+			q.Workspace = "w"
+		}
+		q.From = t0
 		if q.To.IsZero() {
 			q.To = t0.Add(24 * time.Hour)
 		}
@@ -26,41 +30,155 @@ func TestPlanPicksTheSmallestExactTable(t *testing.T) {
 		got  Table
 		want Table
 	}{
-		{"series by minute", series(query.SeriesQuery{Bucket: time.Minute}), Minute},
-		{"series by 15 minutes", series(query.SeriesQuery{}), Minute},
-		{"series by hour", series(query.SeriesQuery{Bucket: time.Hour}), Hour},
-		{"series by day", series(query.SeriesQuery{Bucket: query.Day, To: t0.Add(30 * query.Day)}), Hour},
-		{"series by status", series(query.SeriesQuery{Filter: query.Filter{Status: 404}, Bucket: time.Hour}), Raw},
-		{"series by method", series(query.SeriesQuery{Filter: query.Filter{Method: "GET"}}), Raw},
-		{"series by node", series(query.SeriesQuery{Filter: query.Filter{NodeID: "n"}}), Raw},
-		{"series by status class", series(query.SeriesQuery{Filter: query.Filter{StatusClass: 5}}), Minute},
-		{"series with gateway latency", series(query.SeriesQuery{GatewayLatency: true, Bucket: time.Hour}), Raw},
-		{"groups over hours", PlanGroups(w, t0, t0.Add(time.Hour), query.ByRoute, false), Hour},
-		{"groups over minutes", PlanGroups(w, t0, t0.Add(time.Minute), query.ByConsumer, false), Minute},
-		{"groups over seconds", PlanGroups(w, t0, t0.Add(time.Second), query.ByService, false), Raw},
-		{"groups by status", PlanGroups(w, t0, t0.Add(time.Hour), query.ByStatus, false), Raw},
-		{"groups by status class", PlanGroups(w, t0, t0.Add(time.Hour), query.ByStatusClass, false), Hour},
-		{"groups by method", PlanGroups(w, t0, t0.Add(time.Hour), query.ByMethod, false), Raw},
-		{"groups by node", PlanGroups(w, t0, t0.Add(time.Hour), query.ByNode, false), Raw},
-		{"groups with gateway latency", PlanGroups(w, t0, t0.Add(time.Hour), query.ByRoute, true), Raw},
+		{"by minute", series(query.SeriesQuery{Bucket: time.Minute}), Minute},
+		{"by 15 minutes", series(query.SeriesQuery{}), Minute},
+		{"by hour", series(query.SeriesQuery{Bucket: time.Hour}), HourWorkspace},
+		{"by 6 hours", series(query.SeriesQuery{Bucket: 6 * time.Hour, To: t0.Add(30 * query.Day)}), HourWorkspace},
+		{"by day", series(query.SeriesQuery{Bucket: query.Day, To: t0.Add(30 * query.Day)}), DayService},
+		{"all workspaces by hour", series(query.SeriesQuery{Filter: query.Filter{AllWorkspaces: true}, Bucket: time.Hour}), HourWorkspace},
+		{"a service by hour", series(query.SeriesQuery{Filter: query.Filter{ServiceID: "s"}, Bucket: time.Hour}), HourService},
+		{"a route by hour", series(query.SeriesQuery{Filter: query.Filter{RouteID: "r"}, Bucket: time.Hour}), HourRoute},
+		{"a route by day", series(query.SeriesQuery{Filter: query.Filter{RouteID: "r"}, Bucket: query.Day, To: t0.Add(30 * query.Day)}), DayRoute},
+		{"a consumer by hour", series(query.SeriesQuery{Filter: query.Filter{ConsumerID: "c"}, Bucket: time.Hour}), Hour},
+		{"a consumer by day", series(query.SeriesQuery{Filter: query.Filter{ConsumerID: "c"}, Bucket: query.Day, To: t0.Add(30 * query.Day)}), Hour},
+		{"a consumer by minute", series(query.SeriesQuery{Filter: query.Filter{ConsumerID: "c"}, Bucket: time.Minute}), Minute},
+		{"status class by hour", series(query.SeriesQuery{Filter: query.Filter{StatusClass: 5, ErrorsOnly: true}, Bucket: time.Hour}), HourWorkspace},
+		{"by status", series(query.SeriesQuery{Filter: query.Filter{Status: 404}, Bucket: time.Hour}), Raw},
+		{"by method", series(query.SeriesQuery{Filter: query.Filter{Method: "GET"}}), Raw},
+		{"by node", series(query.SeriesQuery{Filter: query.Filter{NodeID: "n"}}), Raw},
+		{"by error class", series(query.SeriesQuery{Filter: query.Filter{ErrorClass: "timeout"}, Bucket: query.Day}), Raw},
+		{"by status class", series(query.SeriesQuery{Filter: query.Filter{StatusClass: 5}}), Minute},
+		{"with gateway latency", series(query.SeriesQuery{GatewayLatency: true, Bucket: time.Hour}), Raw},
 	} {
 		if tc.got != tc.want {
-			t.Errorf("%s: %s, want %s", tc.name, tc.got, tc.want)
+			t.Errorf("series %s: %s, want %s", tc.name, tc.got, tc.want)
 		}
 	}
 }
 
-// Every dimension and metric has its SQL, so no query can reach a nil
-// map entry.
+// plan renders a plan as "table [from, to)" parts, times as offsets from
+// t0 in Go's duration syntax.
+func plan(t0 time.Time, parts []Part) string {
+	var out []string
+	for _, p := range parts {
+		out = append(out, fmt.Sprintf("%s [%s, %s)", p.Table, p.From.Sub(t0), p.To.Sub(t0)))
+	}
+	return strings.Join(out, " + ")
+}
+
+func TestPlanGroupsPicksTheSmallestExactTables(t *testing.T) {
+	t0 := time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
+	w := query.Filter{Workspace: "w"}
+	at := func(d time.Duration) time.Time { return t0.Add(d) }
+	const h, m, s, day = time.Hour, time.Minute, time.Second, query.Day
+	for _, tc := range []struct {
+		name     string
+		f        query.Filter
+		from, to time.Duration
+		by       query.Dimension
+		gateway  bool
+		want     string
+	}{
+		{name: "days by service", from: 0, to: 30 * day, by: query.ByService, want: "requests_by_day_service [0s, 720h0m0s)"},
+		{name: "days by status class", from: 0, to: day, by: query.ByStatusClass, want: "requests_by_day_service [0s, 24h0m0s)"},
+		{name: "days by route", from: 0, to: day, by: query.ByRoute, want: "requests_by_day_route [0s, 24h0m0s)"},
+		{name: "days by workspace for a route", f: query.Filter{RouteID: "r"}, from: 0, to: day, by: query.ByWorkspace, want: "requests_by_day_route [0s, 24h0m0s)"},
+		{name: "days by consumer", from: 0, to: day, by: query.ByConsumer, want: "requests_by_hour [0s, 24h0m0s)"},
+		{name: "hours by service", from: 0, to: h, by: query.ByService, want: "requests_by_hour_service [0s, 1h0m0s)"},
+		{name: "hours by workspace", from: 0, to: h, by: query.ByWorkspace, want: "requests_by_hour_workspace [0s, 1h0m0s)"},
+		{name: "hours by route", from: 0, to: h, by: query.ByRoute, want: "requests_by_hour_route [0s, 1h0m0s)"},
+		{name: "hours by service for a consumer", f: query.Filter{ConsumerID: "c"}, from: 0, to: h, by: query.ByService, want: "requests_by_hour [0s, 1h0m0s)"},
+		{name: "hours by status class", from: 0, to: h, by: query.ByStatusClass, want: "requests_by_hour_workspace [0s, 1h0m0s)"},
+		{name: "minutes", from: 0, to: m, by: query.ByConsumer, want: "requests_by_minute [0s, 1m0s)"},
+		{name: "seconds", from: 0, to: s, by: query.ByService, want: "requests [0s, 1s)"},
+		{name: "hours and seconds, short", from: 10 * s, to: 5*h + 5*s, by: query.ByService, want: "requests [10s, 5h0m5s)"},
+		{name: "by status", from: 0, to: h, by: query.ByStatus, want: "requests [0s, 1h0m0s)"},
+		{name: "by method", from: 0, to: h, by: query.ByMethod, want: "requests [0s, 1h0m0s)"},
+		{name: "by node", from: 0, to: h, by: query.ByNode, want: "requests [0s, 1h0m0s)"},
+		{name: "by error class", from: 0, to: 30 * day, by: query.ByErrorClass, want: "requests [0s, 720h0m0s)"},
+		{name: "with gateway latency", from: 0, to: h, by: query.ByRoute, gateway: true, want: "requests [0s, 1h0m0s)"},
+		{
+			name: "30 days ending at a second, by service", from: -30*day + 13*h + 7*m + 5*s, to: 13*h + 7*m + 5*s, by: query.ByService,
+			want: "requests [-706h52m55s, -706h52m0s) + requests_by_minute [-706h52m0s, -706h0m0s) + " +
+				"requests_by_hour_service [-706h0m0s, -696h0m0s) + requests_by_day_service [-696h0m0s, 0s) + " +
+				"requests_by_hour_service [0s, 13h0m0s) + requests_by_minute [13h0m0s, 13h7m0s) + requests [13h7m0s, 13h7m5s)",
+		},
+		{
+			name: "30 days ending at a minute, by route", from: -30*day + 13*h + 7*m, to: 13*h + 7*m, by: query.ByRoute,
+			want: "requests_by_minute [-706h53m0s, -706h0m0s) + requests_by_hour_route [-706h0m0s, -696h0m0s) + " +
+				"requests_by_day_route [-696h0m0s, 0s) + requests_by_hour_route [0s, 13h0m0s) + requests_by_minute [13h0m0s, 13h7m0s)",
+		},
+		{
+			name: "30 days ending at a second, by consumer", from: -30*day + 5*s, to: 5 * s, by: query.ByConsumer,
+			want: "requests [-719h59m55s, -719h59m0s) + requests_by_minute [-719h59m0s, -719h0m0s) + requests_by_hour [-719h0m0s, 0s) + requests [0s, 5s)",
+		},
+		{
+			name: "30 whole hours without a whole day, by route", from: 5 * h, to: 35 * h, by: query.ByRoute,
+			want: "requests_by_hour_route [5h0m0s, 35h0m0s)",
+		},
+		{
+			name: "50 whole hours by route", from: 5 * h, to: 55 * h, by: query.ByRoute,
+			want: "requests_by_hour_route [5h0m0s, 24h0m0s) + requests_by_day_route [24h0m0s, 48h0m0s) + requests_by_hour_route [48h0m0s, 55h0m0s)",
+		},
+		{
+			name: "30 whole days by consumer", from: 0, to: 30 * day, by: query.ByConsumer,
+			want: "requests_by_hour [0s, 720h0m0s)",
+		},
+		{
+			name: "hours ending at a second", from: 30 * m, to: 10*h + 30*s, by: query.ByWorkspace,
+			want: "requests_by_minute [30m0s, 1h0m0s) + requests_by_hour_workspace [1h0m0s, 10h0m0s) + requests [10h0m0s, 10h0m30s)",
+		},
+		{
+			name: "seconds within the first minute", from: 10 * s, to: 7*h + 20*s, by: query.ByService,
+			want: "requests [10s, 1m0s) + requests_by_minute [1m0s, 1h0m0s) + requests_by_hour_service [1h0m0s, 7h0m0s) + requests [7h0m0s, 7h0m20s)",
+		},
+	} {
+		f := tc.f
+		f.Workspace = w.Workspace
+		parts := PlanGroups(f, at(tc.from), at(tc.to), tc.by, tc.gateway)
+		if got := plan(t0, parts); got != tc.want {
+			t.Errorf("%s:\n got %s\nwant %s", tc.name, got, tc.want)
+		}
+		// The parts cover the range once, in order.
+		for i, p := range parts {
+			if !p.From.Before(p.To) {
+				t.Errorf("%s: empty part %d", tc.name, i)
+			}
+			if i > 0 && !p.From.Equal(parts[i-1].To) {
+				t.Errorf("%s: part %d does not start where %d ends", tc.name, i, i-1)
+			}
+		}
+		if len(parts) == 0 || !parts[0].From.Equal(at(tc.from)) || !parts[len(parts)-1].To.Equal(at(tc.to)) {
+			t.Errorf("%s: parts do not cover the range", tc.name)
+		}
+	}
+}
+
+// Every dimension and metric has its SQL, every table its time column, and
+// every dimension a rollup groups by has its column there, so no query can
+// reach a nil map entry.
 func TestEveryDimensionAndMetricIsMapped(t *testing.T) {
 	for _, d := range query.Dimensions {
 		if keyColumn[d].raw == "" {
 			t.Errorf("dimension %s has no raw column", d)
 		}
+		if !rawOnly(query.Filter{}, d, false) && keyColumn[d].rollup == "" {
+			t.Errorf("dimension %s goes to the rollups, which have no column for it", d)
+		}
 	}
 	for _, m := range query.AllMetrics {
 		if orderExpr[m] == "" {
 			t.Errorf("metric %s has no expression", m)
+		}
+	}
+	for _, r := range rollups {
+		if timeColumn[r.table] == "" {
+			t.Errorf("rollup %s has no time column", r.table)
+		}
+	}
+	for _, tb := range []Table{Raw, Usage} {
+		if timeColumn[tb] == "" {
+			t.Errorf("table %s has no time column", tb)
 		}
 	}
 }

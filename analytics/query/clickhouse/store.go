@@ -3,6 +3,8 @@ package clickhouse
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -17,10 +19,15 @@ type Table string
 
 // The tables of schema/clickhouse that queries read.
 const (
-	Raw    Table = "requests"
-	Minute Table = "requests_by_minute"
-	Hour   Table = "requests_by_hour"
-	Usage  Table = "consumer_usage_by_hour"
+	Raw           Table = clickhousemigrate.TableRequests
+	Minute        Table = clickhousemigrate.TableRequestsByMinute
+	Hour          Table = clickhousemigrate.TableRequestsByHour
+	HourWorkspace Table = clickhousemigrate.TableRequestsByHourWorkspace
+	HourService   Table = clickhousemigrate.TableRequestsByHourService
+	HourRoute     Table = clickhousemigrate.TableRequestsByHourRoute
+	DayService    Table = clickhousemigrate.TableRequestsByDayService
+	DayRoute      Table = clickhousemigrate.TableRequestsByDayRoute
+	Usage         Table = clickhousemigrate.TableConsumerUsage
 )
 
 // Store is query.Store over a ClickHouse database. It is safe for
@@ -51,37 +58,182 @@ func rawOnly(f query.Filter, by query.Dimension, gateway bool) bool {
 	return gateway || f.Status != 0 || f.Method != "" || f.NodeID != "" || f.ErrorClass != ""
 }
 
-// PlanSeries returns the table that serves a normalized series query.
-func PlanSeries(q query.SeriesQuery) Table {
-	switch {
-	case rawOnly(q.Filter, "", q.GatewayLatency):
-		return Raw
-	case q.Bucket >= time.Hour:
-		return Hour // Normalize aligned the range to the bucket, so to the hour
-	}
-	return Minute
+// keys are the columns a traffic rollup keeps beyond the workspace, its
+// time and the status class, which every one keeps.
+type keys uint8
+
+const (
+	keyService keys = 1 << iota
+	keyRoute
+	keyConsumer
+	keyAll = keyService | keyRoute | keyConsumer
+)
+
+// rollups are the traffic rollups, by the length of their time column's
+// periods and, within one length, smallest first: a query reads the first
+// that keeps what it filters and groups by. Fewer keys mean fewer rows, and
+// above all fewer t-digests to merge, which is what long ranges pay for.
+var rollups = []struct {
+	step  time.Duration
+	table Table
+	keys  keys
+}{
+	{query.Day, DayService, keyService},
+	{query.Day, DayRoute, keyService | keyRoute},
+	{time.Hour, HourWorkspace, 0},
+	{time.Hour, HourService, keyService},
+	{time.Hour, HourRoute, keyService | keyRoute},
+	{time.Hour, Hour, keyAll},
+	{time.Minute, Minute, keyAll},
 }
 
-// PlanGroups returns the table that serves a normalized breakdown or
-// top-N over [from, to): a rollup only when the range is whole units of
-// it, so that it counts exactly the records in the range.
-func PlanGroups(f query.Filter, from, to time.Time, by query.Dimension, gateway bool) Table {
-	switch {
-	case rawOnly(f, by, gateway):
+// steps are the rollups' period lengths, longest first.
+var steps = []time.Duration{query.Day, time.Hour, time.Minute}
+
+// needs returns the keys a query with filter f grouped by by reads.
+func needs(f query.Filter, by query.Dimension) keys {
+	var k keys
+	if f.ServiceID != "" || by == query.ByService {
+		k |= keyService
+	}
+	if f.RouteID != "" || by == query.ByRoute {
+		k |= keyRoute
+	}
+	if f.ConsumerID != "" || by == query.ByConsumer {
+		k |= keyConsumer
+	}
+	return k
+}
+
+// rollup returns the smallest rollup of periods of step that keeps need,
+// or "" when none does.
+func rollup(step time.Duration, need keys) Table {
+	for _, r := range rollups {
+		if r.step == step && r.keys&need == need {
+			return r.table
+		}
+	}
+	return ""
+}
+
+// PlanSeries returns the table that serves a normalized series query:
+// the smallest rollup whose periods divide the bucket and that keeps the
+// query's filters. Normalize aligned the range to the bucket, so to the
+// rollup's periods.
+func PlanSeries(q query.SeriesQuery) Table {
+	if rawOnly(q.Filter, "", q.GatewayLatency) {
 		return Raw
-	case query.Aligned(from, time.Hour) && query.Aligned(to, time.Hour):
-		return Hour
-	case query.Aligned(from, time.Minute) && query.Aligned(to, time.Minute):
-		return Minute
+	}
+	need := needs(q.Filter, "")
+	for _, step := range steps {
+		if q.Bucket%step == 0 {
+			if t := rollup(step, need); t != "" {
+				return t
+			}
+		}
 	}
 	return Raw
 }
 
+// Part is a table and the part of a query's range read from it.
+type Part struct {
+	Table    Table
+	From, To time.Time
+}
+
+// splitFrom is the shortest range PlanGroups splits. A shorter one holds
+// at most a few hours of records: when it is not whole periods of one
+// rollup, reading them from the raw table is as quick as reading the
+// rollups' edges and merging.
+const splitFrom = 6 * time.Hour
+
+// PlanGroups returns the tables that serve a normalized breakdown or
+// top-N over [from, to), each with the part of the range it reads, in
+// order. Every part is whole periods of its table, so that the plan
+// counts exactly the records in the range. A long range is split: its
+// whole days from the smallest day rollup that keeps the query's filters
+// and grouping, the whole hours around them from the smallest such hour
+// rollup, the minutes at its edges from the minute rollup and the seconds
+// at its very edges from the raw table. A short one is read from the
+// smallest rollup it is whole periods of, or else from the raw table.
+func PlanGroups(f query.Filter, from, to time.Time, by query.Dimension, gateway bool) []Part {
+	if rawOnly(f, by, gateway) {
+		return []Part{{Raw, from, to}}
+	}
+	need := needs(f, by)
+	if to.Sub(from) < splitFrom {
+		for _, step := range steps {
+			if query.Aligned(from, step) && query.Aligned(to, step) {
+				if t := rollup(step, need); t != "" {
+					return []Part{{t, from, to}}
+				}
+			}
+		}
+		return []Part{{Raw, from, to}}
+	}
+	// Levels from the finest, the raw table at one second, to the
+	// coarsest rollup that keeps need.
+	levels := []struct {
+		step  time.Duration
+		table Table
+	}{{time.Second, Raw}}
+	for i := len(steps) - 1; i >= 0; i-- {
+		if t := rollup(steps[i], need); t != "" {
+			levels = append(levels, struct {
+				step  time.Duration
+				table Table
+			}{steps[i], t})
+		}
+	}
+	// Peel each level's edges off until the next level's whole periods
+	// remain; the coarsest level reads the middle.
+	var head, tail []Part
+	lo, hi := from, to
+	for i, l := range levels {
+		if i == len(levels)-1 {
+			head = append(head, Part{l.table, lo, hi})
+			break
+		}
+		next := levels[i+1].step
+		in, out := ceil(lo, next), floor(hi, next)
+		if !in.Before(out) {
+			head = append(head, Part{l.table, lo, hi})
+			break
+		}
+		if lo.Before(in) {
+			head = append(head, Part{l.table, lo, in})
+		}
+		if out.Before(hi) {
+			tail = append([]Part{{l.table, out, hi}}, tail...)
+		}
+		lo, hi = in, out
+	}
+	return append(head, tail...)
+}
+
+// floor and ceil round t down and up to a multiple of d since the Unix
+// epoch (UTC days for a day), as query.Aligned checks.
+func floor(t time.Time, d time.Duration) time.Time {
+	s, ds := t.Unix(), int64(d/time.Second)
+	return time.Unix(s-s%ds, 0).UTC()
+}
+
+func ceil(t time.Time, d time.Duration) time.Time {
+	if f := floor(t, d); f.Before(t) {
+		return f.Add(d)
+	}
+	return t
+}
+
 // timeColumn is each table's time column, which also prunes partitions.
-var timeColumn = map[Table]string{Raw: "started_at", Minute: "minute", Hour: "hour", Usage: "hour"}
+var timeColumn = map[Table]string{
+	Raw: "started_at", Minute: "minute", Hour: "hour", HourWorkspace: "hour", HourService: "hour",
+	HourRoute: "hour", DayService: "day", DayRoute: "day", Usage: "hour",
+}
 
 // keyColumn maps a dimension to its expression in the raw table and in
-// the traffic rollups (empty where the rollups lack it).
+// the traffic rollups (empty where the rollups lack it; the planner sends
+// a dimension to a rollup only when the rollup keeps its column).
 var keyColumn = map[query.Dimension]struct{ raw, rollup string }{
 	query.ByWorkspace:   {"workspace", "workspace"},
 	query.ByService:     {"service_id", "service_id"},
@@ -130,6 +282,20 @@ func metricsSelect(t Table, gateway bool) string {
 		"arrayMap(x -> toFloat64(x), quantilesTDigestMerge(" + levels + ")(latency_total)) AS m_total, " +
 		"arrayMap(x -> toFloat64(x), quantilesTDigestMerge(" + levels + ")(latency_upstream)) AS m_upstream"
 }
+
+// rawStates are the raw table's records aggregated into the rollups'
+// state columns, with their names and types: what a view writes. A split
+// range reads them beside a rollup's columns (UNION ALL) and merges both
+// with metricsSelect. The latency columns are Float64, as the rollups'
+// t-digests are.
+const rawStates = "sumState(toUInt64(1)) AS requests, sumState(toUInt64(status >= 400)) AS errors, " +
+	"sumState(toUInt64(status >= 500)) AS server_errors, " +
+	"sumState(request_bytes) AS request_bytes_total, sumState(response_bytes) AS response_bytes_total, " +
+	"quantilesTDigestState(" + levels + ")(latency_total_ms) AS latency_total, " +
+	"quantilesTDigestState(" + levels + ")(latency_upstream_ms) AS latency_upstream"
+
+// rollupStates are the rollups' state columns that metricsSelect merges.
+const rollupStates = "requests, errors, server_errors, request_bytes_total, response_bytes_total, latency_total, latency_upstream"
 
 // scanMetrics receives metricsSelect's columns after the key.
 func scanMetrics(rows query.Rows, key any, gateway bool) (query.Metrics, error) {
@@ -192,25 +358,71 @@ func (s *Store) Series(ctx context.Context, q query.SeriesQuery) (query.Series, 
 	return series, nil
 }
 
-// groups runs a GROUP BY a dimension, ordered by a metric.
-func (s *Store) groups(ctx context.Context, q query.GroupQuery) ([]query.Row, error) {
-	t := PlanGroups(q.Filter, q.From, q.To, q.By, q.GatewayLatency)
-	key := keyColumn[q.By].rollup
+// groupKey returns a dimension's expression in t.
+func groupKey(t Table, by query.Dimension) string {
 	if t == Raw {
-		key = keyColumn[q.By].raw
+		return keyColumn[by].raw
 	}
-	w, args := where(t, q.Filter, q.From, q.To)
-	stmt := "SELECT " + key + " AS k_key, " + metricsSelect(t, q.GatewayLatency) + " FROM " + s.from(t) +
-		" WHERE " + w + " GROUP BY k_key ORDER BY " + orderExpr[q.OrderBy] + " DESC, k_key ASC LIMIT ?"
+	return keyColumn[by].rollup
+}
+
+// groups runs a GROUP BY a dimension, ordered by a metric. A range read
+// from one table is one SELECT; a split range reads each part's states,
+// the raw table's aggregated by the key as a view would, in a UNION ALL
+// and merges them once, so that counters are exact and percentiles come
+// from one t-digest per key as from a rollup.
+func (s *Store) groups(ctx context.Context, q query.GroupQuery) ([]query.Row, error) {
+	parts := PlanGroups(q.Filter, q.From, q.To, q.By, q.GatewayLatency)
+	order := " GROUP BY k_key ORDER BY " + orderExpr[q.OrderBy] + " DESC, k_key ASC LIMIT ?"
+	var (
+		stmt string
+		args []any
+	)
+	if len(parts) == 1 {
+		t := parts[0].Table
+		w, wargs := where(t, q.Filter, q.From, q.To)
+		stmt = "SELECT " + groupKey(t, q.By) + " AS k_key, " + metricsSelect(t, q.GatewayLatency) + " FROM " + s.from(t) +
+			" WHERE " + w + order
+		args = wargs
+	} else {
+		var b strings.Builder
+		b.WriteString("SELECT k_key, " + metricsSelect(Hour, false) + " FROM (")
+		for i, p := range parts {
+			if i > 0 {
+				b.WriteString(" UNION ALL ")
+			}
+			w, wargs := where(p.Table, q.Filter, p.From, p.To)
+			args = append(args, wargs...)
+			b.WriteString("SELECT " + groupKey(p.Table, q.By) + " AS k_key, ")
+			if p.Table == Raw {
+				b.WriteString(rawStates + " FROM " + s.from(p.Table) + " WHERE " + w + " GROUP BY k_key")
+			} else {
+				b.WriteString(rollupStates + " FROM " + s.from(p.Table) + " WHERE " + w)
+			}
+		}
+		b.WriteString(")" + order)
+		stmt = b.String()
+	}
 	rows, err := s.conn.Query(ctx, stmt, append(args, q.Limit)...)
 	if err != nil {
-		return nil, fmt.Errorf("%s by %s from %s: %w", q.OrderBy, q.By, t, err)
+		return nil, fmt.Errorf("%s by %s from %s: %w", q.OrderBy, q.By, tablesOf(parts), err)
 	}
 	out, err := query.ReadRows(rows, q.GatewayLatency, scanMetrics)
 	if err != nil {
-		return nil, fmt.Errorf("%s by %s from %s: %w", q.OrderBy, q.By, t, err)
+		return nil, fmt.Errorf("%s by %s from %s: %w", q.OrderBy, q.By, tablesOf(parts), err)
 	}
 	return out, nil
+}
+
+// tablesOf names the tables of parts, for errors.
+func tablesOf(parts []Part) string {
+	var names []string
+	for _, p := range parts {
+		if !slices.Contains(names, string(p.Table)) {
+			names = append(names, string(p.Table))
+		}
+	}
+	return strings.Join(names, "+")
 }
 
 // Breakdown implements query.Store.
@@ -223,13 +435,37 @@ func (s *Store) Top(ctx context.Context, q query.TopQuery) ([]query.Row, error) 
 	return query.Groups(s.groups).Top(ctx, q)
 }
 
-// Recent implements query.Store.
+// recentWindows are how far back from the end of its range Recent reads
+// first: a busy workspace has its latest records in the last hour, and
+// sorting a month to return a hundred is what made recent requests slow.
+var recentWindows = []time.Duration{time.Hour, query.Day}
+
+// Recent implements query.Store. It reads windows ending at q.To, the
+// last hour, then the last day, then the whole range, and stops at the
+// first that holds q.Limit records: those are then the latest of the
+// range, since every record outside the window started before every
+// record in it.
 func (s *Store) Recent(ctx context.Context, q query.RecentQuery) ([]logrecord.Record, error) {
 	q, err := q.Normalize()
 	if err != nil {
 		return nil, err
 	}
-	w, args := where(Raw, q.Filter, q.From, q.To)
+	for _, d := range recentWindows {
+		from := q.To.Add(-d)
+		if !from.After(q.From) {
+			break
+		}
+		out, err := s.recent(ctx, q, from)
+		if err != nil || len(out) >= q.Limit {
+			return out, err
+		}
+	}
+	return s.recent(ctx, q, q.From)
+}
+
+// recent returns the latest q.Limit records of [from, q.To).
+func (s *Store) recent(ctx context.Context, q query.RecentQuery, from time.Time) ([]logrecord.Record, error) {
+	w, args := where(Raw, q.Filter, from, q.To)
 	stmt := "SELECT " + query.RecordColumns + " FROM " + s.from(Raw) + " WHERE " + w +
 		" ORDER BY started_at_ms DESC, request_id DESC LIMIT 1 BY request_id LIMIT ?"
 	rows, err := s.conn.Query(ctx, stmt, append(args, q.Limit)...)

@@ -342,6 +342,11 @@ func (c *checker) series(t *testing.T) {
 		{"by day", query.SeriesQuery{Filter: acme(query.Filter{}), From: h(-24), To: h(48), Bucket: query.Day}},
 		{"service and consumer", query.SeriesQuery{Filter: acme(query.Filter{ServiceID: "svc-a", ConsumerID: "alice"}), From: h(0), To: h(12), Bucket: time.Hour}},
 		{"route and status class", query.SeriesQuery{Filter: acme(query.Filter{RouteID: "r-b1", StatusClass: 4}), From: h(0), To: h(6), Bucket: 15 * time.Minute}},
+		{"a route by hour", query.SeriesQuery{Filter: acme(query.Filter{RouteID: "r-b1"}), From: h(0), To: h(12), Bucket: time.Hour}},
+		{"a service by day", query.SeriesQuery{Filter: acme(query.Filter{ServiceID: "svc-a"}), From: h(-24), To: h(48), Bucket: query.Day}},
+		{"a route by 6 hours", query.SeriesQuery{Filter: acme(query.Filter{RouteID: "r-a1", ErrorsOnly: true}), From: h(0), To: h(24), Bucket: 6 * time.Hour}},
+		{"a route by day", query.SeriesQuery{Filter: acme(query.Filter{RouteID: "r-b1"}), From: h(-24), To: h(48), Bucket: query.Day}},
+		{"a consumer by day", query.SeriesQuery{Filter: acme(query.Filter{ConsumerID: "alice"}), From: h(-24), To: h(48), Bucket: query.Day}},
 		{"status and method (raw)", query.SeriesQuery{Filter: acme(query.Filter{Status: 404, Method: "GET"}), From: h(0), To: h(12), Bucket: time.Hour}},
 		{"node and status class (raw)", query.SeriesQuery{Filter: acme(query.Filter{NodeID: "n2", StatusClass: 5}), From: h(0), To: h(2), Bucket: time.Minute}},
 		{"errors only", query.SeriesQuery{Filter: acme(query.Filter{ServiceID: "svc-a", ErrorsOnly: true}), From: h(0), To: h(6), Bucket: time.Hour}},
@@ -353,21 +358,26 @@ func (c *checker) series(t *testing.T) {
 	}
 }
 
-// ranges that pick each table: whole hours, whole minutes, seconds.
+// ranges that pick each table: whole days, whole hours, whole minutes,
+// seconds, and long ranges that a store may split into whole days, hours
+// and minutes and the seconds at their edges.
 var ranges = []struct {
 	name     string
 	from, to time.Time
 }{
+	{"days", T0, T0.Add(query.Day)},
 	{"hours", T0, T0.Add(12 * time.Hour)},
 	{"minutes", T0.Add(30 * time.Minute), T0.Add(5*time.Hour + 30*time.Minute)},
 	{"seconds", T0.Add(10 * time.Second), T0.Add(2*time.Hour + 5*time.Second)},
+	{"a day and seconds", T0.Add(-20*time.Minute + 7*time.Second), T0.Add(query.Day + 5*time.Second)},
+	{"hours and seconds", T0.Add(time.Hour + 30*time.Minute + 7*time.Second), T0.Add(10*time.Hour + 45*time.Minute + 5*time.Second)},
 }
 
 func (c *checker) breakdown(t *testing.T) {
 	for _, rg := range ranges {
 		for _, by := range query.Dimensions {
-			for _, f := range []query.Filter{acme(query.Filter{}), acme(query.Filter{ServiceID: "svc-a", StatusClass: 2})} {
-				name := fmt.Sprintf("%s/%s/%s", rg.name, by, f.ServiceID)
+			for _, f := range []query.Filter{acme(query.Filter{}), acme(query.Filter{ServiceID: "svc-a", StatusClass: 2}), acme(query.Filter{RouteID: "r-b1"})} {
+				name := fmt.Sprintf("%s/%s/%s%s", rg.name, by, f.ServiceID, f.RouteID)
 				t.Run(name, func(t *testing.T) {
 					got, err := c.store.Breakdown(t.Context(), query.BreakdownQuery{Filter: f, From: rg.from, To: rg.to, By: by})
 					if err != nil {
@@ -464,6 +474,13 @@ func (c *checker) recent(t *testing.T) {
 		{"node, method, status", query.RecentQuery{Filter: acme(query.Filter{NodeID: "n1", Method: "POST", Status: 200}), From: T0, To: T0.Add(query.Day), Limit: 1000}},
 		{"failing requests", query.RecentQuery{Filter: acme(query.Filter{ErrorsOnly: true}), From: T0, To: T0.Add(query.Day), Limit: 20}},
 		{"every workspace", query.RecentQuery{Filter: query.Filter{AllWorkspaces: true}, From: T0, To: T0.Add(time.Hour), Limit: 50}},
+		// A store may read the last hour or day of a long range first:
+		// acme has 72 records in the hour before T0+10h and 648 in the
+		// day before it.
+		{"long range, a last hour's worth", query.RecentQuery{Filter: acme(query.Filter{}), From: T0.Add(-2 * query.Day), To: T0.Add(10 * time.Hour), Limit: 50}},
+		{"long range, a last day's worth", query.RecentQuery{Filter: acme(query.Filter{}), From: T0.Add(-2 * query.Day), To: T0.Add(10 * time.Hour), Limit: 500}},
+		{"long range, more than there is", query.RecentQuery{Filter: acme(query.Filter{}), From: T0.Add(-2 * query.Day), To: T0.Add(10 * time.Hour), Limit: 1000}},
+		{"long range, exactly the last hour's", query.RecentQuery{Filter: acme(query.Filter{}), From: T0.Add(-2 * query.Day), To: T0.Add(10 * time.Hour), Limit: 72}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := c.store.Recent(t.Context(), tc.q)

@@ -75,6 +75,11 @@ func (b *bench) printCounts(ctx context.Context, m seedMarker) error {
 		{"requests", "count()"},
 		{"requests_by_minute", "sumMerge(requests)"},
 		{"requests_by_hour", "sumMerge(requests)"},
+		{"requests_by_hour_workspace", "sumMerge(requests)"},
+		{"requests_by_hour_service", "sumMerge(requests)"},
+		{"requests_by_hour_route", "sumMerge(requests)"},
+		{"requests_by_day_service", "sumMerge(requests)"},
+		{"requests_by_day_route", "sumMerge(requests)"},
 		{"consumer_usage_by_hour", "sum(requests)"},
 	}
 	rows := [][]string{{"table", "rows", "requests", "rows/request", "active parts", "on disk MB"}}
