@@ -21,7 +21,7 @@ import (
 // directory of the seeded entities, an admin token and a workspace token
 // for the busiest workspace.
 func (b *bench) startAPI(tr *traffic) error {
-	conn, err := b.ch.open(database)
+	conn, err := b.ch.Open(database)
 	if err != nil {
 		return err
 	}

@@ -24,7 +24,7 @@ type bench struct {
 	*benchrig.Rig
 	cfg config
 
-	ch   *chServer
+	ch   *benchrig.ClickHouse
 	conn driver.Conn    // the benchmark's own: seeding, counts, baselines
 	rec  *recordingConn // the API store's, recording its statements
 
@@ -56,11 +56,11 @@ func (b *bench) Run(ctx context.Context) error {
 	if b.ch, err = startClickHouse(ctx, b.cfg.clickhouse, chDir); err != nil {
 		return err
 	}
-	if b.conn, err = b.ch.open("default"); err != nil {
+	if b.conn, err = b.ch.Open("default"); err != nil {
 		return err
 	}
 	b.OnClose(b.conn.Close)
-	b.Progress("ClickHouse %s on %s", b.ch.version, b.ch.addr)
+	b.Progress("ClickHouse %s on %s", b.ch.Version, b.ch.Addr)
 
 	tr, marker, err := b.prepareData(ctx, chDir)
 	if err != nil {
@@ -87,7 +87,7 @@ func (b *bench) Run(ctx context.Context) error {
 func (b *bench) prepareData(ctx context.Context, chDir string) (*traffic, seedMarker, error) {
 	if b.cfg.reuse {
 		if m, ok := readMarker(chDir); ok && m.matches(b.cfg) {
-			n, err := queryUint(ctx, b.conn, "SELECT count() FROM "+database+".requests")
+			n, err := benchrig.QueryUint(ctx, b.conn, "SELECT count() FROM "+database+".requests")
 			if err == nil && n == uint64(m.Rows) {
 				age := time.Since(m.End).Round(time.Second)
 				b.Progress("reusing %s rows seeded %v ago (BENCH_REUSE=1)", commas(m.Rows), age)
@@ -153,7 +153,7 @@ const summaryNote = "(the targets are p95 ≤ 100 ms for 30-day and ≤ 50 ms fo
 func (b *bench) printHeader(tr *traffic, m seedMarker) {
 	h := benchrig.Host("")
 	b.Printf("Analytics API benchmark, %s, %d CPUs (%s), %s, ClickHouse %s\n",
-		time.Now().UTC().Format("2006-01-02 15:04 UTC"), h.CPUs, h.Model, h.Kernel, b.ch.version)
+		time.Now().UTC().Format("2006-01-02 15:04 UTC"), h.CPUs, h.Model, h.Kernel, b.ch.Version)
 	services, routes, consumers := 0, 0, 0
 	for _, ws := range tr.workspaces {
 		services += len(ws.services)
@@ -176,7 +176,7 @@ func (b *bench) printHeader(tr *traffic, m seedMarker) {
 // run.
 func (b *bench) PrintLogTails() {
 	if b.ch != nil {
-		fmt.Fprintf(b.Stderr, "---- clickhouse error log:\n%s\n", b.ch.errTail())
+		fmt.Fprintf(b.Stderr, "---- clickhouse error log:\n%s\n", b.ch.ErrTail())
 	}
 }
 

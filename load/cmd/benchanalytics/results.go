@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/tollgate/tollgate/load/benchrig"
 )
 
 // printResults prints the table of cases: what each read and how long it
@@ -85,11 +87,11 @@ func (b *bench) printCounts(ctx context.Context, m seedMarker) error {
 	rows := [][]string{{"table", "rows", "requests", "rows/request", "active parts", "on disk MB"}}
 	var raw uint64
 	for _, t := range tables {
-		n, err := queryUint(ctx, b.conn, "SELECT count() FROM "+database+"."+t.name)
+		n, err := benchrig.QueryUint(ctx, b.conn, "SELECT count() FROM "+database+"."+t.name)
 		if err != nil {
 			return err
 		}
-		reqs, err := queryUint(ctx, b.conn, "SELECT toUInt64("+t.requests+") FROM "+database+"."+t.name)
+		reqs, err := benchrig.QueryUint(ctx, b.conn, "SELECT toUInt64("+t.requests+") FROM "+database+"."+t.name)
 		if err != nil {
 			return err
 		}
@@ -104,9 +106,9 @@ func (b *bench) printCounts(ctx context.Context, m seedMarker) error {
 		rows = append(rows, []string{t.name, commas(int64(n)), commas(int64(reqs)),
 			fmt.Sprintf("%.3f", float64(n)/float64(max(reqs, 1))), commas(int64(parts)), fmt.Sprintf("%.0f", float64(bytes)/1e6)})
 	}
-	b.Printf("\nWhat ClickHouse %s holds (%d CPUs on this machine)\n", b.ch.version, cores())
+	b.Printf("\nWhat ClickHouse %s holds (%d CPUs on this machine)\n", b.ch.Version, cores())
 	writeTable(b, rows)
 	b.Summary.Add("rows in requests", commas(int64(raw)), "= "+commas(m.Rows), raw == uint64(m.Rows))
-	b.Summary.Info("ClickHouse, CPUs", fmt.Sprintf("%s, %d", b.ch.version, cores()))
+	b.Summary.Info("ClickHouse, CPUs", fmt.Sprintf("%s, %d", b.ch.Version, cores()))
 	return nil
 }

@@ -127,7 +127,7 @@ func (b *bench) seed(ctx context.Context, tr *traffic) (seedMarker, error) {
 	}
 	go func() { made.Wait(); close(ready) }()
 	for range b.cfg.inserters {
-		loader := collector.NewLoader(b.conn, database, b.ch.insertOptions())
+		loader := collector.NewLoader(b.conn, database, insertOptions(b.ch))
 		g.Go(func() error {
 			defer loader.Close()
 			for sb := range ready {
@@ -179,11 +179,11 @@ func (b *bench) settle(ctx context.Context, within time.Duration) error {
 	deadline := time.Now().Add(within)
 	last := time.Time{}
 	for {
-		n, err := queryUint(ctx, b.conn, "SELECT count() FROM system.merges WHERE database = ?", database)
+		n, err := benchrig.QueryUint(ctx, b.conn, "SELECT count() FROM system.merges WHERE database = ?", database)
 		if err != nil {
 			return err
 		}
-		parts, err := queryUint(ctx, b.conn, "SELECT count() FROM system.parts WHERE database = ? AND active", database)
+		parts, err := benchrig.QueryUint(ctx, b.conn, "SELECT count() FROM system.parts WHERE database = ? AND active", database)
 		if err != nil {
 			return err
 		}

@@ -30,7 +30,7 @@ type bench struct {
 	*benchrig.Rig
 	cfg config
 
-	ch    *chServer
+	ch    *benchrig.ClickHouse
 	procs []*benchrig.Proc // every child started, for log tails and close
 }
 
@@ -51,7 +51,7 @@ func (b *bench) Run(ctx context.Context) error {
 		return err
 	}
 	b.procs = append(b.procs, b.ch.Proc)
-	b.Progress("ClickHouse %s on %s", b.ch.version, b.ch.addr)
+	b.Progress("ClickHouse %s on %s", b.ch.Version, b.ch.Addr)
 	b.printHeader()
 
 	if b.cfg.phases[phaseThroughput] {
@@ -121,7 +121,7 @@ func (b *bench) startPipeline(ctx context.Context, name string) (*pipeline, erro
 	if err := benchrig.WaitReady(ctx, b.HTTP, c, "http://"+p.statusAddr+"/ready", 60*time.Second); err != nil {
 		return nil, err
 	}
-	if p.conn, err = b.ch.open(p.db); err != nil {
+	if p.conn, err = b.ch.Open(p.db); err != nil {
 		return nil, err
 	}
 	b.OnClose(p.conn.Close)
@@ -137,7 +137,7 @@ func (b *bench) pipelineEnv(p *pipeline) []string {
 	return append(os.Environ(),
 		"TOLLGATE_KAFKA_BROKERS="+strings.Join(p.brokers, ","),
 		"TOLLGATE_KAFKA_TOPIC="+topic,
-		"TOLLGATE_CLICKHOUSE_ADDR="+b.ch.addr,
+		"TOLLGATE_CLICKHOUSE_ADDR="+b.ch.Addr,
 		"TOLLGATE_CLICKHOUSE_DATABASE="+p.db,
 		"TOLLGATE_LOG_LEVEL=warn",
 	)
@@ -215,7 +215,7 @@ const summaryNote = "(per core: events per CPU-second of the processes named, fr
 func (b *bench) printHeader() {
 	h := benchrig.Host(b.cfg.bin)
 	b.Printf("Pipeline benchmark, %s, %d CPUs (%s), %s, %s, ClickHouse %s\n",
-		time.Now().UTC().Format("2006-01-02 15:04 UTC"), h.CPUs, h.Model, h.Kernel, h.Version, b.ch.version)
+		time.Now().UTC().Format("2006-01-02 15:04 UTC"), h.CPUs, h.Model, h.Kernel, h.Version, b.ch.Version)
 	b.Printf("logship.Sink and kfake (%d partitions) in this process → tollgate collector (process) → ClickHouse (process), all on 127.0.0.1\n", b.cfg.partitions)
 	b.Printf("nothing is pinned: every process shares the %d CPUs, so per-core figures are events per CPU-second of the process named\n", h.CPUs)
 	if h.LoadAvg != "" {
@@ -237,7 +237,7 @@ func (b *bench) PrintLogTails() {
 		fmt.Fprintf(b.Stderr, "---- %s (%s), last lines of its output:\n%s", p.Name, p.State(), tail)
 	}
 	if b.ch != nil {
-		fmt.Fprintf(b.Stderr, "---- clickhouse error log:\n%s\n", b.ch.errTail())
+		fmt.Fprintf(b.Stderr, "---- clickhouse error log:\n%s\n", b.ch.ErrTail())
 	}
 }
 

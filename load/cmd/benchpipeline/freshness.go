@@ -172,7 +172,7 @@ func (b *bench) freshness(ctx context.Context) error {
 	if err := failed(); err != nil {
 		return err
 	}
-	rows, err := queryUint(ctx, p.conn, "SELECT count() FROM requests")
+	rows, err := benchrig.QueryUint(ctx, p.conn, "SELECT count() FROM requests")
 	if err != nil {
 		return err
 	}

@@ -264,7 +264,7 @@ func (b *bench) waitRows(ctx context.Context, p *pipeline, within time.Duration)
 	var last uint64
 	since := time.Now()
 	for {
-		rows, err := queryUint(ctx, p.conn, "SELECT count() FROM requests")
+		rows, err := benchrig.QueryUint(ctx, p.conn, "SELECT count() FROM requests")
 		if err != nil {
 			return 0, err
 		}

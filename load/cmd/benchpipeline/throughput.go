@@ -86,7 +86,7 @@ func (b *bench) throughput(ctx context.Context) error {
 		if allSent.IsZero() && st.Sent >= n {
 			allSent = time.Now()
 		}
-		if rows, err = queryUint(ctx, p.conn, "SELECT count() FROM requests"); err != nil {
+		if rows, err = benchrig.QueryUint(ctx, p.conn, "SELECT count() FROM requests"); err != nil {
 			return err
 		}
 		now := time.Now()
@@ -118,11 +118,11 @@ func (b *bench) throughput(ctx context.Context) error {
 	}
 	merges := after.Use()
 
-	total, err := queryUint(ctx, p.conn, "SELECT count() FROM requests")
+	total, err := benchrig.QueryUint(ctx, p.conn, "SELECT count() FROM requests")
 	if err != nil {
 		return err
 	}
-	uniq, err := queryUint(ctx, p.conn, "SELECT uniqExact(request_id) FROM requests")
+	uniq, err := benchrig.QueryUint(ctx, p.conn, "SELECT uniqExact(request_id) FROM requests")
 	if err != nil {
 		return err
 	}
