@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"math"
@@ -8,6 +9,8 @@ import (
 	"sort"
 	"strconv"
 	"time"
+
+	guuid "github.com/google/uuid"
 
 	"github.com/tollgate/tollgate/internal/logrecord"
 )
@@ -398,24 +401,12 @@ func round3(v float64) float64 { return math.Round(v*1000) / 1000 }
 
 // uuid returns a random version 4 UUID in its text form.
 func uuid(rng *rand.Rand) string {
-	var b [16]byte
-	lo, hi := rng.Uint64(), rng.Uint64()
-	for i := range 8 {
-		b[i], b[8+i] = byte(lo>>(8*i)), byte(hi>>(8*i))
-	}
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	var s [36]byte
-	hex.Encode(s[0:8], b[0:4])
-	s[8] = '-'
-	hex.Encode(s[9:13], b[4:6])
-	s[13] = '-'
-	hex.Encode(s[14:18], b[6:8])
-	s[18] = '-'
-	hex.Encode(s[19:23], b[8:10])
-	s[23] = '-'
-	hex.Encode(s[24:36], b[10:16])
-	return string(s[:])
+	var u guuid.UUID
+	binary.LittleEndian.PutUint64(u[0:8], rng.Uint64())
+	binary.LittleEndian.PutUint64(u[8:16], rng.Uint64())
+	u[6] = u[6]&0x0f | 0x40
+	u[8] = u[8]&0x3f | 0x80
+	return u.String()
 }
 
 // hex32 returns 16 random bytes in hex, as a W3C trace id.
