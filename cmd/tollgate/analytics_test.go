@@ -178,9 +178,9 @@ func freeAddr(t *testing.T) string {
 // for the admin token and for a provider token created on a gateway node.
 func checkClusterAnalytics(t *testing.T, env map[string]string, c *testCluster, n *node, serviceID string, want uint64) {
 	t.Helper()
-	addr := freeAddr(t)
+	addr, statusAddr := freeAddr(t), freeAddr(t)
 	aenv := map[string]string{
-		"TOLLGATE_ANALYTICS_LISTEN": addr, "TOLLGATE_ADMIN_TOKEN": "analytics-admin-secret",
+		"TOLLGATE_ANALYTICS_LISTEN": addr, "TOLLGATE_STATUS_LISTEN": statusAddr, "TOLLGATE_ADMIN_TOKEN": "analytics-admin-secret",
 		"TOLLGATE_CASSANDRA_HOSTS": c.addr, "TOLLGATE_CASSANDRA_KEYSPACE": c.keyspace,
 		"TOLLGATE_DATA_DIR": t.TempDir(),
 	}
@@ -244,4 +244,29 @@ func checkClusterAnalytics(t *testing.T, env map[string]string, c *testCluster, 
 		return analyticsGet(t, base+"/v1/whoami", provider, nil) == 200
 	})
 	check("provider", provider)
+
+	// The status listener: ready while ClickHouse answers, and the
+	// requests above counted by endpoint and code.
+	resp, err := http.Get("http://" + statusAddr + "/ready")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("/ready: status %d, want 200", resp.StatusCode)
+	}
+	resp, err = http.Get("http://" + statusAddr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{
+		`tollgate_analytics_requests_total{code="200",endpoint="/v1/breakdown"} 2`,
+		`tollgate_analytics_requests_total{code="401",endpoint="/v1/series"} 1`,
+	} {
+		if !strings.Contains(string(metrics), want) {
+			t.Errorf("/metrics has no %s", want)
+		}
+	}
 }

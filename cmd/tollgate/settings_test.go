@@ -51,7 +51,8 @@ log_level = debug
 
 func TestSettingsDefaults(t *testing.T) {
 	s := DefaultSettings()
-	if s.ProxyListen != "0.0.0.0:8000" || s.AdminListen != "127.0.0.1:8001" || s.StatusListen != "127.0.0.1:8100" || s.DataDir != "./data" {
+	if s.ProxyListen != "0.0.0.0:8000" || s.AdminListen != "127.0.0.1:8001" || s.StatusListen != "127.0.0.1:8100" ||
+		s.AnalyticsListen != "0.0.0.0:8002" || s.DataDir != "./data" {
 		t.Errorf("defaults differ from the documented ones: %+v", s)
 	}
 	if !s.adminIsLoopback() {
@@ -71,6 +72,7 @@ func TestSettingsRejected(t *testing.T) {
 		{"proxy listener without port", func(s *Settings) { s.ProxyListen = "0.0.0.0" }, "proxy_listen"},
 		{"unknown listener option", func(s *Settings) { s.ProxyListen = "0.0.0.0:8443 http2" }, `unknown option "http2"`},
 		{"bad admin listener", func(s *Settings) { s.AdminListen = "nope" }, "admin_listen"},
+		{"bad analytics listener", func(s *Settings) { s.AnalyticsListen = "8002" }, "analytics_listen"},
 		{"bad trusted ip", func(s *Settings) { s.TrustedIPs = "10.0.0.0/8, banana" }, `trusted_ips: "banana"`},
 		{"bad log level", func(s *Settings) { s.LogLevel = "loud" }, "log_level"},
 		{"empty data dir", func(s *Settings) { s.DataDir = "" }, "data_dir"},
