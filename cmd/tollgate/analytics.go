@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -208,10 +207,7 @@ func runAnalytics(ctx context.Context, args []string, stderr io.Writer, getenv f
 		if err != nil {
 			return fmt.Errorf("status_listen %s: %w", s.StatusListen, err)
 		}
-		started := time.Now()
-		var ready atomic.Bool
-		ready.Store(true)
-		srv := &http.Server{Handler: analyticsStatus(a, st, started, &ready, reg, func(ctx context.Context) error {
+		srv := &http.Server{Handler: analyticsStatus(a, st, time.Now(), reg, func(ctx context.Context) error {
 			return conn.Ping(ctx)
 		}), ReadHeaderTimeout: 10 * time.Second}
 		go srv.Serve(ln)
@@ -227,7 +223,7 @@ func runAnalytics(ctx context.Context, args []string, stderr io.Writer, getenv f
 
 // analyticsStatus serves the analytics service's /status, /ready (ready
 // while ClickHouse answers a ping) and /metrics.
-func analyticsStatus(a *analyticsServer, st *cstore.Store, started time.Time, running *atomic.Bool, reg *prometheus.Registry, ping func(context.Context) error) http.Handler {
+func analyticsStatus(a *analyticsServer, st *cstore.Store, started time.Time, reg *prometheus.Registry, ping func(context.Context) error) http.Handler {
 	mux := http.NewServeMux()
 	pingErr := func(r *http.Request) string {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
@@ -253,7 +249,7 @@ func analyticsStatus(a *analyticsServer, st *cstore.Store, started time.Time, ru
 	})
 	mux.HandleFunc("GET /ready", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		if e := pingErr(r); e != "" || !running.Load() {
+		if e := pingErr(r); e != "" {
 			w.WriteHeader(http.StatusServiceUnavailable)
 			json.NewEncoder(w).Encode(map[string]string{"message": "not ready: clickhouse " + e})
 			return
