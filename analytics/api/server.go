@@ -3,8 +3,6 @@ package api
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -15,6 +13,8 @@ import (
 	"path"
 	"strings"
 	"time"
+
+	"github.com/tollgate/tollgate/internal/bearer"
 
 	"github.com/julienschmidt/httprouter"
 
@@ -52,10 +52,7 @@ type Server struct {
 	dashboard fs.FS
 	log       *slog.Logger
 	now       func() time.Time
-	// adminHash is the SHA-256 of the admin token; hasAdmin says there is
-	// one.
-	adminHash [32]byte
-	hasAdmin  bool
+	admin     bearer.Secret
 	endpoints []endpoint
 	router    *httprouter.Router
 }
@@ -85,9 +82,7 @@ func New(cfg Config) (*Server, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
-	if cfg.AdminToken != "" {
-		s.adminHash, s.hasAdmin = sha256.Sum256([]byte(cfg.AdminToken)), true
-	}
+	s.admin = bearer.NewSecret(cfg.AdminToken)
 	s.endpoints = s.table()
 	r := httprouter.New()
 	// An API answers the path it was asked: no redirects to a cleaned
@@ -161,22 +156,14 @@ func (s *Server) handle(e *endpoint) httprouter.Handle {
 // token, a request from loopback is admin when no admin token is
 // configured (as the Admin API serves it then).
 func (s *Server) authenticate(r *http.Request) (scope, bool) {
-	auth := r.Header.Get("Authorization")
-	if auth == "" {
-		return scope{kind: scopeAdmin}, !s.hasAdmin && loopback(r.RemoteAddr)
-	}
-	scheme, tok, ok := strings.Cut(auth, " ")
-	tok = strings.TrimSpace(tok)
-	if !ok || !strings.EqualFold(scheme, "Bearer") || tok == "" {
+	tok, present := bearer.FromRequest(r)
+	switch {
+	case !present:
+		return scope{kind: scopeAdmin}, !s.admin.Set() && loopback(r.RemoteAddr)
+	case tok == "":
 		return scope{}, false
-	}
-	if s.hasAdmin {
-		// Hashing first makes the comparison's time independent of
-		// either token's length.
-		h := sha256.Sum256([]byte(tok))
-		if subtle.ConstantTimeCompare(h[:], s.adminHash[:]) == 1 {
-			return scope{kind: scopeAdmin}, true
-		}
+	case s.admin.Matches(tok):
+		return scope{kind: scopeAdmin}, true
 	}
 	t, ok := s.dir.Token(validate.HashKey(tok))
 	if !ok || t.Workspace == "" || (t.ExpiresAt != 0 && t.ExpiresAt <= s.now().Unix()) {

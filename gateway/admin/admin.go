@@ -2,8 +2,6 @@ package admin
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -12,6 +10,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/tollgate/tollgate/internal/bearer"
 
 	"github.com/julienschmidt/httprouter"
 
@@ -83,9 +83,7 @@ func New(cfg Config) (http.Handler, error) {
 		log:     cfg.Logger,
 		now:     cfg.Now,
 	}
-	if cfg.Token != "" {
-		s.tokenHash = sha256.Sum256([]byte(cfg.Token))
-	}
+	s.token = bearer.NewSecret(cfg.Token)
 	s.routes()
 	return s, nil
 }
@@ -99,7 +97,7 @@ type server struct {
 	now       func() time.Time
 	router    *httprouter.Router
 	endpoints []string
-	tokenHash [32]byte
+	token     bearer.Secret
 	// defaultReady records that the default workspace entity exists in
 	// the store, so that the check is made once per process.
 	defaultReady atomic.Bool
@@ -181,22 +179,14 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.router.ServeHTTP(w, r2)
 }
 
-// authorized compares the presented token with the configured one in
-// constant time (hashing both first so that lengths do not leak either).
+// authorized checks the presented token (Kong-Admin-Token, as Kong
+// Enterprise's RBAC token, or a bearer token) against the configured one.
 func (s *server) authorized(r *http.Request) bool {
 	tok := r.Header.Get("Kong-Admin-Token")
-	if auth := r.Header.Get("Authorization"); tok == "" && auth != "" {
-		scheme, v, ok := strings.Cut(auth, " ")
-		if !ok || !strings.EqualFold(scheme, "Bearer") {
-			return false
-		}
-		tok = strings.TrimSpace(v)
-	}
 	if tok == "" {
-		return false
+		tok, _ = bearer.FromRequest(r)
 	}
-	h := sha256.Sum256([]byte(tok))
-	return subtle.ConstantTimeCompare(h[:], s.tokenHash[:]) == 1
+	return s.token.Matches(tok)
 }
 
 // resolveWorkspace maps a path's workspace segment (a name or an id) to the
