@@ -49,7 +49,12 @@ var rollups = []rollup{
 	{table: clickhousemigrate.TableRequestsByHourRoute, column: "hour", step: time.Hour, count: "sumMerge(requests)"},
 	{table: clickhousemigrate.TableRequestsByDayService, column: "day", step: 24 * time.Hour, count: "sumMerge(requests)"},
 	{table: clickhousemigrate.TableRequestsByDayRoute, column: "day", step: 24 * time.Hour, count: "sumMerge(requests)"},
+	{table: clickhousemigrate.TableRequestsByHourConsumer, column: "hour", step: time.Hour, count: "sumMerge(requests)"},
+	{table: clickhousemigrate.TableRequestsByDayConsumer, column: "day", step: 24 * time.Hour, count: "sumMerge(requests)"},
+	{table: clickhousemigrate.TableRequestsByHourStatus, column: "hour", step: time.Hour, count: "sumMerge(requests)"},
+	{table: clickhousemigrate.TableRequestsByDayStatus, column: "day", step: 24 * time.Hour, count: "sumMerge(requests)"},
 	{table: clickhousemigrate.TableConsumerUsage, column: "hour", step: time.Hour, count: "sum(requests)"},
+	{table: clickhousemigrate.TableConsumerUsageByDay, column: "day", step: 24 * time.Hour, count: "sum(requests)"},
 }
 
 // rebuildQueries returns rollups with their rebuild queries, derived once

@@ -47,19 +47,28 @@ func (e *env) rollupDump(days bool) string {
 			"quantilesTDigestMerge(0.5, 0.9, 0.95, 0.99)(latency_total), quantilesTDigestMerge(0.5, 0.9, 0.95, 0.99)(latency_upstream), " +
 			"uniqMerge(consumers) FROM {db}." + table + " GROUP BY " + keys + " ORDER BY " + keys
 	}
+	usage := func(table, period string) string {
+		keys := period + ", workspace, consumer_id, service_id"
+		return "SELECT " + keys + ", sum(requests), sum(billable_requests), sum(billing_units_total) " +
+			"FROM {db}." + table + " GROUP BY " + keys + " ORDER BY " + keys
+	}
 	queries := []string{
 		traffic(clickhousemigrate.TableRequestsByMinute, "minute, workspace, service_id, route_id, consumer_id, status_class"),
 		traffic(clickhousemigrate.TableRequestsByHour, "hour, workspace, service_id, route_id, consumer_id, status_class"),
 		traffic(clickhousemigrate.TableRequestsByHourWorkspace, "hour, workspace, status_class"),
 		traffic(clickhousemigrate.TableRequestsByHourService, "hour, workspace, service_id, status_class"),
 		traffic(clickhousemigrate.TableRequestsByHourRoute, "hour, workspace, service_id, route_id, status_class"),
-		"SELECT hour, workspace, consumer_id, service_id, sum(requests), sum(billable_requests), sum(billing_units_total) " +
-			"FROM {db}.consumer_usage_by_hour GROUP BY hour, workspace, consumer_id, service_id ORDER BY hour, workspace, consumer_id, service_id",
+		traffic(clickhousemigrate.TableRequestsByHourConsumer, "hour, workspace, consumer_id, status_class"),
+		traffic(clickhousemigrate.TableRequestsByHourStatus, "hour, workspace, service_id, status_class, status, error_class"),
+		usage(clickhousemigrate.TableConsumerUsage, "hour"),
 	}
 	if days {
 		queries = append(queries,
 			traffic(clickhousemigrate.TableRequestsByDayService, "day, workspace, service_id, status_class"),
-			traffic(clickhousemigrate.TableRequestsByDayRoute, "day, workspace, service_id, route_id, status_class"))
+			traffic(clickhousemigrate.TableRequestsByDayRoute, "day, workspace, service_id, route_id, status_class"),
+			traffic(clickhousemigrate.TableRequestsByDayConsumer, "day, workspace, consumer_id, status_class"),
+			traffic(clickhousemigrate.TableRequestsByDayStatus, "day, workspace, service_id, status_class, status, error_class"),
+			usage(clickhousemigrate.TableConsumerUsageByDay, "day"))
 	}
 	var b strings.Builder
 	for _, q := range queries {
@@ -177,6 +186,8 @@ func TestReconcile(t *testing.T) {
 				clickhousemigrate.TableRequestsByHourWorkspace: twiceHours,
 				clickhousemigrate.TableRequestsByHourService:   twiceHours,
 				clickhousemigrate.TableRequestsByHourRoute:     twiceHours,
+				clickhousemigrate.TableRequestsByHourConsumer:  twiceHours,
+				clickhousemigrate.TableRequestsByHourStatus:    twiceHours,
 				clickhousemigrate.TableConsumerUsage:           twiceHours,
 			},
 			// The day rollups are checked only for the days wholly in
@@ -220,8 +231,9 @@ func TestReconcile(t *testing.T) {
 			days := true
 			if tc.rebuiltDays != nil {
 				if n := tc.rebuiltDays(rep); n > 0 {
-					wantRebuilt[clickhousemigrate.TableRequestsByDayService] = n
-					wantRebuilt[clickhousemigrate.TableRequestsByDayRoute] = n
+					for _, table := range dayTables {
+						wantRebuilt[table] = n
+					}
 				} else {
 					days = false
 				}
@@ -297,9 +309,14 @@ func (e *env) checkExactlyOnceFinal(n uint64, days bool) {
 		"SELECT sumMerge(requests) FROM {db}.requests_by_hour_route",
 		"SELECT sumMerge(requests) FROM {db}.requests_by_day_service",
 		"SELECT sumMerge(requests) FROM {db}.requests_by_day_route",
+		"SELECT sumMerge(requests) FROM {db}.requests_by_hour_consumer",
+		"SELECT sumMerge(requests) FROM {db}.requests_by_day_consumer",
+		"SELECT sumMerge(requests) FROM {db}.requests_by_hour_status",
+		"SELECT sumMerge(requests) FROM {db}.requests_by_day_status",
 		"SELECT sum(requests) FROM {db}.consumer_usage_by_hour",
+		"SELECT sum(requests) FROM {db}.consumer_usage_by_day",
 	} {
-		if !days && strings.Contains(q, "_by_day_") {
+		if !days && strings.Contains(q, "_by_day") {
 			continue
 		}
 		if got := e.count(q); got != n {
@@ -406,7 +423,7 @@ func TestRebuildQueries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	usage := rus[len(rus)-1]
+	usage := rus[len(rus)-2]
 	if got, want := usage.columns, "hour, workspace, consumer_id, service_id, requests, billable_requests, billing_units_total"; got != want {
 		t.Errorf("columns of %s = %q, want %q", usage.table, got, want)
 	}
@@ -448,3 +465,15 @@ func TestRebuildQueries(t *testing.T) {
 		})
 	}
 }
+
+// dayTables are the rollups of whole UTC days, which Reconcile repairs
+// only once their day has settled.
+var dayTables = func() []string {
+	var out []string
+	for _, ru := range rollups {
+		if ru.step == 24*time.Hour {
+			out = append(out, ru.table)
+		}
+	}
+	return out
+}()

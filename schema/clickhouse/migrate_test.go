@@ -79,10 +79,15 @@ func TestUpAndStatus(t *testing.T) {
 		}
 		tables = append(tables, name)
 	}
-	want := "consumer_usage_by_hour consumer_usage_by_hour_mv loaded_offsets loaded_offsets_mv requests " +
+	want := "consumer_usage_by_day consumer_usage_by_day_mv consumer_usage_by_hour consumer_usage_by_hour_mv " +
+		"loaded_offsets loaded_offsets_mv requests " +
+		"requests_by_day_consumer requests_by_day_consumer_mv " +
 		"requests_by_day_route requests_by_day_route_mv requests_by_day_service requests_by_day_service_mv " +
-		"requests_by_hour requests_by_hour_mv requests_by_hour_route requests_by_hour_route_mv " +
-		"requests_by_hour_service requests_by_hour_service_mv requests_by_hour_workspace requests_by_hour_workspace_mv " +
+		"requests_by_day_status requests_by_day_status_mv " +
+		"requests_by_hour requests_by_hour_consumer requests_by_hour_consumer_mv requests_by_hour_mv " +
+		"requests_by_hour_route requests_by_hour_route_mv " +
+		"requests_by_hour_service requests_by_hour_service_mv requests_by_hour_status requests_by_hour_status_mv " +
+		"requests_by_hour_workspace requests_by_hour_workspace_mv " +
 		"requests_by_minute requests_by_minute_mv schema_migrations"
 	if got := strings.Join(tables, " "); got != want {
 		t.Fatalf("tables = %s\nwant     %s", got, want)

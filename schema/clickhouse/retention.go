@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -26,7 +27,19 @@ const (
 	TableRequestsByHourRoute     = "requests_by_hour_route"
 	TableRequestsByDayService    = "requests_by_day_service"
 	TableRequestsByDayRoute      = "requests_by_day_route"
+
+	// The consumer and status rollups and daily usage of
+	// 003_consumer_and_status_rollups.sql.
+	TableRequestsByHourConsumer = "requests_by_hour_consumer"
+	TableRequestsByDayConsumer  = "requests_by_day_consumer"
+	TableRequestsByHourStatus   = "requests_by_hour_status"
+	TableRequestsByDayStatus    = "requests_by_day_status"
+	TableConsumerUsageByDay     = "consumer_usage_by_day"
 )
+
+// UsageTables are the billing usage tables, which DropOlderThan trims
+// only when they are named.
+var UsageTables = []string{TableConsumerUsage, TableConsumerUsageByDay}
 
 // TrafficTables are the tables DropOlderThan trims when it is given none:
 // the raw records and the traffic rollups. Billing usage is kept longer
@@ -35,22 +48,19 @@ var TrafficTables = []string{
 	TableRequests, TableRequestsByMinute, TableRequestsByHour,
 	TableRequestsByHourWorkspace, TableRequestsByHourService, TableRequestsByHourRoute,
 	TableRequestsByDayService, TableRequestsByDayRoute,
+	TableRequestsByHourConsumer, TableRequestsByDayConsumer, TableRequestsByHourStatus, TableRequestsByDayStatus,
 }
 
 // droppable are the tables partitioned by day; loaded_offsets is not
 // among them, so that no retention setting can make the collector forget
 // what it loaded.
-var droppable = map[string]bool{
-	TableRequests:                true,
-	TableRequestsByMinute:        true,
-	TableRequestsByHour:          true,
-	TableRequestsByHourWorkspace: true,
-	TableRequestsByHourService:   true,
-	TableRequestsByHourRoute:     true,
-	TableRequestsByDayService:    true,
-	TableRequestsByDayRoute:      true,
-	TableConsumerUsage:           true,
-}
+var droppable = func() map[string]bool {
+	m := map[string]bool{}
+	for _, t := range append(slices.Clone(TrafficTables), UsageTables...) {
+		m[t] = true
+	}
+	return m
+}()
 
 // DroppedPartition is one day partition DropOlderThan dropped.
 type DroppedPartition struct {
@@ -80,7 +90,8 @@ func dropOlderThan(ctx context.Context, conn driver.Conn, db string, now time.Ti
 	}
 	for _, t := range tables {
 		if !droppable[t] {
-			return nil, fmt.Errorf("retention: table %q is not partitioned by day (want one of %s or %s)", t, strings.Join(TrafficTables, ", "), TableConsumerUsage)
+			return nil, fmt.Errorf("retention: table %q is not partitioned by day (want one of %s)", t,
+				strings.Join(append(slices.Clone(TrafficTables), UsageTables...), ", "))
 		}
 	}
 	// A day partition is older than the cutoff when the cutoff's day is

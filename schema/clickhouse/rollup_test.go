@@ -16,6 +16,7 @@ type testRow struct {
 	service   string
 	consumer  string
 	status    uint16
+	errClass  string
 	latency   float64
 	reqBytes  int64
 	billable  bool
@@ -27,7 +28,7 @@ type testRow struct {
 func insertRows(t *testing.T, conn driver.Conn, db string, rows []testRow) {
 	t.Helper()
 	b, err := conn.PrepareBatch(t.Context(), "INSERT INTO "+db+".requests "+
-		"(request_id, started_at, started_at_ms, workspace, service_id, route_id, consumer_id, status, "+
+		"(request_id, started_at, started_at_ms, workspace, service_id, route_id, consumer_id, status, error_class, "+
 		"latency_total_ms, latency_upstream_ms, request_bytes, response_bytes, billable, billing_units, kafka_topic, kafka_partition, kafka_offset)")
 	if err != nil {
 		t.Fatal(err)
@@ -37,7 +38,7 @@ func insertRows(t *testing.T, conn driver.Conn, db string, rows []testRow) {
 		if r.billable {
 			billable = 1
 		}
-		err := b.Append(r.id, r.at, r.at.UnixMilli(), "default", r.service, "route", r.consumer, r.status,
+		err := b.Append(r.id, r.at, r.at.UnixMilli(), "default", r.service, "route", r.consumer, r.status, r.errClass,
 			r.latency, r.latency/2, r.reqBytes, r.reqBytes*2, billable, r.units, "topic", r.partition, r.offset)
 		if err != nil {
 			t.Fatal(err)
@@ -78,9 +79,9 @@ func TestRollupsFillFromInserts(t *testing.T) {
 		}
 		switch {
 		case i%10 == 0:
-			r.status = 503
+			r.status, r.errClass = 503, "upstream_unavailable"
 		case i%10 == 1:
-			r.status = 404
+			r.status, r.errClass = 404, "no_route"
 		}
 		rows = append(rows, r)
 	}
@@ -102,6 +103,10 @@ func TestRollupsFillFromInserts(t *testing.T) {
 		{"by hour and route", TableRequestsByHourRoute},
 		{"by day and service", TableRequestsByDayService},
 		{"by day and route", TableRequestsByDayRoute},
+		{"by hour and consumer", TableRequestsByHourConsumer},
+		{"by day and consumer", TableRequestsByDayConsumer},
+		{"by hour and status", TableRequestsByHourStatus},
+		{"by day and status", TableRequestsByDayStatus},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var got totals
@@ -135,31 +140,61 @@ func TestRollupsFillFromInserts(t *testing.T) {
 		}
 	})
 
-	t.Run("consumer usage", func(t *testing.T) {
-		r, err := conn.Query(ctx, "SELECT consumer_id, sum(requests), sum(billable_requests), sum(billing_units_total) FROM "+db+
-			".consumer_usage_by_hour GROUP BY consumer_id ORDER BY consumer_id")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer r.Close()
-		var got []string
-		for r.Next() {
-			var (
-				c           string
-				n, billable uint64
-				units       int64
-			)
-			if err := r.Scan(&c, &n, &billable, &units); err != nil {
+	for _, table := range UsageTables {
+		t.Run("consumer usage in "+table, func(t *testing.T) {
+			r, err := conn.Query(ctx, "SELECT consumer_id, sum(requests), sum(billable_requests), sum(billing_units_total) FROM "+db+
+				"."+table+" GROUP BY consumer_id ORDER BY consumer_id")
+			if err != nil {
 				t.Fatal(err)
 			}
-			got = append(got, fmt.Sprintf("%s:%d/%d/%d", c, n, billable, units))
-		}
-		// c0 and c2 get the even (billable) requests, 3 units each.
-		want := []string{"c0:25/25/75", "c1:25/0/0", "c2:25/25/75", "c3:25/0/0"}
-		if !reflect.DeepEqual(got, want) {
-			t.Fatalf("usage = %v; want %v", got, want)
-		}
-	})
+			defer r.Close()
+			var got []string
+			for r.Next() {
+				var (
+					c           string
+					n, billable uint64
+					units       int64
+				)
+				if err := r.Scan(&c, &n, &billable, &units); err != nil {
+					t.Fatal(err)
+				}
+				got = append(got, fmt.Sprintf("%s:%d/%d/%d", c, n, billable, units))
+			}
+			// c0 and c2 get the even (billable) requests, 3 units each.
+			want := []string{"c0:25/25/75", "c1:25/0/0", "c2:25/25/75", "c3:25/0/0"}
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("usage = %v; want %v", got, want)
+			}
+		})
+	}
+
+	for _, table := range []string{TableRequestsByHourStatus, TableRequestsByDayStatus} {
+		t.Run("status codes in "+table, func(t *testing.T) {
+			r, err := conn.Query(ctx, "SELECT status_class, status, error_class, sumMerge(requests), sumMerge(errors) FROM "+db+
+				"."+table+" GROUP BY status_class, status, error_class ORDER BY status")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			var got []string
+			for r.Next() {
+				var (
+					class    uint8
+					status   uint16
+					errClass string
+					n, errs  uint64
+				)
+				if err := r.Scan(&class, &status, &errClass, &n, &errs); err != nil {
+					t.Fatal(err)
+				}
+				got = append(got, fmt.Sprintf("%d/%d/%q:%d/%d", class, status, errClass, n, errs))
+			}
+			want := []string{`2/200/"":80/0`, `4/404/"no_route":10/10`, `5/503/"upstream_unavailable":10/10`}
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("by status = %v; want %v", got, want)
+			}
+		})
+	}
 
 	t.Run("loaded offsets", func(t *testing.T) {
 		r, err := conn.Query(ctx, "SELECT kafka_partition, max(max_offset) FROM "+db+".loaded_offsets WHERE topic = 'topic' GROUP BY kafka_partition ORDER BY kafka_partition")
@@ -209,20 +244,22 @@ func TestDropOlderThan(t *testing.T) {
 	}{
 		{
 			name:     "traffic tables",
-			wantDrop: 16, // 2 days x 8 tables
+			wantDrop: 24, // 2 days x 12 tables
 			wantCounts: map[string]uint64{
 				"requests": 3, "requests_by_minute": 3, "requests_by_hour": 3,
 				TableRequestsByHourWorkspace: 3, TableRequestsByHourService: 3, TableRequestsByHourRoute: 3,
 				TableRequestsByDayService: 3, TableRequestsByDayRoute: 3,
-				"consumer_usage_by_hour": 5, "loaded_offsets": 1,
+				TableRequestsByHourConsumer: 3, TableRequestsByDayConsumer: 3,
+				TableRequestsByHourStatus: 3, TableRequestsByDayStatus: 3,
+				TableConsumerUsage: 5, TableConsumerUsageByDay: 5, "loaded_offsets": 1,
 			},
 		},
 		{
 			name:     "usage when named",
-			tables:   []string{TableConsumerUsage},
-			wantDrop: 2,
+			tables:   UsageTables,
+			wantDrop: 4,
 			wantCounts: map[string]uint64{
-				"requests": 3, "consumer_usage_by_hour": 3, "loaded_offsets": 1,
+				"requests": 3, TableConsumerUsage: 3, TableConsumerUsageByDay: 3, "loaded_offsets": 1,
 			},
 		},
 		{name: "nothing left to drop", wantDrop: 0, wantCounts: map[string]uint64{"requests": 3}},

@@ -4,17 +4,20 @@
 // It picks, for every query, the smallest tables that answer it exactly
 // (PlanSeries, PlanGroups): the traffic rollups keep the same aggregate
 // states per workspace, period and status class, with more or fewer keys
-// (service; service and route; service, route and consumer) and periods
-// (day, hour, minute), and a query reads the one with the fewest keys that
+// (service; consumer; service, status code and error class; service and
+// route; service, route and consumer) and periods (day, hour, minute), and
+// a query reads the one with the fewest keys that
 // covers its filters and grouping, at the longest period its range or
 // buckets are whole units of. A long breakdown or top-N whose range is not
 // whole periods of one rollup is split: whole days, hours and minutes
 // from the rollups and the seconds at its edges from the raw table, the
 // parts' states combined with UNION ALL and merged once. The raw requests
-// table answers what the rollups do not keep (status code, method, node,
-// error class, gateway latency, short sub-minute ranges) and recent
-// requests, read from the last hour, then the last day, then the whole
-// range, until one holds enough; consumer_usage_by_hour answers usage.
+// table answers what the rollups do not keep (method, node, gateway
+// latency, a status code or error class with a route or consumer, short
+// sub-minute ranges) and recent requests, read from the last hour, then
+// the last day, then the whole range, until one holds enough;
+// consumer_usage_by_day answers daily usage and consumer_usage_by_hour
+// hourly usage.
 //
 // Raw reads do not use FINAL: the collector loads every record once
 // (offsets in ClickHouse, resends checked by request id), so the raw table

@@ -39,14 +39,18 @@ func TestPlanSeriesPicksTheSmallestExactTable(t *testing.T) {
 		{"a service by hour", series(query.SeriesQuery{Filter: query.Filter{ServiceID: "s"}, Bucket: time.Hour}), HourService},
 		{"a route by hour", series(query.SeriesQuery{Filter: query.Filter{RouteID: "r"}, Bucket: time.Hour}), HourRoute},
 		{"a route by day", series(query.SeriesQuery{Filter: query.Filter{RouteID: "r"}, Bucket: query.Day, To: t0.Add(30 * query.Day)}), DayRoute},
-		{"a consumer by hour", series(query.SeriesQuery{Filter: query.Filter{ConsumerID: "c"}, Bucket: time.Hour}), Hour},
-		{"a consumer by day", series(query.SeriesQuery{Filter: query.Filter{ConsumerID: "c"}, Bucket: query.Day, To: t0.Add(30 * query.Day)}), Hour},
+		{"a consumer by hour", series(query.SeriesQuery{Filter: query.Filter{ConsumerID: "c"}, Bucket: time.Hour}), HourConsumer},
+		{"a consumer by day", series(query.SeriesQuery{Filter: query.Filter{ConsumerID: "c"}, Bucket: query.Day, To: t0.Add(30 * query.Day)}), DayConsumer},
+		{"a consumer of a service by hour", series(query.SeriesQuery{Filter: query.Filter{ConsumerID: "c", ServiceID: "s"}, Bucket: time.Hour}), Hour},
 		{"a consumer by minute", series(query.SeriesQuery{Filter: query.Filter{ConsumerID: "c"}, Bucket: time.Minute}), Minute},
 		{"status class by hour", series(query.SeriesQuery{Filter: query.Filter{StatusClass: 5, ErrorsOnly: true}, Bucket: time.Hour}), HourWorkspace},
-		{"by status", series(query.SeriesQuery{Filter: query.Filter{Status: 404}, Bucket: time.Hour}), Raw},
+		{"by status", series(query.SeriesQuery{Filter: query.Filter{Status: 404}, Bucket: time.Hour}), HourStatus},
+		{"by status and service", series(query.SeriesQuery{Filter: query.Filter{Status: 404, ServiceID: "s"}, Bucket: query.Day, To: t0.Add(30 * query.Day)}), DayStatus},
+		{"by status by minute", series(query.SeriesQuery{Filter: query.Filter{Status: 404}, Bucket: time.Minute}), Raw},
+		{"by status and consumer", series(query.SeriesQuery{Filter: query.Filter{Status: 404, ConsumerID: "c"}, Bucket: time.Hour}), Raw},
 		{"by method", series(query.SeriesQuery{Filter: query.Filter{Method: "GET"}}), Raw},
 		{"by node", series(query.SeriesQuery{Filter: query.Filter{NodeID: "n"}}), Raw},
-		{"by error class", series(query.SeriesQuery{Filter: query.Filter{ErrorClass: "timeout"}, Bucket: query.Day}), Raw},
+		{"by error class", series(query.SeriesQuery{Filter: query.Filter{ErrorClass: "timeout"}, Bucket: query.Day}), DayStatus},
 		{"by status class", series(query.SeriesQuery{Filter: query.Filter{StatusClass: 5}}), Minute},
 		{"with gateway latency", series(query.SeriesQuery{GatewayLatency: true, Bucket: time.Hour}), Raw},
 	} {
@@ -83,7 +87,9 @@ func TestPlanGroupsPicksTheSmallestExactTables(t *testing.T) {
 		{name: "days by status class", from: 0, to: day, by: query.ByStatusClass, want: "requests_by_day_service [0s, 24h0m0s)"},
 		{name: "days by route", from: 0, to: day, by: query.ByRoute, want: "requests_by_day_route [0s, 24h0m0s)"},
 		{name: "days by workspace for a route", f: query.Filter{RouteID: "r"}, from: 0, to: day, by: query.ByWorkspace, want: "requests_by_day_route [0s, 24h0m0s)"},
-		{name: "days by consumer", from: 0, to: day, by: query.ByConsumer, want: "requests_by_hour [0s, 24h0m0s)"},
+		{name: "days by consumer", from: 0, to: day, by: query.ByConsumer, want: "requests_by_day_consumer [0s, 24h0m0s)"},
+		{name: "hours by consumer", from: 0, to: h, by: query.ByConsumer, want: "requests_by_hour_consumer [0s, 1h0m0s)"},
+		{name: "hours by consumer for a route", f: query.Filter{RouteID: "r"}, from: 0, to: h, by: query.ByConsumer, want: "requests_by_hour [0s, 1h0m0s)"},
 		{name: "hours by service", from: 0, to: h, by: query.ByService, want: "requests_by_hour_service [0s, 1h0m0s)"},
 		{name: "hours by workspace", from: 0, to: h, by: query.ByWorkspace, want: "requests_by_hour_workspace [0s, 1h0m0s)"},
 		{name: "hours by route", from: 0, to: h, by: query.ByRoute, want: "requests_by_hour_route [0s, 1h0m0s)"},
@@ -92,10 +98,13 @@ func TestPlanGroupsPicksTheSmallestExactTables(t *testing.T) {
 		{name: "minutes", from: 0, to: m, by: query.ByConsumer, want: "requests_by_minute [0s, 1m0s)"},
 		{name: "seconds", from: 0, to: s, by: query.ByService, want: "requests [0s, 1s)"},
 		{name: "hours and seconds, short", from: 10 * s, to: 5*h + 5*s, by: query.ByService, want: "requests [10s, 5h0m5s)"},
-		{name: "by status", from: 0, to: h, by: query.ByStatus, want: "requests [0s, 1h0m0s)"},
+		{name: "by status", from: 0, to: h, by: query.ByStatus, want: "requests_by_hour_status [0s, 1h0m0s)"},
+		{name: "by status for a service", f: query.Filter{ServiceID: "s"}, from: 0, to: day, by: query.ByStatus, want: "requests_by_day_status [0s, 24h0m0s)"},
+		{name: "by status for a route", f: query.Filter{RouteID: "r"}, from: 0, to: h, by: query.ByStatus, want: "requests [0s, 1h0m0s)"},
+		{name: "by consumer for an error class", f: query.Filter{ErrorClass: "timeout"}, from: 0, to: h, by: query.ByConsumer, want: "requests [0s, 1h0m0s)"},
 		{name: "by method", from: 0, to: h, by: query.ByMethod, want: "requests [0s, 1h0m0s)"},
 		{name: "by node", from: 0, to: h, by: query.ByNode, want: "requests [0s, 1h0m0s)"},
-		{name: "by error class", from: 0, to: 30 * day, by: query.ByErrorClass, want: "requests [0s, 720h0m0s)"},
+		{name: "by error class", from: 0, to: 30 * day, by: query.ByErrorClass, want: "requests_by_day_status [0s, 720h0m0s)"},
 		{name: "with gateway latency", from: 0, to: h, by: query.ByRoute, gateway: true, want: "requests [0s, 1h0m0s)"},
 		{
 			name: "30 days ending at a second, by service", from: -30*day + 13*h + 7*m + 5*s, to: 13*h + 7*m + 5*s, by: query.ByService,
@@ -110,7 +119,15 @@ func TestPlanGroupsPicksTheSmallestExactTables(t *testing.T) {
 		},
 		{
 			name: "30 days ending at a second, by consumer", from: -30*day + 5*s, to: 5 * s, by: query.ByConsumer,
-			want: "requests [-719h59m55s, -719h59m0s) + requests_by_minute [-719h59m0s, -719h0m0s) + requests_by_hour [-719h0m0s, 0s) + requests [0s, 5s)",
+			want: "requests [-719h59m55s, -719h59m0s) + requests_by_minute [-719h59m0s, -719h0m0s) + " +
+				"requests_by_hour_consumer [-719h0m0s, -696h0m0s) + requests_by_day_consumer [-696h0m0s, 0s) + requests [0s, 5s)",
+		},
+		{
+			// No minute rollup keeps status codes: the raw table reads
+			// up to the hours.
+			name: "30 days ending at a second, by status", from: -30*day + 13*h + 7*m + 5*s, to: 13*h + 7*m + 5*s, by: query.ByStatus,
+			want: "requests [-706h52m55s, -706h0m0s) + requests_by_hour_status [-706h0m0s, -696h0m0s) + " +
+				"requests_by_day_status [-696h0m0s, 0s) + requests_by_hour_status [0s, 13h0m0s) + requests [13h0m0s, 13h7m5s)",
 		},
 		{
 			name: "30 whole hours without a whole day, by route", from: 5 * h, to: 35 * h, by: query.ByRoute,
@@ -122,7 +139,7 @@ func TestPlanGroupsPicksTheSmallestExactTables(t *testing.T) {
 		},
 		{
 			name: "30 whole days by consumer", from: 0, to: 30 * day, by: query.ByConsumer,
-			want: "requests_by_hour [0s, 720h0m0s)",
+			want: "requests_by_day_consumer [0s, 720h0m0s)",
 		},
 		{
 			name: "hours ending at a second", from: 30 * m, to: 10*h + 30*s, by: query.ByWorkspace,
@@ -176,9 +193,29 @@ func TestEveryDimensionAndMetricIsMapped(t *testing.T) {
 			t.Errorf("rollup %s has no time column", r.table)
 		}
 	}
-	for _, tb := range []Table{Raw, Usage} {
+	for _, tb := range []Table{Raw, Usage, UsageDay} {
 		if timeColumn[tb] == "" {
 			t.Errorf("table %s has no time column", tb)
+		}
+	}
+}
+
+func TestPlanUsageReadsDaysForDailyUsage(t *testing.T) {
+	t0 := time.Date(2026, 3, 2, 5, 30, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		per  time.Duration
+		want Table
+	}{
+		{0, UsageDay},
+		{query.Day, UsageDay},
+		{time.Hour, Usage},
+	} {
+		q, err := query.UsageQuery{Filter: query.Filter{Workspace: "w"}, From: t0, To: t0.Add(30 * query.Day), Per: tc.per}.Normalize()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := PlanUsage(q); got != tc.want {
+			t.Errorf("usage per %v: %s, want %s", tc.per, got, tc.want)
 		}
 	}
 }

@@ -27,7 +27,12 @@ const (
 	HourRoute     Table = clickhousemigrate.TableRequestsByHourRoute
 	DayService    Table = clickhousemigrate.TableRequestsByDayService
 	DayRoute      Table = clickhousemigrate.TableRequestsByDayRoute
+	HourConsumer  Table = clickhousemigrate.TableRequestsByHourConsumer
+	DayConsumer   Table = clickhousemigrate.TableRequestsByDayConsumer
+	HourStatus    Table = clickhousemigrate.TableRequestsByHourStatus
+	DayStatus     Table = clickhousemigrate.TableRequestsByDayStatus
 	Usage         Table = clickhousemigrate.TableConsumerUsage
+	UsageDay      Table = clickhousemigrate.TableConsumerUsageByDay
 )
 
 // Store is query.Store over a ClickHouse database. It is safe for
@@ -49,13 +54,14 @@ func New(conn driver.Conn, database string) (*Store, error) {
 	return &Store{conn: conn, db: database}, nil
 }
 
-// rawOnly says whether a query needs columns that only the raw table has.
+// rawOnly says whether a query needs columns that only the raw table has:
+// the method, the node and the gateway's latency are in no rollup.
 func rawOnly(f query.Filter, by query.Dimension, gateway bool) bool {
 	switch by {
-	case query.ByStatus, query.ByMethod, query.ByNode, query.ByErrorClass:
+	case query.ByMethod, query.ByNode:
 		return true
 	}
-	return gateway || f.Status != 0 || f.Method != "" || f.NodeID != "" || f.ErrorClass != ""
+	return gateway || f.Method != "" || f.NodeID != ""
 }
 
 // keys are the columns a traffic rollup keeps beyond the workspace, its
@@ -66,7 +72,7 @@ const (
 	keyService keys = 1 << iota
 	keyRoute
 	keyConsumer
-	keyAll = keyService | keyRoute | keyConsumer
+	keyStatus // the status code and the error class
 )
 
 // rollups are the traffic rollups, by the length of their time column's
@@ -79,12 +85,16 @@ var rollups = []struct {
 	keys  keys
 }{
 	{query.Day, DayService, keyService},
+	{query.Day, DayConsumer, keyConsumer},
+	{query.Day, DayStatus, keyService | keyStatus},
 	{query.Day, DayRoute, keyService | keyRoute},
 	{time.Hour, HourWorkspace, 0},
 	{time.Hour, HourService, keyService},
+	{time.Hour, HourConsumer, keyConsumer},
+	{time.Hour, HourStatus, keyService | keyStatus},
 	{time.Hour, HourRoute, keyService | keyRoute},
-	{time.Hour, Hour, keyAll},
-	{time.Minute, Minute, keyAll},
+	{time.Hour, Hour, keyService | keyRoute | keyConsumer},
+	{time.Minute, Minute, keyService | keyRoute | keyConsumer},
 }
 
 // steps are the rollups' period lengths, longest first.
@@ -101,6 +111,9 @@ func needs(f query.Filter, by query.Dimension) keys {
 	}
 	if f.ConsumerID != "" || by == query.ByConsumer {
 		k |= keyConsumer
+	}
+	if f.Status != 0 || f.ErrorClass != "" || by == query.ByStatus || by == query.ByErrorClass {
+		k |= keyStatus
 	}
 	return k
 }
@@ -228,22 +241,24 @@ func ceil(t time.Time, d time.Duration) time.Time {
 // timeColumn is each table's time column, which also prunes partitions.
 var timeColumn = map[Table]string{
 	Raw: "started_at", Minute: "minute", Hour: "hour", HourWorkspace: "hour", HourService: "hour",
-	HourRoute: "hour", DayService: "day", DayRoute: "day", Usage: "hour",
+	HourRoute: "hour", DayService: "day", DayRoute: "day", HourConsumer: "hour", DayConsumer: "day",
+	HourStatus: "hour", DayStatus: "day", Usage: "hour", UsageDay: "day",
 }
 
 // keyColumn maps a dimension to its expression in the raw table and in
 // the traffic rollups (empty where the rollups lack it; the planner sends
-// a dimension to a rollup only when the rollup keeps its column).
+// a dimension to a rollup only when the rollup keeps its column: the
+// status code and the error class are in the status rollups only).
 var keyColumn = map[query.Dimension]struct{ raw, rollup string }{
 	query.ByWorkspace:   {"workspace", "workspace"},
 	query.ByService:     {"service_id", "service_id"},
 	query.ByRoute:       {"route_id", "route_id"},
 	query.ByConsumer:    {"consumer_id", "consumer_id"},
-	query.ByStatus:      {"toString(status)", ""},
+	query.ByStatus:      {"toString(status)", "toString(status)"},
 	query.ByStatusClass: {"toString(intDiv(status, 100))", "toString(status_class)"},
 	query.ByMethod:      {"method", ""},
 	query.ByNode:        {"node_id", ""},
-	query.ByErrorClass:  {"error_class", ""},
+	query.ByErrorClass:  {"error_class", "error_class"},
 }
 
 // orderExpr maps a metric to the aliases of metricsSelect.
@@ -495,17 +510,27 @@ func scanRecord(rows query.Rows) (logrecord.Record, error) {
 	return r, err
 }
 
-// Usage implements query.Store. consumer_usage_by_hour is a
-// SummingMergeTree: rows of a key not yet merged are added by sum().
+// PlanUsage returns the table that serves a normalized usage query: the
+// daily one for whole days, which Normalize made a range per day.
+func PlanUsage(q query.UsageQuery) Table {
+	if q.Per%query.Day == 0 {
+		return UsageDay
+	}
+	return Usage
+}
+
+// Usage implements query.Store. The usage tables are SummingMergeTrees:
+// rows of a key not yet merged are added by sum().
 func (s *Store) Usage(ctx context.Context, q query.UsageQuery) ([]query.UsageRow, error) {
 	q, err := q.Normalize()
 	if err != nil {
 		return nil, err
 	}
-	w, wargs := where(Usage, q.Filter, q.From, q.To)
-	stmt := "SELECT toInt64(intDiv(toUInt32(hour), ?) * ?) AS k_bucket, workspace, consumer_id, " +
+	t := PlanUsage(q)
+	w, wargs := where(t, q.Filter, q.From, q.To)
+	stmt := "SELECT toInt64(intDiv(toUInt32(" + timeColumn[t] + "), ?) * ?) AS k_bucket, workspace, consumer_id, " +
 		"toInt64(sum(requests)) AS u_requests, toInt64(sum(billable_requests)) AS u_billable, " +
-		"toInt64(sum(billing_units_total)) AS u_units FROM " + s.from(Usage) + " WHERE " + w +
+		"toInt64(sum(billing_units_total)) AS u_units FROM " + s.from(t) + " WHERE " + w +
 		" GROUP BY k_bucket, workspace, consumer_id ORDER BY k_bucket, workspace, consumer_id"
 	p := query.Seconds(q.Per)
 	rows, err := s.conn.Query(ctx, stmt, append([]any{p, p}, wargs...)...)

@@ -350,7 +350,9 @@ func (c *checker) series(t *testing.T) {
 		{"status and method (raw)", query.SeriesQuery{Filter: acme(query.Filter{Status: 404, Method: "GET"}), From: h(0), To: h(12), Bucket: time.Hour}},
 		{"node and status class (raw)", query.SeriesQuery{Filter: acme(query.Filter{NodeID: "n2", StatusClass: 5}), From: h(0), To: h(2), Bucket: time.Minute}},
 		{"errors only", query.SeriesQuery{Filter: acme(query.Filter{ServiceID: "svc-a", ErrorsOnly: true}), From: h(0), To: h(6), Bucket: time.Hour}},
-		{"error class (raw)", query.SeriesQuery{Filter: acme(query.Filter{ErrorClass: "upstream_error"}), From: h(0), To: h(12), Bucket: time.Hour}},
+		{"error class", query.SeriesQuery{Filter: acme(query.Filter{ErrorClass: "upstream_error"}), From: h(0), To: h(12), Bucket: time.Hour}},
+		{"status code by day", query.SeriesQuery{Filter: acme(query.Filter{Status: 404}), From: h(-24), To: h(48), Bucket: query.Day}},
+		{"a consumer by hour", query.SeriesQuery{Filter: acme(query.Filter{ConsumerID: "bob"}), From: h(0), To: h(12), Bucket: time.Hour}},
 		{"gateway latency (raw)", query.SeriesQuery{Filter: acme(query.Filter{}), From: h(0), To: h(12), Bucket: time.Hour, GatewayLatency: true}},
 		{"all workspaces", query.SeriesQuery{Filter: query.Filter{AllWorkspaces: true}, From: h(0), To: h(12), Bucket: time.Hour}},
 	} {
@@ -376,8 +378,11 @@ var ranges = []struct {
 func (c *checker) breakdown(t *testing.T) {
 	for _, rg := range ranges {
 		for _, by := range query.Dimensions {
-			for _, f := range []query.Filter{acme(query.Filter{}), acme(query.Filter{ServiceID: "svc-a", StatusClass: 2}), acme(query.Filter{RouteID: "r-b1"})} {
-				name := fmt.Sprintf("%s/%s/%s%s", rg.name, by, f.ServiceID, f.RouteID)
+			for _, f := range []query.Filter{
+				acme(query.Filter{}), acme(query.Filter{ServiceID: "svc-a", StatusClass: 2}), acme(query.Filter{RouteID: "r-b1"}),
+				acme(query.Filter{ConsumerID: "alice"}), acme(query.Filter{ServiceID: "svc-a", ErrorClass: "upstream_error"}),
+			} {
+				name := fmt.Sprintf("%s/%s/%s%s%s%s", rg.name, by, f.ServiceID, f.RouteID, f.ConsumerID, f.ErrorClass)
 				t.Run(name, func(t *testing.T) {
 					got, err := c.store.Breakdown(t.Context(), query.BreakdownQuery{Filter: f, From: rg.from, To: rg.to, By: by})
 					if err != nil {
