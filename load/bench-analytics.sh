@@ -21,7 +21,8 @@
 #             with a workspace token for the busiest workspace (and the
 #             admin token for one series over every workspace), for
 #             range=30d and range=1h: series (auto bucket, a service,
-#             gateway latency), breakdown by service, route, consumer,
+#             the busiest consumer, gateway latency), breakdown by
+#             service, route, consumer,
 #             status, status class and error class, top routes and
 #             consumers by requests and by p95, recent requests and usage
 #             per day; BENCH_WARMUPS untimed then BENCH_REPS timed

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -93,9 +94,21 @@ func up(ctx context.Context, conn driver.Conn, db string, log *slog.Logger, migs
 		m := Migration(pm)
 		start := time.Now()
 		log.Info("applying migration", "database", db, "migration", m.File, "statements", len(m.Statements))
-		for i, stmt := range m.In(db) {
+		stmts := m.In(db)
+		for i, stmt := range stmts {
+			at := fmt.Sprintf("%d of %d", i+1, len(stmts))
+			// A backfill reads every stored request: minutes on a
+			// large table, so say what is running.
+			if f := strings.Fields(stmt); len(f) > 2 && f[0] == "INSERT" && f[1] == "INTO" {
+				log.Info("filling a new table from the stored requests; this takes minutes on a large table",
+					"migration", m.File, "statement", at, "table", f[2])
+			}
+			stmtStart := time.Now()
 			if err := conn.Exec(ctx, stmt); err != nil {
 				return applied, fmt.Errorf("migrate clickhouse: %s statement %d (%s): %w", m.File, i+1, migration.FirstLine(stmt), err)
+			}
+			if took := time.Since(stmtStart); took >= time.Second {
+				log.Info("statement done", "migration", m.File, "statement", at, "took", took.Round(time.Millisecond))
 			}
 		}
 		if err := insertRecord(ctx, conn, db, m); err != nil {

@@ -205,3 +205,21 @@ func TestUpRejectsBadDatabaseName(t *testing.T) {
 		})
 	}
 }
+
+// TestUpSaysWhatItFills: a backfill reads every stored request and can run
+// for minutes, so Up names each table it fills before it starts.
+func TestUpSaysWhatItFills(t *testing.T) {
+	conn, db := testDB(t)
+	var out strings.Builder
+	if _, err := Up(t.Context(), conn, db, slog.New(slog.NewTextHandler(&out, nil))); err != nil {
+		t.Fatalf("Up: %v", err)
+	}
+	for _, table := range append(TrafficTables[3:], TableConsumerUsageByDay) {
+		if !strings.Contains(out.String(), "table="+db+"."+table+"\n") {
+			t.Errorf("Up did not say it fills %s:\n%s", table, out.String())
+		}
+	}
+	if strings.Contains(out.String(), "table="+db+"."+TableRequestsByMinute+"\n") {
+		t.Errorf("Up says it fills %s, which 001 creates empty:\n%s", TableRequestsByMinute, out.String())
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -92,7 +93,7 @@ func (b *bench) prepareData(ctx context.Context, chDir string) (*traffic, seedMa
 				age := time.Since(m.End).Round(time.Second)
 				b.Progress("reusing %s rows seeded %v ago (BENCH_REUSE=1)", commas(m.Rows), age)
 				b.Summary.Info("seeding (an earlier run)", fmt.Sprintf("%s rows in %.1f s: %s rows/s", commas(m.Rows), m.Seconds, commas(int64(m.RowsPerSec))))
-				if _, err := clickhousemigrate.Up(ctx, b.conn, database, nil); err != nil {
+				if _, err := clickhousemigrate.Up(ctx, b.conn, database, b.migrateLog()); err != nil {
 					return nil, seedMarker{}, fmt.Errorf("migrate %s: %w", database, err)
 				}
 				return newTraffic(b.cfg.seed, b.cfg.rows, b.cfg.batch, b.cfg.days, m.End), m, nil
@@ -104,7 +105,7 @@ func (b *bench) prepareData(ctx context.Context, chDir string) (*traffic, seedMa
 	if err := b.conn.Exec(ctx, "DROP DATABASE IF EXISTS "+database); err != nil {
 		return nil, seedMarker{}, fmt.Errorf("drop %s: %w", database, err)
 	}
-	if _, err := clickhousemigrate.Up(ctx, b.conn, database, nil); err != nil {
+	if _, err := clickhousemigrate.Up(ctx, b.conn, database, b.migrateLog()); err != nil {
 		return nil, seedMarker{}, fmt.Errorf("migrate %s: %w", database, err)
 	}
 	b.Progress("database %s migrated; seeding %s requests over %d days in batches of %s (%d inserters)",
@@ -128,7 +129,7 @@ func (b *bench) prepareData(ctx context.Context, chDir string) (*traffic, seedMa
 
 // measureAll times every case, saying how each went.
 func (b *bench) measureAll(ctx context.Context, tr *traffic) []caseResult {
-	cs := cases(tr.workspaces[0].services[0].id)
+	cs := cases(tr.workspaces[0].services[0].id, tr.workspaces[0].consumers[0].id)
 	b.Progress("timing %d cases: %d warm-ups and %d timed requests each", len(cs), b.cfg.warmups, b.cfg.reps)
 	var out []caseResult
 	for i, c := range cs {
@@ -200,3 +201,16 @@ func randomToken(prefix string) string {
 
 // cores is the machine's CPU count, for the results.
 func cores() int { return runtime.NumCPU() }
+
+// migrateLog shows the migrations' progress (a backfill of 100 million
+// rows takes minutes) among the benchmark's.
+func (b *bench) migrateLog() *slog.Logger {
+	return slog.New(slog.NewTextHandler(b.Stderr, &slog.HandlerOptions{
+		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+			if a.Key == slog.TimeKey {
+				return slog.Attr{}
+			}
+			return a
+		},
+	}))
+}

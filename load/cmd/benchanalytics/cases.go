@@ -68,7 +68,7 @@ func (c apiCase) target() time.Duration {
 
 // cases lists what is timed, for each range: every endpoint a dashboard
 // calls, with the variants that read different tables.
-func cases(service string) []apiCase {
+func cases(service, consumer string) []apiCase {
 	var out []apiCase
 	for _, rng := range []string{"30d", "1h"} {
 		add := func(endpoint string, baseline bool, kv ...string) {
@@ -80,6 +80,7 @@ func cases(service string) []apiCase {
 		}
 		add("/v1/series", true)
 		add("/v1/series", true, "service", service)
+		add("/v1/series", true, "consumer", consumer)
 		add("/v1/series", true, "gateway_latency", "true")
 		for _, by := range []string{"service", "route", "consumer", "status", "status_class", "error_class"} {
 			add("/v1/breakdown", false, "group_by", by)

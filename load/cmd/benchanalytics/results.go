@@ -82,7 +82,12 @@ func (b *bench) printCounts(ctx context.Context, m seedMarker) error {
 		{"requests_by_hour_route", "sumMerge(requests)"},
 		{"requests_by_day_service", "sumMerge(requests)"},
 		{"requests_by_day_route", "sumMerge(requests)"},
+		{"requests_by_hour_consumer", "sumMerge(requests)"},
+		{"requests_by_day_consumer", "sumMerge(requests)"},
+		{"requests_by_hour_status", "sumMerge(requests)"},
+		{"requests_by_day_status", "sumMerge(requests)"},
 		{"consumer_usage_by_hour", "sum(requests)"},
+		{"consumer_usage_by_day", "sum(requests)"},
 	}
 	rows := [][]string{{"table", "rows", "requests", "rows/request", "active parts", "on disk MB"}}
 	var raw uint64
