@@ -219,3 +219,30 @@ func TestPlanUsageReadsDaysForDailyUsage(t *testing.T) {
 		}
 	}
 }
+
+func TestLeadersFirstOnlyWhereItSavesWork(t *testing.T) {
+	rollup := []Part{{Table: DayConsumer}}
+	split := []Part{{Table: Raw}, {Table: HourConsumer}, {Table: DayConsumer}}
+	raw := []Part{{Table: Raw}}
+	top := func(m query.Metric) query.GroupQuery {
+		return query.GroupQuery{By: query.ByConsumer, OrderBy: m, Limit: query.DefaultTopLimit}
+	}
+	breakdown := query.GroupQuery{By: query.ByConsumer, OrderBy: query.MetricRequests, Limit: query.MaxBreakdownRows + 1}
+	for _, tc := range []struct {
+		name  string
+		parts []Part
+		q     query.GroupQuery
+		want  bool
+	}{
+		{"top by requests from a rollup", rollup, top(query.MetricRequests), true},
+		{"top by errors over a split range", split, top(query.MetricErrors), true},
+		{"top by bytes, the most rows", rollup, query.GroupQuery{By: query.ByRoute, OrderBy: query.MetricBytesOut, Limit: query.MaxTopLimit}, true},
+		{"top by p95 needs every t-digest", rollup, top(query.MetricLatencyP95), false},
+		{"a breakdown returns most keys", rollup, breakdown, false},
+		{"the raw table would be read twice", raw, top(query.MetricRequests), false},
+	} {
+		if got := leadersFirst(tc.parts, tc.q); got != tc.want {
+			t.Errorf("%s: leadersFirst = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	clickhousego "github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/tollgate/tollgate/analytics/query"
@@ -312,6 +313,14 @@ const rawStates = "sumState(toUInt64(1)) AS requests, sumState(toUInt64(status >
 // rollupStates are the rollups' state columns that metricsSelect merges.
 const rollupStates = "requests, errors, server_errors, request_bytes_total, response_bytes_total, latency_total, latency_upstream"
 
+// rawCounterStates and rollupCounterStates are the states counterSelect
+// merges: what ordering keys by a counter reads.
+const (
+	rawCounterStates = "sumState(toUInt64(1)) AS requests, sumState(toUInt64(status >= 400)) AS errors, " +
+		"sumState(toUInt64(status >= 500)) AS server_errors, sumState(response_bytes) AS response_bytes_total"
+	rollupCounterStates = "requests, errors, server_errors, response_bytes_total"
+)
+
 // scanMetrics receives metricsSelect's columns after the key.
 func scanMetrics(rows query.Rows, key any, gateway bool) (query.Metrics, error) {
 	var (
@@ -386,39 +395,34 @@ func groupKey(t Table, by query.Dimension) string {
 // the raw table's aggregated by the key as a view would, in a UNION ALL
 // and merges them once, so that counters are exact and percentiles come
 // from one t-digest per key as from a rollup.
+//
+// A top-N by a counter over rollups finds its keys first, from the
+// counters alone, and then merges the t-digests of those keys only:
+// merging a state per key and period is what a long range costs, and the
+// top ten of thousands of consumers need a few hundred states, not all of
+// them. The counters are exact, so both statements order the keys alike.
 func (s *Store) groups(ctx context.Context, q query.GroupQuery) ([]query.Row, error) {
 	parts := PlanGroups(q.Filter, q.From, q.To, q.By, q.GatewayLatency)
-	order := " GROUP BY k_key ORDER BY " + orderExpr[q.OrderBy] + " DESC, k_key ASC LIMIT ?"
-	var (
-		stmt string
-		args []any
-	)
-	if len(parts) == 1 {
-		t := parts[0].Table
-		w, wargs := where(t, q.Filter, q.From, q.To)
-		stmt = "SELECT " + groupKey(t, q.By) + " AS k_key, " + metricsSelect(t, q.GatewayLatency) + " FROM " + s.from(t) +
-			" WHERE " + w + order
-		args = wargs
-	} else {
-		var b strings.Builder
-		b.WriteString("SELECT k_key, " + metricsSelect(Hour, false) + " FROM (")
-		for i, p := range parts {
-			if i > 0 {
-				b.WriteString(" UNION ALL ")
-			}
-			w, wargs := where(p.Table, q.Filter, p.From, p.To)
-			args = append(args, wargs...)
-			b.WriteString("SELECT " + groupKey(p.Table, q.By) + " AS k_key, ")
-			if p.Table == Raw {
-				b.WriteString(rawStates + " FROM " + s.from(p.Table) + " WHERE " + w + " GROUP BY k_key")
-			} else {
-				b.WriteString(rollupStates + " FROM " + s.from(p.Table) + " WHERE " + w)
-			}
+	var keys []any
+	if leadersFirst(parts, q) {
+		stmt, args := s.groupStatement(parts, q, nil, true)
+		rows, err := s.conn.Query(ctx, stmt, args...)
+		if err != nil {
+			return nil, fmt.Errorf("top %s by %s from %s: %w", q.By, q.OrderBy, tablesOf(parts), err)
 		}
-		b.WriteString(")" + order)
-		stmt = b.String()
+		keys, err = query.Collect(rows, func(r query.Rows) (any, error) {
+			var k string
+			return k, r.Scan(&k)
+		})
+		if err != nil {
+			return nil, fmt.Errorf("top %s by %s from %s: %w", q.By, q.OrderBy, tablesOf(parts), err)
+		}
+		if len(keys) == 0 {
+			return nil, nil
+		}
 	}
-	rows, err := s.conn.Query(ctx, stmt, append(args, q.Limit)...)
+	stmt, args := s.groupStatement(parts, q, keys, false)
+	rows, err := s.conn.Query(ctx, stmt, args...)
 	if err != nil {
 		return nil, fmt.Errorf("%s by %s from %s: %w", q.OrderBy, q.By, tablesOf(parts), err)
 	}
@@ -427,6 +431,93 @@ func (s *Store) groups(ctx context.Context, q query.GroupQuery) ([]query.Row, er
 		return nil, fmt.Errorf("%s by %s from %s: %w", q.OrderBy, q.By, tablesOf(parts), err)
 	}
 	return out, nil
+}
+
+// leadersFirst says whether groups finds a query's keys before its
+// metrics: for a top-N (a breakdown returns up to a thousand keys, most of
+// any range's) ordered by a counter, read from rollups (a single raw read
+// would scan the records twice).
+func leadersFirst(parts []Part, q query.GroupQuery) bool {
+	return q.Limit <= query.MaxTopLimit && q.OrderBy != query.MetricLatencyP95 &&
+		!(len(parts) == 1 && parts[0].Table == Raw)
+}
+
+// counterSelect is metricsSelect's counters alone, with the same aliases,
+// for ordering keys without reading the t-digests.
+func counterSelect(t Table) string {
+	if t == Raw {
+		return "toInt64(count()) AS m_requests, " +
+			"toInt64(countIf(status >= 400 AND status < 500)) AS m_4xx, " +
+			"toInt64(countIf(status >= 500)) AS m_5xx, " +
+			"toInt64(sum(response_bytes)) AS m_out"
+	}
+	return "toInt64(sumMerge(requests)) AS m_requests, " +
+		"toInt64(sumMerge(errors)) - toInt64(sumMerge(server_errors)) AS m_4xx, " +
+		"toInt64(sumMerge(server_errors)) AS m_5xx, " +
+		"toInt64(sumMerge(response_bytes_total)) AS m_out"
+}
+
+// groupStatement returns the statement of a grouped query over parts and
+// its arguments: with keys, only for those keys; with leaders, only the
+// keys, ordered, from the counters.
+func (s *Store) groupStatement(parts []Part, q query.GroupQuery, keys []any, leaders bool) (string, []any) {
+	order := " GROUP BY k_key ORDER BY " + orderExpr[q.OrderBy] + " DESC, k_key ASC LIMIT ?"
+	head := func(t Table) string {
+		if leaders {
+			return "SELECT k_key FROM (SELECT " + groupKey(t, q.By) + " AS k_key, " + counterSelect(t)
+		}
+		return "SELECT " + groupKey(t, q.By) + " AS k_key, " + metricsSelect(t, q.GatewayLatency)
+	}
+	tail := ""
+	if leaders {
+		tail = ")"
+	}
+	// partWhere is a part's WHERE, restricted to keys when there are.
+	partWhere := func(p Part) (string, []any) {
+		w, args := where(p.Table, q.Filter, p.From, p.To)
+		if keys != nil {
+			w += " AND " + groupKey(p.Table, q.By) + " IN ?"
+			args = append(args, clickhousego.GroupSet{Value: keys})
+		}
+		return w, args
+	}
+	var (
+		stmt string
+		args []any
+	)
+	if len(parts) == 1 {
+		t := parts[0].Table
+		w, wargs := partWhere(parts[0])
+		stmt = head(t) + " FROM " + s.from(t) + " WHERE " + w + order + tail
+		args = wargs
+	} else {
+		var b strings.Builder
+		if leaders {
+			b.WriteString("SELECT k_key FROM (SELECT k_key, " + counterSelect(Hour) + " FROM (")
+		} else {
+			b.WriteString("SELECT k_key, " + metricsSelect(Hour, false) + " FROM (")
+		}
+		for i, p := range parts {
+			if i > 0 {
+				b.WriteString(" UNION ALL ")
+			}
+			w, wargs := partWhere(p)
+			args = append(args, wargs...)
+			raw, rollup := rawStates, rollupStates
+			if leaders {
+				raw, rollup = rawCounterStates, rollupCounterStates
+			}
+			b.WriteString("SELECT " + groupKey(p.Table, q.By) + " AS k_key, ")
+			if p.Table == Raw {
+				b.WriteString(raw + " FROM " + s.from(p.Table) + " WHERE " + w + " GROUP BY k_key")
+			} else {
+				b.WriteString(rollup + " FROM " + s.from(p.Table) + " WHERE " + w)
+			}
+		}
+		b.WriteString(")" + order + tail)
+		stmt = b.String()
+	}
+	return stmt, append(args, q.Limit)
 }
 
 // tablesOf names the tables of parts, for errors.
