@@ -47,8 +47,7 @@ func (e *env) rollupDump(days bool) string {
 			"quantilesTDigestMerge(0.5, 0.9, 0.95, 0.99)(latency_total), quantilesTDigestMerge(0.5, 0.9, 0.95, 0.99)(latency_upstream), " +
 			"uniqMerge(consumers) FROM {db}." + table + " GROUP BY " + keys + " ORDER BY " + keys
 	}
-	usage := func(table, period string) string {
-		keys := period + ", workspace, consumer_id, service_id"
+	usage := func(table, keys string) string {
 		return "SELECT " + keys + ", sum(requests), sum(billable_requests), sum(billing_units_total) " +
 			"FROM {db}." + table + " GROUP BY " + keys + " ORDER BY " + keys
 	}
@@ -60,7 +59,7 @@ func (e *env) rollupDump(days bool) string {
 		traffic(clickhousemigrate.TableRequestsByHourRoute, "hour, workspace, service_id, route_id, status_class"),
 		traffic(clickhousemigrate.TableRequestsByHourConsumer, "hour, workspace, consumer_id, status_class"),
 		traffic(clickhousemigrate.TableRequestsByHourStatus, "hour, workspace, service_id, status_class, status, error_class"),
-		usage(clickhousemigrate.TableConsumerUsage, "hour"),
+		usage(clickhousemigrate.TableConsumerUsage, "hour, workspace, consumer_id, service_id"),
 	}
 	if days {
 		queries = append(queries,
@@ -68,7 +67,7 @@ func (e *env) rollupDump(days bool) string {
 			traffic(clickhousemigrate.TableRequestsByDayRoute, "day, workspace, service_id, route_id, status_class"),
 			traffic(clickhousemigrate.TableRequestsByDayConsumer, "day, workspace, consumer_id, status_class"),
 			traffic(clickhousemigrate.TableRequestsByDayStatus, "day, workspace, service_id, status_class, status, error_class"),
-			usage(clickhousemigrate.TableConsumerUsageByDay, "day"))
+			usage(clickhousemigrate.TableConsumerUsageByDay, "day, workspace, consumer_id"))
 	}
 	var b strings.Builder
 	for _, q := range queries {

@@ -70,7 +70,7 @@ func TestChecksumsPinned(t *testing.T) {
 	migrationtest.Checksums(t, common(migs), map[string]string{
 		"001_init.sql":                        "852e6a25055421d4cc89b8083337d3c024cda3ff3606d917705c952f50363eb8",
 		"002_small_rollups.sql":               "18e201ce02377980b549e6ebfe056f9fa7f811e5c349fed816838d643945dc65",
-		"003_consumer_and_status_rollups.sql": "f0fc782df15d4cd89a8e72ba49a35911f152f735a192a41fbc168281bf9f20cb",
+		"003_consumer_and_status_rollups.sql": "fcc647d7713bcfd3cc3c2276165023f57381d3fb35a246eef304bd14f7c52945",
 	})
 }
 

@@ -203,19 +203,21 @@ func TestEveryDimensionAndMetricIsMapped(t *testing.T) {
 func TestPlanUsageReadsDaysForDailyUsage(t *testing.T) {
 	t0 := time.Date(2026, 3, 2, 5, 30, 0, 0, time.UTC)
 	for _, tc := range []struct {
-		per  time.Duration
-		want Table
+		per     time.Duration
+		service string
+		want    Table
 	}{
-		{0, UsageDay},
-		{query.Day, UsageDay},
-		{time.Hour, Usage},
+		{0, "", UsageDay},
+		{query.Day, "", UsageDay},
+		{time.Hour, "", Usage},
+		{query.Day, "s", Usage},
 	} {
-		q, err := query.UsageQuery{Filter: query.Filter{Workspace: "w"}, From: t0, To: t0.Add(30 * query.Day), Per: tc.per}.Normalize()
+		q, err := query.UsageQuery{Filter: query.Filter{Workspace: "w", ServiceID: tc.service}, From: t0, To: t0.Add(30 * query.Day), Per: tc.per}.Normalize()
 		if err != nil {
 			t.Fatal(err)
 		}
 		if got := PlanUsage(q); got != tc.want {
-			t.Errorf("usage per %v: %s, want %s", tc.per, got, tc.want)
+			t.Errorf("usage per %v, service %q: %s, want %s", tc.per, tc.service, got, tc.want)
 		}
 	}
 }

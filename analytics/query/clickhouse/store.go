@@ -602,9 +602,10 @@ func scanRecord(rows query.Rows) (logrecord.Record, error) {
 }
 
 // PlanUsage returns the table that serves a normalized usage query: the
-// daily one for whole days, which Normalize made a range per day.
+// daily one for whole days (Normalize made a range per day whole days)
+// unless it filters by service, which only the hourly one keeps.
 func PlanUsage(q query.UsageQuery) Table {
-	if q.Per%query.Day == 0 {
+	if q.Per%query.Day == 0 && q.ServiceID == "" {
 		return UsageDay
 	}
 	return Usage
