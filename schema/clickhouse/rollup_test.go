@@ -142,24 +142,8 @@ func TestRollupsFillFromInserts(t *testing.T) {
 
 	for _, table := range UsageTables {
 		t.Run("consumer usage in "+table, func(t *testing.T) {
-			r, err := conn.Query(ctx, "SELECT consumer_id, sum(requests), sum(billable_requests), sum(billing_units_total) FROM "+db+
-				"."+table+" GROUP BY consumer_id ORDER BY consumer_id")
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer r.Close()
-			var got []string
-			for r.Next() {
-				var (
-					c           string
-					n, billable uint64
-					units       int64
-				)
-				if err := r.Scan(&c, &n, &billable, &units); err != nil {
-					t.Fatal(err)
-				}
-				got = append(got, fmt.Sprintf("%s:%d/%d/%d", c, n, billable, units))
-			}
+			got := lines(t, conn, "SELECT concat(consumer_id, ':', toString(sum(requests)), '/', toString(sum(billable_requests)), '/', "+
+				"toString(sum(billing_units_total))) FROM "+db+"."+table+" GROUP BY consumer_id ORDER BY consumer_id")
 			// c0 and c2 get the even (billable) requests, 3 units each.
 			want := []string{"c0:25/25/75", "c1:25/0/0", "c2:25/25/75", "c3:25/0/0"}
 			if !reflect.DeepEqual(got, want) {
@@ -170,26 +154,10 @@ func TestRollupsFillFromInserts(t *testing.T) {
 
 	for _, table := range []string{TableRequestsByHourStatus, TableRequestsByDayStatus} {
 		t.Run("status codes in "+table, func(t *testing.T) {
-			r, err := conn.Query(ctx, "SELECT status_class, status, error_class, sumMerge(requests), sumMerge(errors) FROM "+db+
-				"."+table+" GROUP BY status_class, status, error_class ORDER BY status")
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer r.Close()
-			var got []string
-			for r.Next() {
-				var (
-					class    uint8
-					status   uint16
-					errClass string
-					n, errs  uint64
-				)
-				if err := r.Scan(&class, &status, &errClass, &n, &errs); err != nil {
-					t.Fatal(err)
-				}
-				got = append(got, fmt.Sprintf("%d/%d/%q:%d/%d", class, status, errClass, n, errs))
-			}
-			want := []string{`2/200/"":80/0`, `4/404/"no_route":10/10`, `5/503/"upstream_unavailable":10/10`}
+			got := lines(t, conn, "SELECT concat(toString(status_class), '/', toString(status), '/', error_class, ':', "+
+				"toString(sumMerge(requests)), '/', toString(sumMerge(errors))) FROM "+db+"."+table+
+				" GROUP BY status_class, status, error_class ORDER BY status")
+			want := []string{"2/200/:80/0", "4/404/no_route:10/10", "5/503/upstream_unavailable:10/10"}
 			if !reflect.DeepEqual(got, want) {
 				t.Fatalf("by status = %v; want %v", got, want)
 			}
@@ -197,26 +165,34 @@ func TestRollupsFillFromInserts(t *testing.T) {
 	}
 
 	t.Run("loaded offsets", func(t *testing.T) {
-		r, err := conn.Query(ctx, "SELECT kafka_partition, max(max_offset) FROM "+db+".loaded_offsets WHERE topic = 'topic' GROUP BY kafka_partition ORDER BY kafka_partition")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer r.Close()
-		var got []string
-		for r.Next() {
-			var (
-				p int32
-				o int64
-			)
-			if err := r.Scan(&p, &o); err != nil {
-				t.Fatal(err)
-			}
-			got = append(got, fmt.Sprintf("%d:%d", p, o))
-		}
+		got := lines(t, conn, "SELECT concat(toString(kafka_partition), ':', toString(max(max_offset))) FROM "+db+
+			".loaded_offsets WHERE topic = 'topic' GROUP BY kafka_partition ORDER BY kafka_partition")
 		if want := []string{"0:49", "1:49"}; !reflect.DeepEqual(got, want) {
 			t.Fatalf("loaded offsets = %v; want %v", got, want)
 		}
 	})
+}
+
+// lines returns the rows of a query that selects one string.
+func lines(t *testing.T, conn driver.Conn, query string) []string {
+	t.Helper()
+	r, err := conn.Query(t.Context(), query)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	var out []string
+	for r.Next() {
+		var line string
+		if err := r.Scan(&line); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, line)
+	}
+	if err := r.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
 
 func TestDropOlderThan(t *testing.T) {
