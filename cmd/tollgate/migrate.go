@@ -106,8 +106,8 @@ func runMigrateClickHouse(ctx context.Context, action string, args []string, std
 	log := newLogger(stderr, s.LogLevel).With("component", "migrate")
 	switch action {
 	case "up":
-		ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
-		defer cancel()
+		// No deadline: a migration that fills a new table from the stored
+		// requests runs for minutes on a large database (Ctrl-C stops it).
 		applied, err := clickhousemigrate.Up(ctx, conn, db, log)
 		if err != nil {
 			return fmt.Errorf("migrate clickhouse up on %s: %w", s.Pipeline.ClickHouseAddr, err)

@@ -99,13 +99,22 @@ func up(ctx context.Context, conn driver.Conn, db string, log *slog.Logger, migs
 			at := fmt.Sprintf("%d of %d", i+1, len(stmts))
 			// A backfill reads every stored request: minutes on a
 			// large table, so say what is running.
+			filling := ""
 			if f := strings.Fields(stmt); len(f) > 2 && f[0] == "INSERT" && f[1] == "INTO" {
+				filling = f[2]
 				log.Info("filling a new table from the stored requests; this takes minutes on a large table",
-					"migration", m.File, "statement", at, "table", f[2])
+					"migration", m.File, "statement", at, "table", filling)
 			}
 			stmtStart := time.Now()
 			if err := conn.Exec(ctx, stmt); err != nil {
-				return applied, fmt.Errorf("migrate clickhouse: %s statement %d (%s): %w", m.File, i+1, migration.FirstLine(stmt), err)
+				err = fmt.Errorf("migrate clickhouse: %s statement %d (%s): %w", m.File, i+1, migration.FirstLine(stmt), err)
+				if filling != "" {
+					// The fill skips a table that has rows, so that a
+					// re-run counts nothing twice; a fill cut short
+					// leaves some.
+					err = fmt.Errorf("%w; %s may be partly filled: run DROP TABLE %s and then up again", err, filling, filling)
+				}
+				return applied, err
 			}
 			if took := time.Since(stmtStart); took >= time.Second {
 				log.Info("statement done", "migration", m.File, "statement", at, "took", took.Round(time.Millisecond))

@@ -223,3 +223,19 @@ func TestUpSaysWhatItFills(t *testing.T) {
 		t.Errorf("Up says it fills %s, which 001 creates empty:\n%s", TableRequestsByMinute, out.String())
 	}
 }
+
+// TestUpFailedFillSaysWhatToDo: a fill cut short leaves rows that the
+// next run's fill would skip, so the error says which table to drop.
+func TestUpFailedFillSaysWhatToDo(t *testing.T) {
+	conn, db := testDB(t)
+	migs := []Migration{{Version: 1, Name: "fill", File: "001_fill.sql", Statements: []string{
+		"CREATE TABLE IF NOT EXISTS {database}.f (x UInt8) ENGINE = Memory",
+		"INSERT INTO {database}.f (x) SELECT no_such_column FROM system.one",
+	}}}
+	migs[0].Checksum = migration.Checksum(migs[0].Statements)
+	_, err := up(t.Context(), conn, db, nil, migs)
+	if err == nil || !strings.Contains(err.Error(), "001_fill.sql statement 2") ||
+		!strings.Contains(err.Error(), "run DROP TABLE "+db+".f and then up again") {
+		t.Fatalf("up = %v; want an error naming the statement and telling to drop %s.f", err, db)
+	}
+}
