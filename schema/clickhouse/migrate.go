@@ -102,8 +102,14 @@ func up(ctx context.Context, conn driver.Conn, db string, log *slog.Logger, migs
 			filling := ""
 			if f := strings.Fields(stmt); len(f) > 2 && f[0] == "INSERT" && f[1] == "INTO" {
 				filling = f[2]
-				log.Info("filling a new table from the stored requests; this takes minutes on a large table",
-					"migration", m.File, "statement", at, "table", filling)
+				var rows uint64
+				if err := conn.QueryRow(ctx, "SELECT count() FROM "+filling).Scan(&rows); err == nil && rows > 0 {
+					// The statement's own guard skips it.
+					log.Info("table already filled; not filling it again", "migration", m.File, "statement", at, "table", filling)
+				} else {
+					log.Info("filling a new table from the stored requests; this takes minutes on a large table",
+						"migration", m.File, "statement", at, "table", filling)
+				}
 			}
 			stmtStart := time.Now()
 			if err := conn.Exec(ctx, stmt); err != nil {

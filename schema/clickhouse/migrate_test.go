@@ -239,3 +239,35 @@ func TestUpFailedFillSaysWhatToDo(t *testing.T) {
 		t.Fatalf("up = %v; want an error naming the statement and telling to drop %s.f", err, db)
 	}
 }
+
+// TestUpSaysWhatItSkips: run again after a failure, the fills that had
+// finished are skipped by their guards, and Up says so rather than that
+// it fills them.
+func TestUpSaysWhatItSkips(t *testing.T) {
+	conn, db := testDB(t)
+	stmts := []string{
+		"CREATE TABLE IF NOT EXISTS {database}.src (x UInt8) ENGINE = Memory",
+		"INSERT INTO {database}.src (x) SELECT toUInt8(number) FROM system.numbers LIMIT 3",
+		"CREATE TABLE IF NOT EXISTS {database}.f (x UInt8) ENGINE = Memory",
+		"INSERT INTO {database}.f (x) SELECT x FROM {database}.src WHERE (SELECT count() FROM {database}.f) = 0",
+	}
+	migs := []Migration{{Version: 1, Name: "fill", File: "001_fill.sql", Statements: stmts}}
+	migs[0].Checksum = migration.Checksum(stmts)
+	if _, err := up(t.Context(), conn, db, nil, migs); err != nil {
+		t.Fatal(err)
+	}
+	// As if the run had failed after the fill: the migration is pending
+	// again under another version, with the table filled.
+	migs[0].Version, migs[0].File = 2, "002_fill.sql"
+	var out strings.Builder
+	if _, err := up(t.Context(), conn, db, slog.New(slog.NewTextHandler(&out, nil)), migs); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), `msg="table already filled; not filling it again" migration=002_fill.sql statement="4 of 4" table=`+db+".f") {
+		t.Errorf("Up did not say it skips %s.f:\n%s", db, out.String())
+	}
+	var n uint64
+	if err := conn.QueryRow(t.Context(), "SELECT count() FROM "+db+".f").Scan(&n); err != nil || n != 3 {
+		t.Errorf("%s.f holds %d rows (%v); want the 3 of the first fill", db, n, err)
+	}
+}
