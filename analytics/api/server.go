@@ -14,12 +14,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tollgate/tollgate/internal/bearer"
-
 	"github.com/julienschmidt/httprouter"
 
 	"github.com/tollgate/tollgate/analytics/query"
 	"github.com/tollgate/tollgate/gateway/validate"
+	"github.com/tollgate/tollgate/internal/bearer"
 )
 
 // Config is what the analytics API needs.

@@ -11,12 +11,11 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/tollgate/tollgate/internal/bearer"
-
 	"github.com/julienschmidt/httprouter"
 
 	"github.com/tollgate/tollgate/gateway/plugin"
 	"github.com/tollgate/tollgate/gateway/store"
+	"github.com/tollgate/tollgate/internal/bearer"
 	"github.com/tollgate/tollgate/internal/entity"
 )
 

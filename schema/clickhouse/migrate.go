@@ -99,9 +99,8 @@ func up(ctx context.Context, conn driver.Conn, db string, log *slog.Logger, migs
 			at := fmt.Sprintf("%d of %d", i+1, len(stmts))
 			// A backfill reads every stored request: minutes on a
 			// large table, so say what is running.
-			filling := ""
-			if f := strings.Fields(stmt); len(f) > 2 && f[0] == "INSERT" && f[1] == "INTO" {
-				filling = f[2]
+			filling := fillTarget(stmt)
+			if filling != "" {
 				var rows uint64
 				if err := conn.QueryRow(ctx, "SELECT count() FROM "+filling).Scan(&rows); err == nil && rows > 0 {
 					// The statement's own guard skips it.
@@ -215,4 +214,14 @@ func status(ctx context.Context, conn driver.Conn, db string, migs []Migration) 
 		return nil, fmt.Errorf("migrate clickhouse: %w", err)
 	}
 	return migration.Statuses(common(migs), recs), nil
+}
+
+// fillTarget returns the table a statement fills (INSERT INTO table …),
+// or "" for any other statement. The migrations' fills copy the stored
+// requests into a new table while it is empty (TestFillsAreGuarded).
+func fillTarget(stmt string) string {
+	if f := strings.Fields(stmt); len(f) > 2 && f[0] == "INSERT" && f[1] == "INTO" {
+		return f[2]
+	}
+	return ""
 }

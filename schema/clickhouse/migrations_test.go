@@ -94,13 +94,13 @@ func TestFillsAreGuarded(t *testing.T) {
 	fills := 0
 	for _, m := range migs {
 		for i, stmt := range m.Statements {
-			f := strings.Fields(stmt)
-			if len(f) < 3 || f[0] != "INSERT" {
+			table := fillTarget(stmt)
+			if table == "" {
 				continue
 			}
 			fills++
-			if guard := "WHERE (SELECT count() FROM " + f[2] + ") = 0"; !strings.Contains(stmt, guard) {
-				t.Errorf("%s statement %d fills %s without %q", m.File, i+1, f[2], guard)
+			if guard := "WHERE (SELECT count() FROM " + table + ") = 0"; !strings.Contains(stmt, guard) {
+				t.Errorf("%s statement %d fills %s without %q", m.File, i+1, table, guard)
 			}
 		}
 	}
