@@ -26,12 +26,9 @@ const DefaultReconcileSettle = 10 * time.Minute
 const mutationWait = 5 * time.Minute
 
 // rollup is a table that a materialized view fills from requests, and how
-// Reconcile counts and rebuilds it.
+// Reconcile rebuilds it.
 type rollup struct {
-	table  string
-	column string        // its time column
-	step   time.Duration // the time column's granularity: a minute, an hour or a day
-	count  string        // counts the requests in a group of its rows
+	clickhousemigrate.Rollup
 	// columns and rebuild come from the table's materialized view in the
 	// embedded migrations (rebuildQueries): the columns the view's SELECT
 	// names, in its order, and that SELECT reading {database}.requests
@@ -40,22 +37,18 @@ type rollup struct {
 	rebuild string
 }
 
+// rebuildStep is the period Reconcile rebuilds: whole hours, whole days
+// for the day rollups.
+func (ru rollup) rebuildStep() time.Duration { return max(ru.Step, time.Hour) }
+
 // rollups are the tables Reconcile checks, in the order it checks them.
-var rollups = []rollup{
-	{table: clickhousemigrate.TableRequestsByMinute, column: "minute", step: time.Minute, count: "sumMerge(requests)"},
-	{table: clickhousemigrate.TableRequestsByHour, column: "hour", step: time.Hour, count: "sumMerge(requests)"},
-	{table: clickhousemigrate.TableRequestsByHourWorkspace, column: "hour", step: time.Hour, count: "sumMerge(requests)"},
-	{table: clickhousemigrate.TableRequestsByHourService, column: "hour", step: time.Hour, count: "sumMerge(requests)"},
-	{table: clickhousemigrate.TableRequestsByHourRoute, column: "hour", step: time.Hour, count: "sumMerge(requests)"},
-	{table: clickhousemigrate.TableRequestsByDayService, column: "day", step: 24 * time.Hour, count: "sumMerge(requests)"},
-	{table: clickhousemigrate.TableRequestsByDayRoute, column: "day", step: 24 * time.Hour, count: "sumMerge(requests)"},
-	{table: clickhousemigrate.TableRequestsByHourConsumer, column: "hour", step: time.Hour, count: "sumMerge(requests)"},
-	{table: clickhousemigrate.TableRequestsByDayConsumer, column: "day", step: 24 * time.Hour, count: "sumMerge(requests)"},
-	{table: clickhousemigrate.TableRequestsByHourStatus, column: "hour", step: time.Hour, count: "sumMerge(requests)"},
-	{table: clickhousemigrate.TableRequestsByDayStatus, column: "day", step: 24 * time.Hour, count: "sumMerge(requests)"},
-	{table: clickhousemigrate.TableConsumerUsage, column: "hour", step: time.Hour, count: "sum(requests)"},
-	{table: clickhousemigrate.TableConsumerUsageByDay, column: "day", step: 24 * time.Hour, count: "sum(requests)"},
-}
+var rollups = func() []rollup {
+	out := make([]rollup, len(clickhousemigrate.Rollups))
+	for i, r := range clickhousemigrate.Rollups {
+		out[i] = rollup{Rollup: r}
+	}
+	return out
+}()
 
 // rebuildQueries returns rollups with their rebuild queries, derived once
 // from the migrations' view definitions so that a rebuild aggregates
@@ -96,19 +89,19 @@ func withRebuilds(rus []rollup, migs []clickhousemigrate.Migration) ([]rollup, e
 	out := slices.Clone(rus)
 	for i := range out {
 		ru := &out[i]
-		sel, ok := views[ru.table]
+		sel, ok := views[ru.Table]
 		if !ok {
-			return nil, fmt.Errorf("reconcile: no materialized view writes to %s", ru.table)
+			return nil, fmt.Errorf("reconcile: no materialized view writes to %s", ru.Table)
 		}
 		list, groupBy, ok := strings.Cut(sel, viewSource)
 		if !ok || strings.Contains(groupBy, viewSource) || !strings.HasPrefix(groupBy, "GROUP BY ") {
-			return nil, fmt.Errorf("reconcile: the view of %s does not read requests in a form a rebuild can restrict:\n%s", ru.table, sel)
+			return nil, fmt.Errorf("reconcile: the view of %s does not read requests in a form a rebuild can restrict:\n%s", ru.Table, sel)
 		}
 		var cols []string
 		for _, line := range strings.Split(strings.TrimPrefix(list, "SELECT\n"), "\n") {
 			c := selectedColumn.FindStringSubmatch(strings.TrimSpace(line))
 			if c == nil {
-				return nil, fmt.Errorf("reconcile: the view of %s: cannot tell the column of %q", ru.table, line)
+				return nil, fmt.Errorf("reconcile: the view of %s: cannot tell the column of %q", ru.Table, line)
 			}
 			cols = append(cols, c[1])
 		}
@@ -256,19 +249,19 @@ func (r *reconciler) day(ctx context.Context, day, lo, hi time.Time) error {
 	for _, ru := range r.rollups {
 		// A day rollup is checked once its whole day is settled and in
 		// the range: before, it holds records of hours not checked.
-		if ru.step == 24*time.Hour && !wholeDay {
+		if ru.Step == clickhousemigrate.Day && !wholeDay {
 			continue
 		}
-		got, err := r.counts(ctx, "SELECT "+ru.column+" AS t, toUInt64("+ru.count+") FROM "+r.db+"."+ru.table+
-			" WHERE "+timeRange(ru.column, lo, hi)+" GROUP BY t")
+		got, err := r.counts(ctx, "SELECT "+ru.Column+" AS t, toUInt64("+ru.Requests()+") FROM "+r.db+"."+ru.Table+
+			" WHERE "+timeRange(ru.Column, lo, hi)+" GROUP BY t")
 		if err != nil {
 			return err
 		}
 		want := raw
-		switch ru.step {
+		switch ru.Step {
 		case time.Hour:
 			want = rawHours
-		case 24 * time.Hour:
+		case clickhousemigrate.Day:
 			want = byDay(raw)
 		}
 		bad := map[time.Time]bool{}
@@ -276,10 +269,10 @@ func (r *reconciler) day(ctx context.Context, day, lo, hi time.Time) error {
 			if want[t] == got[t] {
 				continue
 			}
-			m := Mismatch{Period: Period{Table: ru.table, Start: t, Length: ru.step}, Raw: want[t], Rollup: got[t]}
+			m := Mismatch{Period: Period{Table: ru.Table, Start: t, Length: ru.Step}, Raw: want[t], Rollup: got[t]}
 			r.rep.Mismatches = append(r.rep.Mismatches, m)
-			r.log.Warn("rollup count differs from the raw table", "table", ru.table, "period", t, "length", ru.step, "raw", m.Raw, "rollup", m.Rollup)
-			bad[t.Truncate(max(ru.step, time.Hour))] = true
+			r.log.Warn("rollup count differs from the raw table", "table", ru.Table, "period", t, "length", ru.Step, "raw", m.Raw, "rollup", m.Rollup)
+			bad[t.Truncate(ru.rebuildStep())] = true
 		}
 		if len(bad) == 0 {
 			continue
@@ -294,14 +287,14 @@ func (r *reconciler) day(ctx context.Context, day, lo, hi time.Time) error {
 		hours := sortedKeys(bad)
 		if *rawDay == 0 {
 			for _, h := range hours {
-				r.rep.Skipped = append(r.rep.Skipped, Period{Table: ru.table, Start: h, Length: max(ru.step, time.Hour)})
+				r.rep.Skipped = append(r.rep.Skipped, Period{Table: ru.Table, Start: h, Length: ru.rebuildStep()})
 			}
-			r.log.Warn("not rebuilding a rollup for a day without raw rows (dropped by retention?)", "table", ru.table, "day", day.Format(time.DateOnly))
+			r.log.Warn("not rebuilding a rollup for a day without raw rows (dropped by retention?)", "table", ru.Table, "day", day.Format(time.DateOnly))
 			continue
 		}
 		// One delete and one insert per run of consecutive hours (or
 		// days): a mutation rewrites every part it touches.
-		step := max(ru.step, time.Hour)
+		step := ru.rebuildStep()
 		for len(hours) > 0 {
 			n := 1
 			for n < len(hours) && hours[n].Equal(hours[n-1].Add(step)) {
@@ -319,16 +312,16 @@ func (r *reconciler) day(ctx context.Context, day, lo, hi time.Time) error {
 // rebuild replaces the rows of ru in the hours [lo, hi) with what its view
 // would write from requests FINAL.
 func (r *reconciler) rebuild(ctx context.Context, ru rollup, lo, hi time.Time, rawHours map[time.Time]uint64) error {
-	table := r.db + "." + ru.table
-	if err := r.conn.Exec(ctx, "ALTER TABLE "+table+" DELETE WHERE "+timeRange(ru.column, lo, hi)); err != nil {
+	table := r.db + "." + ru.Table
+	if err := r.conn.Exec(ctx, "ALTER TABLE "+table+" DELETE WHERE "+timeRange(ru.Column, lo, hi)); err != nil {
 		return fmt.Errorf("reconcile: delete %s [%s, %s): %w", table, lo.Format(time.RFC3339), hi.Format(time.RFC3339), err)
 	}
-	if err := r.waitMutations(ctx, ru.table); err != nil {
+	if err := r.waitMutations(ctx, ru.Table); err != nil {
 		return err
 	}
 	// Another Reconcile may have rebuilt these hours meanwhile: inserting
 	// again would count them twice.
-	n, err := r.count(ctx, "SELECT toUInt64("+ru.count+") FROM "+table+" WHERE "+timeRange(ru.column, lo, hi))
+	n, err := r.count(ctx, "SELECT toUInt64("+ru.Requests()+") FROM "+table+" WHERE "+timeRange(ru.Column, lo, hi))
 	if err != nil {
 		return err
 	}
@@ -337,7 +330,7 @@ func (r *reconciler) rebuild(ctx context.Context, ru rollup, lo, hi time.Time, r
 		want += rawHours[h]
 	}
 	if n != 0 && n == want {
-		r.log.Info("rollup already rebuilt", "table", ru.table, "from", lo, "to", hi)
+		r.log.Info("rollup already rebuilt", "table", ru.Table, "from", lo, "to", hi)
 		return nil
 	}
 	q := strings.ReplaceAll(ru.rebuild, clickhousemigrate.DatabasePlaceholder, r.db)
@@ -345,11 +338,11 @@ func (r *reconciler) rebuild(ctx context.Context, ru rollup, lo, hi time.Time, r
 	if err := r.conn.Exec(ctx, "INSERT INTO "+table+" ("+ru.columns+") "+q); err != nil {
 		return fmt.Errorf("reconcile: rebuild %s [%s, %s): %w", table, lo.Format(time.RFC3339), hi.Format(time.RFC3339), err)
 	}
-	step := max(ru.step, time.Hour)
+	step := ru.rebuildStep()
 	for h := lo; h.Before(hi); h = h.Add(step) {
-		r.rep.Rebuilt = append(r.rep.Rebuilt, Period{Table: ru.table, Start: h, Length: step})
+		r.rep.Rebuilt = append(r.rep.Rebuilt, Period{Table: ru.Table, Start: h, Length: step})
 	}
-	r.log.Info("rebuilt rollup from the raw table", "table", ru.table, "from", lo, "to", hi)
+	r.log.Info("rebuilt rollup from the raw table", "table", ru.Table, "from", lo, "to", hi)
 	return nil
 }
 

@@ -424,21 +424,21 @@ func TestRebuildQueries(t *testing.T) {
 	}
 	usage := rus[len(rus)-2]
 	if got, want := usage.columns, "hour, workspace, consumer_id, service_id, requests, billable_requests, billing_units_total"; got != want {
-		t.Errorf("columns of %s = %q, want %q", usage.table, got, want)
+		t.Errorf("columns of %s = %q, want %q", usage.Table, got, want)
 	}
 	for _, ru := range rus {
-		if ru.table == clickhousemigrate.TableRequestsByDayRoute && !strings.Contains(ru.rebuild, "toStartOfDay(started_at) AS day,") {
-			t.Errorf("rebuild of %s does not aggregate by day:\n%s", ru.table, ru.rebuild)
+		if ru.Table == clickhousemigrate.TableRequestsByDayRoute && !strings.Contains(ru.rebuild, "toStartOfDay(started_at) AS day,") {
+			t.Errorf("rebuild of %s does not aggregate by day:\n%s", ru.Table, ru.rebuild)
 		}
 	}
 	if !strings.Contains(rus[0].rebuild, "\nFROM {database}.requests FINAL\n{where}\nGROUP BY minute,") {
-		t.Errorf("rebuild of %s does not read requests FINAL {where}:\n%s", rus[0].table, rus[0].rebuild)
+		t.Errorf("rebuild of %s does not read requests FINAL {where}:\n%s", rus[0].Table, rus[0].rebuild)
 	}
 
 	view := func(sql string) []clickhousemigrate.Migration {
 		return []clickhousemigrate.Migration{{File: "001_init.sql", Statements: []string{sql}}}
 	}
-	ru := []rollup{{table: "r"}}
+	ru := []rollup{{Rollup: clickhousemigrate.Rollup{Table: "r"}}}
 	for _, tc := range []struct {
 		name string
 		migs []clickhousemigrate.Migration
@@ -470,8 +470,8 @@ func TestRebuildQueries(t *testing.T) {
 var dayTables = func() []string {
 	var out []string
 	for _, ru := range rollups {
-		if ru.step == 24*time.Hour {
-			out = append(out, ru.table)
+		if ru.Step == clickhousemigrate.Day {
+			out = append(out, ru.Table)
 		}
 	}
 	return out

@@ -206,15 +206,17 @@ func checkRange(p *problems, from, to time.Time) (time.Time, time.Time) {
 	return from, to
 }
 
-// floor rounds t down to a multiple of d since the epoch (UTC).
-func floor(t time.Time, d time.Duration) time.Time {
+// Floor rounds t down to a multiple of d since the epoch (UTC days for a
+// day).
+func Floor(t time.Time, d time.Duration) time.Time {
 	s, ds := t.Unix(), int64(d/time.Second)
 	return time.Unix(s-s%ds, 0).UTC()
 }
 
-// ceil rounds t up to a multiple of d since the epoch (UTC).
-func ceil(t time.Time, d time.Duration) time.Time {
-	f := floor(t, d)
+// Ceil rounds t up to a multiple of d since the epoch (UTC days for a
+// day).
+func Ceil(t time.Time, d time.Duration) time.Time {
+	f := Floor(t, d)
 	if f.Equal(t) {
 		return f
 	}
@@ -222,7 +224,7 @@ func ceil(t time.Time, d time.Duration) time.Time {
 }
 
 // Aligned says whether t is a multiple of d since the epoch.
-func Aligned(t time.Time, d time.Duration) bool { return floor(t, d).Equal(t) }
+func Aligned(t time.Time, d time.Duration) bool { return Floor(t, d).Equal(t) }
 
 func validBucket(b time.Duration) bool {
 	for _, v := range Buckets {
@@ -275,11 +277,11 @@ func (q SeriesQuery) Normalize() (SeriesQuery, error) {
 		p.add("bucket", "%s is not one of %s", formatDuration(q.Bucket), bucketNames())
 		return q, p.err()
 	}
-	q.From, q.To = floor(from, q.Bucket), ceil(to, q.Bucket)
+	q.From, q.To = Floor(from, q.Bucket), Ceil(to, q.Bucket)
 	if n := int(q.To.Sub(q.From) / q.Bucket); n > MaxPoints {
 		coarser := "none is coarse enough"
 		for _, b := range Buckets {
-			if int(ceil(to, b).Sub(floor(from, b))/b) <= MaxPoints {
+			if int(Ceil(to, b).Sub(Floor(from, b))/b) <= MaxPoints {
 				coarser = "use " + FormatBucket(b) + " or coarser"
 				break
 			}
@@ -382,7 +384,7 @@ func (q UsageQuery) Normalize() (UsageQuery, error) {
 	if len(p) > 0 {
 		return q, p.err()
 	}
-	q.From, q.To = floor(from, q.Per), ceil(to, q.Per)
+	q.From, q.To = Floor(from, q.Per), Ceil(to, q.Per)
 	if n := int(q.To.Sub(q.From) / q.Per); n > MaxPoints {
 		p.add("per", "%s over %s makes %d periods, more than %d: use 1d", FormatBucket(q.Per),
 			formatDuration(to.Sub(from)), n, MaxPoints)

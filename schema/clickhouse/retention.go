@@ -13,51 +13,13 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 )
 
-// Tables by role, for DropOlderThan and for readers that want the names.
-const (
-	TableRequests         = "requests"
-	TableRequestsByMinute = "requests_by_minute"
-	TableRequestsByHour   = "requests_by_hour"
-	TableConsumerUsage    = "consumer_usage_by_hour"
-	TableLoadedOffsets    = "loaded_offsets"
-
-	// The smaller traffic rollups of 002_small_rollups.sql.
-	TableRequestsByHourWorkspace = "requests_by_hour_workspace"
-	TableRequestsByHourService   = "requests_by_hour_service"
-	TableRequestsByHourRoute     = "requests_by_hour_route"
-	TableRequestsByDayService    = "requests_by_day_service"
-	TableRequestsByDayRoute      = "requests_by_day_route"
-
-	// The consumer and status rollups and daily usage of
-	// 003_consumer_and_status_rollups.sql.
-	TableRequestsByHourConsumer = "requests_by_hour_consumer"
-	TableRequestsByDayConsumer  = "requests_by_day_consumer"
-	TableRequestsByHourStatus   = "requests_by_hour_status"
-	TableRequestsByDayStatus    = "requests_by_day_status"
-	TableConsumerUsageByDay     = "consumer_usage_by_day"
-)
-
-// UsageTables are the billing usage tables, which DropOlderThan trims
-// only when they are named.
-var UsageTables = []string{TableConsumerUsage, TableConsumerUsageByDay}
-
-// TrafficTables are the tables DropOlderThan trims when it is given none:
-// the raw records and the traffic rollups. Billing usage is kept longer
-// and is trimmed only when named.
-var TrafficTables = []string{
-	TableRequests, TableRequestsByMinute, TableRequestsByHour,
-	TableRequestsByHourWorkspace, TableRequestsByHourService, TableRequestsByHourRoute,
-	TableRequestsByDayService, TableRequestsByDayRoute,
-	TableRequestsByHourConsumer, TableRequestsByDayConsumer, TableRequestsByHourStatus, TableRequestsByDayStatus,
-}
-
 // droppable are the tables partitioned by day; loaded_offsets is not
 // among them, so that no retention setting can make the collector forget
 // what it loaded.
 var droppable = func() map[string]bool {
-	m := map[string]bool{}
-	for _, t := range append(slices.Clone(TrafficTables), UsageTables...) {
-		m[t] = true
+	m := map[string]bool{TableRequests: true}
+	for _, r := range Rollups {
+		m[r.Table] = true
 	}
 	return m
 }()

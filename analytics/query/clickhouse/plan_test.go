@@ -2,6 +2,7 @@ package clickhouse
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -189,8 +190,8 @@ func TestEveryDimensionAndMetricIsMapped(t *testing.T) {
 		}
 	}
 	for _, r := range rollups {
-		if timeColumn[r.table] == "" {
-			t.Errorf("rollup %s has no time column", r.table)
+		if timeColumn[r.table] == "" || !slices.Contains(steps, periodOf[r.table]) {
+			t.Errorf("rollup %s has no time column or a period the planner does not read (%v)", r.table, periodOf[r.table])
 		}
 	}
 	for _, tb := range []Table{Raw, Usage, UsageDay} {

@@ -76,26 +76,25 @@ const (
 	keyStatus // the status code and the error class
 )
 
-// rollups are the traffic rollups, by the length of their time column's
-// periods and, within one length, smallest first: a query reads the first
-// that keeps what it filters and groups by. Fewer keys mean fewer rows, and
-// above all fewer t-digests to merge, which is what long ranges pay for.
+// rollups are the traffic rollups with their keys, smallest first among
+// those of one period length: a query reads the first that keeps
+// what it filters and groups by. Fewer keys mean fewer rows, and above all
+// fewer t-digests to merge, which is what long ranges pay for.
 var rollups = []struct {
-	step  time.Duration
 	table Table
 	keys  keys
 }{
-	{query.Day, DayService, keyService},
-	{query.Day, DayConsumer, keyConsumer},
-	{query.Day, DayStatus, keyService | keyStatus},
-	{query.Day, DayRoute, keyService | keyRoute},
-	{time.Hour, HourWorkspace, 0},
-	{time.Hour, HourService, keyService},
-	{time.Hour, HourConsumer, keyConsumer},
-	{time.Hour, HourStatus, keyService | keyStatus},
-	{time.Hour, HourRoute, keyService | keyRoute},
-	{time.Hour, Hour, keyService | keyRoute | keyConsumer},
-	{time.Minute, Minute, keyService | keyRoute | keyConsumer},
+	{DayService, keyService},
+	{DayConsumer, keyConsumer},
+	{DayStatus, keyService | keyStatus},
+	{DayRoute, keyService | keyRoute},
+	{HourWorkspace, 0},
+	{HourService, keyService},
+	{HourConsumer, keyConsumer},
+	{HourStatus, keyService | keyStatus},
+	{HourRoute, keyService | keyRoute},
+	{Hour, keyService | keyRoute | keyConsumer},
+	{Minute, keyService | keyRoute | keyConsumer},
 }
 
 // steps are the rollups' period lengths, longest first.
@@ -119,11 +118,11 @@ func needs(f query.Filter, by query.Dimension) keys {
 	return k
 }
 
-// rollup returns the smallest rollup of periods of step that keeps need,
+// rollup returns the smallest rollup of periods of length d that keeps need,
 // or "" when none does.
-func rollup(step time.Duration, need keys) Table {
+func rollup(d time.Duration, need keys) Table {
 	for _, r := range rollups {
-		if r.step == step && r.keys&need == need {
+		if periodOf[r.table] == d && r.keys&need == need {
 			return r.table
 		}
 	}
@@ -209,7 +208,7 @@ func PlanGroups(f query.Filter, from, to time.Time, by query.Dimension, gateway 
 			break
 		}
 		next := levels[i+1].step
-		in, out := ceil(lo, next), floor(hi, next)
+		in, out := query.Ceil(lo, next), query.Floor(hi, next)
 		if !in.Before(out) {
 			head = append(head, Part{l.table, lo, hi})
 			break
@@ -225,26 +224,23 @@ func PlanGroups(f query.Filter, from, to time.Time, by query.Dimension, gateway 
 	return append(head, tail...)
 }
 
-// floor and ceil round t down and up to a multiple of d since the Unix
-// epoch (UTC days for a day), as query.Aligned checks.
-func floor(t time.Time, d time.Duration) time.Time {
-	s, ds := t.Unix(), int64(d/time.Second)
-	return time.Unix(s-s%ds, 0).UTC()
-}
-
-func ceil(t time.Time, d time.Duration) time.Time {
-	if f := floor(t, d); f.Before(t) {
-		return f.Add(d)
-	}
-	return t
-}
-
 // timeColumn is each table's time column, which also prunes partitions.
-var timeColumn = map[Table]string{
-	Raw: "started_at", Minute: "minute", Hour: "hour", HourWorkspace: "hour", HourService: "hour",
-	HourRoute: "hour", DayService: "day", DayRoute: "day", HourConsumer: "hour", DayConsumer: "day",
-	HourStatus: "hour", DayStatus: "day", Usage: "hour", UsageDay: "day",
-}
+var timeColumn = func() map[Table]string {
+	m := map[Table]string{Raw: "started_at"}
+	for _, r := range clickhousemigrate.Rollups {
+		m[Table(r.Table)] = r.Column
+	}
+	return m
+}()
+
+// periodOf is the length of a rollup's periods.
+var periodOf = func() map[Table]time.Duration {
+	m := map[Table]time.Duration{}
+	for _, r := range clickhousemigrate.Rollups {
+		m[Table(r.Table)] = r.Step
+	}
+	return m
+}()
 
 // keyColumn maps a dimension to its expression in the raw table and in
 // the traffic rollups (empty where the rollups lack it; the planner sends
@@ -275,50 +271,56 @@ var orderExpr = map[query.Metric]string{
 // must name the same: p50, p95 and p99 are the 1st, 3rd and 4th.
 const levels = "0.5, 0.9, 0.95, 0.99"
 
-// metricsSelect returns the metric columns of a SELECT from t. Aliases
-// never reuse a column name (18.16 rejects that) and everything is cast
-// to the type Scan receives: quantiles are Float32 on 18.16.
-func metricsSelect(t Table, gateway bool) string {
+// counterSelect returns the counters of a SELECT from t, metricsSelect's
+// first columns: what ordering keys by a counter reads, without the
+// t-digests. Aliases never reuse a column name (18.16 rejects that) and
+// everything is cast to the type Scan receives.
+func counterSelect(t Table) string {
 	if t == Raw {
-		s := "toInt64(count()) AS m_requests, " +
+		return "toInt64(count()) AS m_requests, " +
 			"toInt64(countIf(status >= 400 AND status < 500)) AS m_4xx, " +
 			"toInt64(countIf(status >= 500)) AS m_5xx, " +
-			"toInt64(sum(request_bytes)) AS m_in, toInt64(sum(response_bytes)) AS m_out, " +
-			"arrayMap(x -> toFloat64(x), quantilesTDigest(" + levels + ")(latency_total_ms)) AS m_total, " +
-			"arrayMap(x -> toFloat64(x), quantilesTDigest(" + levels + ")(latency_upstream_ms)) AS m_upstream"
-		if gateway {
-			s += ", arrayMap(x -> toFloat64(x), quantilesTDigest(" + levels + ")(latency_gateway_ms)) AS m_gateway"
-		}
-		return s
+			"toInt64(sum(request_bytes)) AS m_in, toInt64(sum(response_bytes)) AS m_out"
 	}
 	return "toInt64(sumMerge(requests)) AS m_requests, " +
 		"toInt64(sumMerge(errors)) - toInt64(sumMerge(server_errors)) AS m_4xx, " +
 		"toInt64(sumMerge(server_errors)) AS m_5xx, " +
-		"toInt64(sumMerge(request_bytes_total)) AS m_in, toInt64(sumMerge(response_bytes_total)) AS m_out, " +
-		"arrayMap(x -> toFloat64(x), quantilesTDigestMerge(" + levels + ")(latency_total)) AS m_total, " +
-		"arrayMap(x -> toFloat64(x), quantilesTDigestMerge(" + levels + ")(latency_upstream)) AS m_upstream"
+		"toInt64(sumMerge(request_bytes_total)) AS m_in, toInt64(sumMerge(response_bytes_total)) AS m_out"
 }
 
-// rawStates are the raw table's records aggregated into the rollups'
-// state columns, with their names and types: what a view writes. A split
-// range reads them beside a rollup's columns (UNION ALL) and merges both
-// with metricsSelect. The latency columns are Float64, as the rollups'
-// t-digests are.
-const rawStates = "sumState(toUInt64(1)) AS requests, sumState(toUInt64(status >= 400)) AS errors, " +
-	"sumState(toUInt64(status >= 500)) AS server_errors, " +
-	"sumState(request_bytes) AS request_bytes_total, sumState(response_bytes) AS response_bytes_total, " +
-	"quantilesTDigestState(" + levels + ")(latency_total_ms) AS latency_total, " +
-	"quantilesTDigestState(" + levels + ")(latency_upstream_ms) AS latency_upstream"
+// metricsSelect returns the metric columns of a SELECT from t: the
+// counters, then the latency percentiles (Float32 on 18.16, cast).
+func metricsSelect(t Table, gateway bool) string {
+	quantiles := func(f, column, alias string) string {
+		return ", arrayMap(x -> toFloat64(x), " + f + "(" + levels + ")(" + column + ")) AS " + alias
+	}
+	if t == Raw {
+		s := counterSelect(t) + quantiles("quantilesTDigest", "latency_total_ms", "m_total") +
+			quantiles("quantilesTDigest", "latency_upstream_ms", "m_upstream")
+		if gateway {
+			s += quantiles("quantilesTDigest", "latency_gateway_ms", "m_gateway")
+		}
+		return s
+	}
+	return counterSelect(t) + quantiles("quantilesTDigestMerge", "latency_total", "m_total") +
+		quantiles("quantilesTDigestMerge", "latency_upstream", "m_upstream")
+}
 
-// rollupStates are the rollups' state columns that metricsSelect merges.
-const rollupStates = "requests, errors, server_errors, request_bytes_total, response_bytes_total, latency_total, latency_upstream"
-
-// rawCounterStates and rollupCounterStates are the states counterSelect
-// merges: what ordering keys by a counter reads.
+// The state columns a split range reads from each part, in a UNION ALL,
+// and merges with metricsSelect (counterSelect): the rollups' own, and the
+// raw table's records aggregated into the same names and types, as a view
+// writes them (the latency columns are Float64, as the rollups'
+// t-digests are). The counter states alone are what ordering keys by a
+// counter reads.
 const (
 	rawCounterStates = "sumState(toUInt64(1)) AS requests, sumState(toUInt64(status >= 400)) AS errors, " +
-		"sumState(toUInt64(status >= 500)) AS server_errors, sumState(response_bytes) AS response_bytes_total"
-	rollupCounterStates = "requests, errors, server_errors, response_bytes_total"
+		"sumState(toUInt64(status >= 500)) AS server_errors, " +
+		"sumState(request_bytes) AS request_bytes_total, sumState(response_bytes) AS response_bytes_total"
+	rawStates = rawCounterStates + ", " +
+		"quantilesTDigestState(" + levels + ")(latency_total_ms) AS latency_total, " +
+		"quantilesTDigestState(" + levels + ")(latency_upstream_ms) AS latency_upstream"
+	rollupCounterStates = "requests, errors, server_errors, request_bytes_total, response_bytes_total"
+	rollupStates        = rollupCounterStates + ", latency_total, latency_upstream"
 )
 
 // scanMetrics receives metricsSelect's columns after the key.
@@ -442,35 +444,14 @@ func leadersFirst(parts []Part, q query.GroupQuery) bool {
 		!(len(parts) == 1 && parts[0].Table == Raw)
 }
 
-// counterSelect is metricsSelect's counters alone, with the same aliases,
-// for ordering keys without reading the t-digests.
-func counterSelect(t Table) string {
-	if t == Raw {
-		return "toInt64(count()) AS m_requests, " +
-			"toInt64(countIf(status >= 400 AND status < 500)) AS m_4xx, " +
-			"toInt64(countIf(status >= 500)) AS m_5xx, " +
-			"toInt64(sum(response_bytes)) AS m_out"
-	}
-	return "toInt64(sumMerge(requests)) AS m_requests, " +
-		"toInt64(sumMerge(errors)) - toInt64(sumMerge(server_errors)) AS m_4xx, " +
-		"toInt64(sumMerge(server_errors)) AS m_5xx, " +
-		"toInt64(sumMerge(response_bytes_total)) AS m_out"
-}
-
 // groupStatement returns the statement of a grouped query over parts and
 // its arguments: with keys, only for those keys; with leaders, only the
 // keys, ordered, from the counters.
 func (s *Store) groupStatement(parts []Part, q query.GroupQuery, keys []any, leaders bool) (string, []any) {
-	order := " GROUP BY k_key ORDER BY " + orderExpr[q.OrderBy] + " DESC, k_key ASC LIMIT ?"
-	head := func(t Table) string {
-		if leaders {
-			return "SELECT k_key FROM (SELECT " + groupKey(t, q.By) + " AS k_key, " + counterSelect(t)
-		}
-		return "SELECT " + groupKey(t, q.By) + " AS k_key, " + metricsSelect(t, q.GatewayLatency)
-	}
-	tail := ""
+	sel, rawSt, rollupSt := metricsSelect, rawStates, rollupStates
 	if leaders {
-		tail = ")"
+		sel = func(t Table, _ bool) string { return counterSelect(t) }
+		rawSt, rollupSt = rawCounterStates, rollupCounterStates
 	}
 	// partWhere is a part's WHERE, restricted to keys when there are.
 	partWhere := func(p Part) (string, []any) {
@@ -486,36 +467,32 @@ func (s *Store) groupStatement(parts []Part, q query.GroupQuery, keys []any, lea
 		args []any
 	)
 	if len(parts) == 1 {
-		t := parts[0].Table
-		w, wargs := partWhere(parts[0])
-		stmt = head(t) + " FROM " + s.from(t) + " WHERE " + w + order + tail
+		p := parts[0]
+		w, wargs := partWhere(p)
+		stmt = "SELECT " + groupKey(p.Table, q.By) + " AS k_key, " + sel(p.Table, q.GatewayLatency) +
+			" FROM " + s.from(p.Table) + " WHERE " + w
 		args = wargs
 	} else {
 		var b strings.Builder
-		if leaders {
-			b.WriteString("SELECT k_key FROM (SELECT k_key, " + counterSelect(Hour) + " FROM (")
-		} else {
-			b.WriteString("SELECT k_key, " + metricsSelect(Hour, false) + " FROM (")
-		}
 		for i, p := range parts {
 			if i > 0 {
 				b.WriteString(" UNION ALL ")
 			}
 			w, wargs := partWhere(p)
 			args = append(args, wargs...)
-			raw, rollup := rawStates, rollupStates
-			if leaders {
-				raw, rollup = rawCounterStates, rollupCounterStates
-			}
 			b.WriteString("SELECT " + groupKey(p.Table, q.By) + " AS k_key, ")
 			if p.Table == Raw {
-				b.WriteString(raw + " FROM " + s.from(p.Table) + " WHERE " + w + " GROUP BY k_key")
+				b.WriteString(rawSt + " FROM " + s.from(p.Table) + " WHERE " + w + " GROUP BY k_key")
 			} else {
-				b.WriteString(rollup + " FROM " + s.from(p.Table) + " WHERE " + w)
+				b.WriteString(rollupSt + " FROM " + s.from(p.Table) + " WHERE " + w)
 			}
 		}
-		b.WriteString(")" + order + tail)
-		stmt = b.String()
+		// The parts' states have the rollups' columns.
+		stmt = "SELECT k_key, " + sel(Hour, false) + " FROM (" + b.String() + ")"
+	}
+	stmt += " GROUP BY k_key ORDER BY " + orderExpr[q.OrderBy] + " DESC, k_key ASC LIMIT ?"
+	if leaders {
+		stmt = "SELECT k_key FROM (" + stmt + ")"
 	}
 	return stmt, append(args, q.Limit)
 }
@@ -580,8 +557,9 @@ func (s *Store) recent(ctx context.Context, q query.RecentQuery, from time.Time)
 		" AND started_at_ms >= (SELECT min(started_at_ms) FROM (SELECT started_at_ms FROM " + s.from(Raw) + " WHERE " + w +
 		" ORDER BY started_at_ms DESC, request_id DESC LIMIT 1 BY request_id LIMIT ?))" +
 		" ORDER BY started_at_ms DESC, request_id DESC LIMIT 1 BY request_id LIMIT ?"
-	args = append(append(args, args...), q.Limit)
-	rows, err := s.conn.Query(ctx, stmt, append(args, q.Limit)...)
+	// The WHERE twice, then the subquery's limit and the statement's.
+	args = append(args, args...)
+	rows, err := s.conn.Query(ctx, stmt, append(args, q.Limit, q.Limit)...)
 	if err != nil {
 		return nil, fmt.Errorf("recent requests: %w", err)
 	}

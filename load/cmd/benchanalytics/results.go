@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/tollgate/tollgate/load/benchrig"
+	clickhousemigrate "github.com/tollgate/tollgate/schema/clickhouse"
 )
 
 // printResults prints the table of cases: what each read and how long it
@@ -73,21 +74,9 @@ func (b *bench) printCounts(ctx context.Context, m seedMarker) error {
 	type table struct {
 		name, requests string // requests: what sums the requests the rows stand for
 	}
-	tables := []table{
-		{"requests", "count()"},
-		{"requests_by_minute", "sumMerge(requests)"},
-		{"requests_by_hour", "sumMerge(requests)"},
-		{"requests_by_hour_workspace", "sumMerge(requests)"},
-		{"requests_by_hour_service", "sumMerge(requests)"},
-		{"requests_by_hour_route", "sumMerge(requests)"},
-		{"requests_by_day_service", "sumMerge(requests)"},
-		{"requests_by_day_route", "sumMerge(requests)"},
-		{"requests_by_hour_consumer", "sumMerge(requests)"},
-		{"requests_by_day_consumer", "sumMerge(requests)"},
-		{"requests_by_hour_status", "sumMerge(requests)"},
-		{"requests_by_day_status", "sumMerge(requests)"},
-		{"consumer_usage_by_hour", "sum(requests)"},
-		{"consumer_usage_by_day", "sum(requests)"},
+	tables := []table{{clickhousemigrate.TableRequests, "count()"}}
+	for _, r := range clickhousemigrate.Rollups {
+		tables = append(tables, table{r.Table, r.Requests()})
 	}
 	rows := [][]string{{"table", "rows", "requests", "rows/request", "active parts", "on disk MB"}}
 	var raw uint64
@@ -105,7 +94,7 @@ func (b *bench) printCounts(ctx context.Context, m seedMarker) error {
 			database, t.name).Scan(&parts, &bytes); err != nil {
 			return fmt.Errorf("parts of %s: %w", t.name, err)
 		}
-		if t.name == "requests" {
+		if t.name == clickhousemigrate.TableRequests {
 			raw = n
 		}
 		rows = append(rows, []string{t.name, commas(int64(n)), commas(int64(reqs)),

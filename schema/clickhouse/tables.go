@@ -1,0 +1,89 @@
+package clickhousemigrate
+
+import "time"
+
+// Tables by role, for DropOlderThan and for readers that want the names.
+const (
+	TableRequests         = "requests"
+	TableRequestsByMinute = "requests_by_minute"
+	TableRequestsByHour   = "requests_by_hour"
+	TableConsumerUsage    = "consumer_usage_by_hour"
+	TableLoadedOffsets    = "loaded_offsets"
+
+	// The smaller traffic rollups of 002_small_rollups.sql.
+	TableRequestsByHourWorkspace = "requests_by_hour_workspace"
+	TableRequestsByHourService   = "requests_by_hour_service"
+	TableRequestsByHourRoute     = "requests_by_hour_route"
+	TableRequestsByDayService    = "requests_by_day_service"
+	TableRequestsByDayRoute      = "requests_by_day_route"
+
+	// The consumer and status rollups and daily usage of
+	// 003_consumer_and_status_rollups.sql.
+	TableRequestsByHourConsumer = "requests_by_hour_consumer"
+	TableRequestsByDayConsumer  = "requests_by_day_consumer"
+	TableRequestsByHourStatus   = "requests_by_hour_status"
+	TableRequestsByDayStatus    = "requests_by_day_status"
+	TableConsumerUsageByDay     = "consumer_usage_by_day"
+)
+
+// Rollup is a table that a materialized view fills from requests, each
+// row standing for the requests of one period of its time column.
+type Rollup struct {
+	Table  string
+	Column string        // its time column: minute, hour or day
+	Step   time.Duration // the length of the time column's periods
+	// Usage says it is a billing usage table, a SummingMergeTree of
+	// plain counters (read with sum), rather than a traffic rollup of
+	// aggregate states (read with sumMerge and the like).
+	Usage bool
+}
+
+// Requests is the expression that counts the requests a group of the
+// rollup's rows stands for.
+func (r Rollup) Requests() string {
+	if r.Usage {
+		return "sum(requests)"
+	}
+	return "sumMerge(requests)"
+}
+
+// Day is the period of the day rollups: a UTC day.
+const Day = 24 * time.Hour
+
+// Rollups are every rollup of the migrations, traffic first, in the
+// order the collector's reconcile checks them.
+var Rollups = []Rollup{
+	{Table: TableRequestsByMinute, Column: "minute", Step: time.Minute},
+	{Table: TableRequestsByHour, Column: "hour", Step: time.Hour},
+	{Table: TableRequestsByHourWorkspace, Column: "hour", Step: time.Hour},
+	{Table: TableRequestsByHourService, Column: "hour", Step: time.Hour},
+	{Table: TableRequestsByHourRoute, Column: "hour", Step: time.Hour},
+	{Table: TableRequestsByDayService, Column: "day", Step: Day},
+	{Table: TableRequestsByDayRoute, Column: "day", Step: Day},
+	{Table: TableRequestsByHourConsumer, Column: "hour", Step: time.Hour},
+	{Table: TableRequestsByDayConsumer, Column: "day", Step: Day},
+	{Table: TableRequestsByHourStatus, Column: "hour", Step: time.Hour},
+	{Table: TableRequestsByDayStatus, Column: "day", Step: Day},
+	{Table: TableConsumerUsage, Column: "hour", Step: time.Hour, Usage: true},
+	{Table: TableConsumerUsageByDay, Column: "day", Step: Day, Usage: true},
+}
+
+// TrafficTables are the tables DropOlderThan trims when it is given none:
+// the raw records and the traffic rollups. Billing usage is kept longer
+// and is trimmed only when named.
+var TrafficTables = tables(func(r Rollup) bool { return !r.Usage }, TableRequests)
+
+// UsageTables are the billing usage tables, which DropOlderThan trims
+// only when they are named.
+var UsageTables = tables(func(r Rollup) bool { return r.Usage })
+
+// tables returns first, then the rollups that keep says to.
+func tables(keep func(Rollup) bool, first ...string) []string {
+	out := first
+	for _, r := range Rollups {
+		if keep(r) {
+			out = append(out, r.Table)
+		}
+	}
+	return out
+}
