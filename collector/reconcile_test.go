@@ -44,7 +44,7 @@ func (e *env) rollupDump(days bool) string {
 	traffic := func(table, keys string) string {
 		return "SELECT " + keys + ", sumMerge(requests), sumMerge(errors), " +
 			"sumMerge(server_errors), sumMerge(request_bytes_total), sumMerge(response_bytes_total), " +
-			"quantilesTDigestMerge(0.5, 0.9, 0.95, 0.99)(latency_total), quantilesTDigestMerge(0.5, 0.9, 0.95, 0.99)(latency_upstream), " +
+			clickhousemigrate.LatencyMerge("latency_total") + ", " + clickhousemigrate.LatencyMerge("latency_upstream") + ", " +
 			"uniqMerge(consumers) FROM {db}." + table + " GROUP BY " + keys + " ORDER BY " + keys
 	}
 	usage := func(table, keys string) string {

@@ -147,7 +147,8 @@ type UsageQuery struct {
 }
 
 // Latency is a set of latency percentiles, in milliseconds. Stores may
-// estimate them (ClickHouse uses t-digests); the exact definition is the
+// estimate them (ClickHouse's rollups count latencies in 2 % buckets, its
+// raw table uses t-digests); the exact definition is the
 // nearest rank: the smallest value with at least p of the values at or
 // below it.
 type Latency struct {

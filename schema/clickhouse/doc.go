@@ -12,9 +12,11 @@
 // records the name and checksum of every migration applied and when. Up
 // applies what is not recorded yet, in version order, statement by
 // statement, and records each migration after its last statement, so a
-// migration that failed half way is re-run whole: every statement must be
-// idempotent (IF NOT EXISTS; a backfill INSERT … SELECT inserts only
-// while its table is empty). A recorded migration whose checksum differs
+// migration that failed half way is re-run whole: its statements must be
+// safe to run again (CREATE … IF NOT EXISTS; DROP … IF EXISTS; a backfill
+// INSERT … SELECT inserts only while its table is empty; a RENAME moves
+// only a table the same migration creates before it, which the re-run
+// creates again). A recorded migration whose checksum differs
 // from the embedded file is an error: applied migrations are never edited;
 // a change is a new migration.
 //

@@ -2,7 +2,10 @@ package clickhousemigrate
 
 import (
 	"fmt"
+	"math"
 	"reflect"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -58,10 +61,9 @@ func migrated(t *testing.T) (driver.Conn, string) {
 	return conn, db
 }
 
-func TestRollupsFillFromInserts(t *testing.T) {
-	conn, db := migrated(t)
-	ctx := t.Context()
-	base := time.Date(2024, 3, 1, 10, 0, 0, 0, time.UTC)
+// hundredRows are 100 requests over 50 minutes of one service: 4
+// consumers, latencies 0 to 99 ms, 10 answered 503 and 10 answered 404.
+func hundredRows(base time.Time) []testRow {
 	var rows []testRow
 	for i := 0; i < 100; i++ {
 		r := testRow{
@@ -85,50 +87,18 @@ func TestRollupsFillFromInserts(t *testing.T) {
 		}
 		rows = append(rows, r)
 	}
+	return rows
+}
+
+func TestRollupsFillFromInserts(t *testing.T) {
+	conn, db := migrated(t)
+	ctx := t.Context()
+	rows := hundredRows(time.Date(2024, 3, 1, 10, 0, 0, 0, time.UTC))
 	// Two inserts, as two collector batches would make.
 	insertRows(t, conn, db, rows[:60])
 	insertRows(t, conn, db, rows[60:])
 
-	type totals struct {
-		Requests, Errors, ServerErrors uint64
-		RequestBytes                   int64
-		Consumers                      uint64
-	}
-	want := totals{Requests: 100, Errors: 20, ServerErrors: 10, RequestBytes: 1000, Consumers: 4}
-	for _, tc := range []struct{ name, table string }{
-		{"by minute", "requests_by_minute"},
-		{"by hour", "requests_by_hour"},
-		{"by hour and workspace", TableRequestsByHourWorkspace},
-		{"by hour and service", TableRequestsByHourService},
-		{"by hour and route", TableRequestsByHourRoute},
-		{"by day and service", TableRequestsByDayService},
-		{"by day and route", TableRequestsByDayRoute},
-		{"by hour and consumer", TableRequestsByHourConsumer},
-		{"by day and consumer", TableRequestsByDayConsumer},
-		{"by hour and status", TableRequestsByHourStatus},
-		{"by day and status", TableRequestsByDayStatus},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			var got totals
-			err := conn.QueryRow(ctx, "SELECT sumMerge(requests), sumMerge(errors), sumMerge(server_errors), "+
-				"sumMerge(request_bytes_total), uniqMerge(consumers) FROM "+db+"."+tc.table).
-				Scan(&got.Requests, &got.Errors, &got.ServerErrors, &got.RequestBytes, &got.Consumers)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got != want {
-				t.Fatalf("totals = %+v; want %+v", got, want)
-			}
-			var q []float64
-			err = conn.QueryRow(ctx, "SELECT quantilesTDigestMerge(0.5, 0.9, 0.95, 0.99)(latency_total) FROM "+db+"."+tc.table).Scan(&q)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(q) != 4 || q[0] < 40 || q[0] > 60 || q[3] < 90 {
-				t.Fatalf("latency quantiles = %v; want a median near 50 and p99 near 99", q)
-			}
-		})
-	}
+	checkTraffic(t, conn, db)
 
 	t.Run("minutes", func(t *testing.T) {
 		var minutes uint64
@@ -171,6 +141,91 @@ func TestRollupsFillFromInserts(t *testing.T) {
 			t.Fatalf("loaded offsets = %v; want %v", got, want)
 		}
 	})
+}
+
+// checkTraffic checks every traffic rollup against hundredRows.
+func checkTraffic(t *testing.T, conn driver.Conn, db string) {
+	t.Helper()
+	type totals struct {
+		Requests, Errors, ServerErrors uint64
+		RequestBytes                   int64
+		Consumers                      uint64
+	}
+	want := totals{Requests: 100, Errors: 20, ServerErrors: 10, RequestBytes: 1000, Consumers: 4}
+	for _, r := range Rollups {
+		if r.Usage {
+			continue
+		}
+		t.Run(r.Table, func(t *testing.T) {
+			var got totals
+			err := conn.QueryRow(t.Context(), "SELECT sumMerge(requests), sumMerge(errors), sumMerge(server_errors), "+
+				"sumMerge(request_bytes_total), uniqMerge(consumers) FROM "+db+"."+r.Table).
+				Scan(&got.Requests, &got.Errors, &got.ServerErrors, &got.RequestBytes, &got.Consumers)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != want {
+				t.Fatalf("totals = %+v; want %+v", got, want)
+			}
+			// Latencies are 0 to 99 ms, one each: the nearest ranks
+			// are 49, 94, 98, within 1 %.
+			var q []float64
+			err = conn.QueryRow(t.Context(), "SELECT "+LatencyMerge("latency_total")+" FROM "+db+"."+r.Table).Scan(&q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, want := range []float64{49, 89, 94, 98} {
+				if len(q) != 4 || math.Abs(q[i]-want) > 1.5 {
+					t.Fatalf("latency quantiles = %v; want about 49, 89, 94 and 98", q)
+				}
+			}
+		})
+	}
+}
+
+// TestUpgradeRebuildsLatencyBuckets: a database holding requests under
+// migrations 001 to 003, whose rollups kept t-digests, is upgraded by
+// 004: every traffic rollup is rebuilt from the stored requests, counts
+// each once, and goes on filling from later inserts; and 004 run again,
+// as after a failure, leaves the same rollups.
+func TestUpgradeRebuildsLatencyBuckets(t *testing.T) {
+	conn, db := testDB(t)
+	ctx := t.Context()
+	migs, err := Migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := slices.IndexFunc(migs, func(m Migration) bool { return m.File == "004_latency_buckets.sql" })
+	if at < 0 {
+		t.Fatal("no 004_latency_buckets.sql")
+	}
+	if _, err := up(ctx, conn, db, nil, migs[:at]); err != nil {
+		t.Fatalf("up to %s: %v", migs[at-1], err)
+	}
+	rows := hundredRows(time.Date(2024, 3, 1, 10, 0, 0, 0, time.UTC))
+	insertRows(t, conn, db, rows[:60])
+	if _, err := up(ctx, conn, db, testLogger(t), migs); err != nil {
+		t.Fatalf("up: %v", err)
+	}
+	insertRows(t, conn, db, rows[60:])
+	for _, r := range Rollups {
+		if r.Usage {
+			continue
+		}
+		var typ string
+		err := conn.QueryRow(ctx, "SELECT type FROM system.columns WHERE database = ? AND table = ? AND name = 'latency_total'", db, r.Table).Scan(&typ)
+		if err != nil || !strings.Contains(typ, "quantilesTiming") {
+			t.Errorf("%s.latency_total is %q (%v); want quantilesTiming states", r.Table, typ, err)
+		}
+	}
+	checkTraffic(t, conn, db)
+
+	again := migs[at]
+	again.Version, again.File = 99, "099_again.sql"
+	if _, err := up(ctx, conn, db, nil, append(slices.Clone(migs), again)); err != nil {
+		t.Fatalf("004 again: %v", err)
+	}
+	checkTraffic(t, conn, db)
 }
 
 // lines returns the rows of a query that selects one string.

@@ -87,3 +87,30 @@ func tables(keep func(Rollup) bool, first ...string) []string {
 	}
 	return out
 }
+
+// LatencyLevels are the percentile levels the traffic rollups' latency
+// states are read at: p50, p90, p95 and p99.
+const LatencyLevels = "0.5, 0.9, 0.95, 0.99"
+
+// LatencyBucket returns the expression a traffic rollup keeps a latency
+// of column, in milliseconds, as: the latency in microseconds, plus one,
+// as a power of 1.02, rounded (004_latency_buckets.sql). The rollups
+// keep quantilesTiming states of it, which merge cheaply; LatencyMerge
+// reads them back.
+func LatencyBucket(column string) string {
+	return "toUInt32(round(log(1 + greatest(" + column + ", 0) * 1000) / log(1.02)))"
+}
+
+// LatencyState returns the aggregate state of column's latencies that
+// the traffic rollups keep.
+func LatencyState(column string) string {
+	return "quantilesTimingState(" + LatencyLevels + ")(" + LatencyBucket(column) + ")"
+}
+
+// LatencyMerge returns the expression that merges a traffic rollup's
+// latency states in column and gives the LatencyLevels percentiles in
+// milliseconds (Float64), each within 1 % of a recorded latency at its
+// rank: half of a bucket's 2 %.
+func LatencyMerge(column string) string {
+	return "arrayMap(b -> (pow(1.02, b) - 1) / 1000, quantilesTimingMerge(" + LatencyLevels + ")(" + column + "))"
+}

@@ -240,7 +240,7 @@ func TestLeadersFirstOnlyWhereItSavesWork(t *testing.T) {
 		{"top by requests from a rollup", rollup, top(query.MetricRequests), true},
 		{"top by errors over a split range", split, top(query.MetricErrors), true},
 		{"top by bytes, the most rows", rollup, query.GroupQuery{By: query.ByRoute, OrderBy: query.MetricBytesOut, Limit: query.MaxTopLimit}, true},
-		{"top by p95 needs every t-digest", rollup, top(query.MetricLatencyP95), false},
+		{"top by p95 needs every latency state", rollup, top(query.MetricLatencyP95), false},
 		{"a breakdown returns most keys", rollup, breakdown, false},
 		{"the raw table would be read twice", raw, top(query.MetricRequests), false},
 	} {

@@ -79,7 +79,7 @@ const (
 // rollups are the traffic rollups with their keys, smallest first among
 // those of one period length: a query reads the first that keeps
 // what it filters and groups by. Fewer keys mean fewer rows, and above all
-// fewer t-digests to merge, which is what long ranges pay for.
+// fewer latency states to merge, which is what long ranges pay for.
 var rollups = []struct {
 	table Table
 	keys  keys
@@ -267,13 +267,13 @@ var orderExpr = map[query.Metric]string{
 	query.MetricLatencyP95: "m_total[3]",
 }
 
-// The rollups keep t-digests for these levels, and quantilesTDigestMerge
-// must name the same: p50, p95 and p99 are the 1st, 3rd and 4th.
-const levels = "0.5, 0.9, 0.95, 0.99"
+// The percentile levels every latency column is read at: p50, p95 and p99
+// are the 1st, 3rd and 4th.
+const levels = clickhousemigrate.LatencyLevels
 
 // counterSelect returns the counters of a SELECT from t, metricsSelect's
 // first columns: what ordering keys by a counter reads, without the
-// t-digests. Aliases never reuse a column name (18.16 rejects that) and
+// latency states. Aliases never reuse a column name (18.16 rejects that) and
 // everything is cast to the type Scan receives.
 func counterSelect(t Table) string {
 	if t == Raw {
@@ -289,7 +289,9 @@ func counterSelect(t Table) string {
 }
 
 // metricsSelect returns the metric columns of a SELECT from t: the
-// counters, then the latency percentiles (Float32 on 18.16, cast).
+// counters, then the latency percentiles in milliseconds: the raw table's
+// from t-digests of the recorded latencies (Float32 on 18.16, cast), a
+// rollup's from its latency buckets.
 func metricsSelect(t Table, gateway bool) string {
 	quantiles := func(f, column, alias string) string {
 		return ", arrayMap(x -> toFloat64(x), " + f + "(" + levels + ")(" + column + ")) AS " + alias
@@ -302,26 +304,27 @@ func metricsSelect(t Table, gateway bool) string {
 		}
 		return s
 	}
-	return counterSelect(t) + quantiles("quantilesTDigestMerge", "latency_total", "m_total") +
-		quantiles("quantilesTDigestMerge", "latency_upstream", "m_upstream")
+	return counterSelect(t) +
+		", " + clickhousemigrate.LatencyMerge("latency_total") + " AS m_total" +
+		", " + clickhousemigrate.LatencyMerge("latency_upstream") + " AS m_upstream"
 }
 
 // The state columns a split range reads from each part, in a UNION ALL,
 // and merges with metricsSelect (counterSelect): the rollups' own, and the
 // raw table's records aggregated into the same names and types, as a view
-// writes them (the latency columns are Float64, as the rollups'
-// t-digests are). The counter states alone are what ordering keys by a
-// counter reads.
+// writes them (the latencies as the rollups' buckets). The counter states
+// alone are what ordering keys by a counter reads.
 const (
 	rawCounterStates = "sumState(toUInt64(1)) AS requests, sumState(toUInt64(status >= 400)) AS errors, " +
 		"sumState(toUInt64(status >= 500)) AS server_errors, " +
 		"sumState(request_bytes) AS request_bytes_total, sumState(response_bytes) AS response_bytes_total"
-	rawStates = rawCounterStates + ", " +
-		"quantilesTDigestState(" + levels + ")(latency_total_ms) AS latency_total, " +
-		"quantilesTDigestState(" + levels + ")(latency_upstream_ms) AS latency_upstream"
 	rollupCounterStates = "requests, errors, server_errors, request_bytes_total, response_bytes_total"
 	rollupStates        = rollupCounterStates + ", latency_total, latency_upstream"
 )
+
+var rawStates = rawCounterStates + ", " +
+	clickhousemigrate.LatencyState("latency_total_ms") + " AS latency_total, " +
+	clickhousemigrate.LatencyState("latency_upstream_ms") + " AS latency_upstream"
 
 // scanMetrics receives metricsSelect's columns after the key.
 func scanMetrics(rows query.Rows, key any, gateway bool) (query.Metrics, error) {
@@ -396,10 +399,10 @@ func groupKey(t Table, by query.Dimension) string {
 // from one table is one SELECT; a split range reads each part's states,
 // the raw table's aggregated by the key as a view would, in a UNION ALL
 // and merges them once, so that counters are exact and percentiles come
-// from one t-digest per key as from a rollup.
+// from one latency state per key as from a rollup.
 //
 // A top-N by a counter over rollups finds its keys first, from the
-// counters alone, and then merges the t-digests of those keys only:
+// counters alone, and then merges the latency states of those keys only:
 // merging a state per key and period is what a long range costs, and the
 // top ten of thousands of consumers need a few hundred states, not all of
 // them. The counters are exact, so both statements order the keys alike.

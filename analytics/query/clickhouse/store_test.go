@@ -1,9 +1,10 @@
 package clickhouse
 
 import (
-	"github.com/ClickHouse/ch-go"
 	"os"
 	"testing"
+
+	"github.com/ClickHouse/ch-go"
 
 	"github.com/tollgate/tollgate/analytics/query"
 	"github.com/tollgate/tollgate/analytics/query/querytest"

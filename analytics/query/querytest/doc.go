@@ -5,8 +5,9 @@
 // records: counts per bucket, gap filling, error rates, breakdown totals,
 // top-N order and limits, tenancy, combined filters, recent requests,
 // usage, validation errors, and injection attempts through every string
-// parameter. Percentiles may be estimates (t-digests) within a few ranks
-// of the exact nearest-rank value, or must be exact (Suite.ExactPercentiles).
+// parameter. Percentiles may be estimates (t-digests, latency buckets)
+// within a few ranks of the exact nearest-rank value, give or take 1 %, or
+// must be exact (Suite.ExactPercentiles).
 //
 // It is imported by tests only, and never writes to a store except
 // through the Loader it is given.
