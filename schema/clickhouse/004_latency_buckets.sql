@@ -27,6 +27,10 @@
 -- view is created. The usage tables keep no latency and are left alone.
 -- Filling reads every stored request once per table: on a large table this
 -- migration takes a while (tollgate migrate clickhouse up logs each fill).
+-- The minute and hour rollups keep nearly a row per request, so their fills
+-- group as many keys as there are requests: each fill spills its GROUP BY
+-- to disk past 2 GB (max_bytes_before_external_group_by) rather than fail
+-- on the server's memory limit.
 -- Rollup rows older than the oldest stored request are not kept, as they
 -- cannot be rebuilt; retention trims the raw table and the traffic rollups
 -- together by default, so they hold the same days. Queries of a rollup
@@ -76,7 +80,8 @@ SELECT
     uniqState(consumer_id) AS consumers
 FROM {database}.requests FINAL
 WHERE (SELECT count() FROM {database}.requests_by_minute_004) = 0
-GROUP BY minute, workspace, service_id, route_id, consumer_id, status_class;
+GROUP BY minute, workspace, service_id, route_id, consumer_id, status_class
+SETTINGS max_bytes_before_external_group_by = 2000000000;
 
 DROP TABLE IF EXISTS {database}.requests_by_minute_mv;
 
@@ -141,7 +146,8 @@ SELECT
     uniqState(consumer_id) AS consumers
 FROM {database}.requests FINAL
 WHERE (SELECT count() FROM {database}.requests_by_hour_004) = 0
-GROUP BY hour, workspace, service_id, route_id, consumer_id, status_class;
+GROUP BY hour, workspace, service_id, route_id, consumer_id, status_class
+SETTINGS max_bytes_before_external_group_by = 2000000000;
 
 DROP TABLE IF EXISTS {database}.requests_by_hour_mv;
 
@@ -201,7 +207,8 @@ SELECT
     uniqState(consumer_id) AS consumers
 FROM {database}.requests FINAL
 WHERE (SELECT count() FROM {database}.requests_by_hour_workspace_004) = 0
-GROUP BY hour, workspace, status_class;
+GROUP BY hour, workspace, status_class
+SETTINGS max_bytes_before_external_group_by = 2000000000;
 
 DROP TABLE IF EXISTS {database}.requests_by_hour_workspace_mv;
 
@@ -260,7 +267,8 @@ SELECT
     uniqState(consumer_id) AS consumers
 FROM {database}.requests FINAL
 WHERE (SELECT count() FROM {database}.requests_by_hour_service_004) = 0
-GROUP BY hour, workspace, service_id, status_class;
+GROUP BY hour, workspace, service_id, status_class
+SETTINGS max_bytes_before_external_group_by = 2000000000;
 
 DROP TABLE IF EXISTS {database}.requests_by_hour_service_mv;
 
@@ -322,7 +330,8 @@ SELECT
     uniqState(consumer_id) AS consumers
 FROM {database}.requests FINAL
 WHERE (SELECT count() FROM {database}.requests_by_hour_route_004) = 0
-GROUP BY hour, workspace, service_id, route_id, status_class;
+GROUP BY hour, workspace, service_id, route_id, status_class
+SETTINGS max_bytes_before_external_group_by = 2000000000;
 
 DROP TABLE IF EXISTS {database}.requests_by_hour_route_mv;
 
@@ -383,7 +392,8 @@ SELECT
     uniqState(consumer_id) AS consumers
 FROM {database}.requests FINAL
 WHERE (SELECT count() FROM {database}.requests_by_day_service_004) = 0
-GROUP BY day, workspace, service_id, status_class;
+GROUP BY day, workspace, service_id, status_class
+SETTINGS max_bytes_before_external_group_by = 2000000000;
 
 DROP TABLE IF EXISTS {database}.requests_by_day_service_mv;
 
@@ -445,7 +455,8 @@ SELECT
     uniqState(consumer_id) AS consumers
 FROM {database}.requests FINAL
 WHERE (SELECT count() FROM {database}.requests_by_day_route_004) = 0
-GROUP BY day, workspace, service_id, route_id, status_class;
+GROUP BY day, workspace, service_id, route_id, status_class
+SETTINGS max_bytes_before_external_group_by = 2000000000;
 
 DROP TABLE IF EXISTS {database}.requests_by_day_route_mv;
 
@@ -506,7 +517,8 @@ SELECT
     uniqState(consumer_id) AS consumers
 FROM {database}.requests FINAL
 WHERE (SELECT count() FROM {database}.requests_by_hour_consumer_004) = 0
-GROUP BY hour, workspace, consumer_id, status_class;
+GROUP BY hour, workspace, consumer_id, status_class
+SETTINGS max_bytes_before_external_group_by = 2000000000;
 
 DROP TABLE IF EXISTS {database}.requests_by_hour_consumer_mv;
 
@@ -566,7 +578,8 @@ SELECT
     uniqState(consumer_id) AS consumers
 FROM {database}.requests FINAL
 WHERE (SELECT count() FROM {database}.requests_by_day_consumer_004) = 0
-GROUP BY day, workspace, consumer_id, status_class;
+GROUP BY day, workspace, consumer_id, status_class
+SETTINGS max_bytes_before_external_group_by = 2000000000;
 
 DROP TABLE IF EXISTS {database}.requests_by_day_consumer_mv;
 
@@ -630,7 +643,8 @@ SELECT
     uniqState(consumer_id) AS consumers
 FROM {database}.requests FINAL
 WHERE (SELECT count() FROM {database}.requests_by_hour_status_004) = 0
-GROUP BY hour, workspace, service_id, status_class, status, error_class;
+GROUP BY hour, workspace, service_id, status_class, status, error_class
+SETTINGS max_bytes_before_external_group_by = 2000000000;
 
 DROP TABLE IF EXISTS {database}.requests_by_hour_status_mv;
 
@@ -696,7 +710,8 @@ SELECT
     uniqState(consumer_id) AS consumers
 FROM {database}.requests FINAL
 WHERE (SELECT count() FROM {database}.requests_by_day_status_004) = 0
-GROUP BY day, workspace, service_id, status_class, status, error_class;
+GROUP BY day, workspace, service_id, status_class, status, error_class
+SETTINGS max_bytes_before_external_group_by = 2000000000;
 
 DROP TABLE IF EXISTS {database}.requests_by_day_status_mv;
 

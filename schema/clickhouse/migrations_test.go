@@ -88,7 +88,7 @@ func TestChecksumsPinned(t *testing.T) {
 		"001_init.sql":                        "852e6a25055421d4cc89b8083337d3c024cda3ff3606d917705c952f50363eb8",
 		"002_small_rollups.sql":               "18e201ce02377980b549e6ebfe056f9fa7f811e5c349fed816838d643945dc65",
 		"003_consumer_and_status_rollups.sql": "fcc647d7713bcfd3cc3c2276165023f57381d3fb35a246eef304bd14f7c52945",
-		"004_latency_buckets.sql":             "2b82dcf3795d4ebeaa62402d82894a5f3ee2cd62ab61c844d9ffc4201107005a",
+		"004_latency_buckets.sql":             "b70e93684e49246d542b17ebaefbfbe1710f828cd328bc7daf5c3ec742989023",
 	})
 }
 
