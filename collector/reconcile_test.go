@@ -45,6 +45,7 @@ func (e *env) rollupDump(days bool) string {
 		return "SELECT " + keys + ", sumMerge(requests), sumMerge(errors), " +
 			"sumMerge(server_errors), sumMerge(request_bytes_total), sumMerge(response_bytes_total), " +
 			clickhousemigrate.LatencyMerge("latency_total") + ", " + clickhousemigrate.LatencyMerge("latency_upstream") + ", " +
+			clickhousemigrate.LatencyMerge("latency_gateway") + ", " +
 			"uniqMerge(consumers) FROM {db}." + table + " GROUP BY " + keys + " ORDER BY " + keys
 	}
 	usage := func(table, keys string) string {

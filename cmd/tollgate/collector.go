@@ -203,15 +203,16 @@ func collectorStatus(c *collector.Collector, running *atomic.Bool, reg *promethe
 }
 
 // clickhouseConn opens a native-protocol connection with the settings'
-// credentials to database.
-func clickhouseConn(s Settings, database string) (driver.Conn, error) {
+// credentials to database. A statement that sends nothing back for
+// readTimeout fails.
+func clickhouseConn(s Settings, database string, readTimeout time.Duration) (driver.Conn, error) {
 	p := s.Pipeline
 	conn, err := clickhouse.Open(&clickhouse.Options{
 		Protocol:    clickhouse.Native,
 		Addr:        []string{p.ClickHouseAddr},
 		Auth:        clickhouse.Auth{Database: database, Username: p.ClickHouseUsername, Password: p.ClickHousePassword},
 		DialTimeout: 5 * time.Second,
-		ReadTimeout: 5 * time.Minute,
+		ReadTimeout: readTimeout,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("clickhouse %s: %w", p.ClickHouseAddr, err)
@@ -221,7 +222,7 @@ func clickhouseConn(s Settings, database string) (driver.Conn, error) {
 
 // runRetention drops request-log partitions older than age once an hour.
 func runRetention(ctx context.Context, s Settings, age time.Duration, log *slog.Logger) {
-	conn, err := clickhouseConn(s, s.Pipeline.ClickHouseDatabase)
+	conn, err := clickhouseConn(s, s.Pipeline.ClickHouseDatabase, 5*time.Minute)
 	if err != nil {
 		log.Error("retention disabled", "err", err)
 		return

@@ -13,6 +13,10 @@ import (
 	clickhousemigrate "github.com/tollgate/tollgate/schema/clickhouse"
 )
 
+// migrateReadTimeout is how long the migrate command waits for ClickHouse
+// to send anything back.
+const migrateReadTimeout = 24 * time.Hour
+
 const migrateUsage = `Usage:
   tollgate migrate cassandra up [flags]       create the keyspace and apply pending migrations
   tollgate migrate cassandra status [flags]   list migrations, applied and pending
@@ -98,7 +102,10 @@ func runMigrateClickHouse(ctx context.Context, action string, args []string, std
 	}
 	db := s.Pipeline.ClickHouseDatabase
 	// The connection starts in "default": the database may not exist yet.
-	conn, err := clickhouseConn(s, "default")
+	// An INSERT … SELECT that fills a new table from the stored requests
+	// sends nothing back until it is done, which on a large database is
+	// many minutes: only a day of silence is taken for a lost server.
+	conn, err := clickhouseConn(s, "default", migrateReadTimeout)
 	if err != nil {
 		return err
 	}

@@ -5,7 +5,9 @@
 -- took about 100 ms at 100 million requests, most of it merging.
 --
 -- Each rollup now keeps quantilesTiming states of the latency's bucket on a
--- log scale with 2 % steps:
+-- log scale with 2 % steps, for the gateway's own latency as well
+-- (latency_gateway, which only the raw table kept, so that asking for it
+-- read a month of records):
 --
 --   toUInt32(round(log(1 + greatest(latency_ms, 0) * 1000) / log(1.02)))
 --
@@ -57,12 +59,13 @@ CREATE TABLE IF NOT EXISTS {database}.requests_by_minute_004 (
     response_bytes_total AggregateFunction(sum, Int64),
     latency_total    AggregateFunction(quantilesTiming(0.5, 0.9, 0.95, 0.99), UInt32),
     latency_upstream AggregateFunction(quantilesTiming(0.5, 0.9, 0.95, 0.99), UInt32),
+    latency_gateway  AggregateFunction(quantilesTiming(0.5, 0.9, 0.95, 0.99), UInt32),
     consumers        AggregateFunction(uniq, String)
 ) ENGINE = AggregatingMergeTree()
 PARTITION BY toYYYYMMDD(minute)
 ORDER BY (workspace, service_id, minute, route_id, consumer_id, status_class);
 
-INSERT INTO {database}.requests_by_minute_004 (minute, workspace, service_id, route_id, consumer_id, status_class, requests, errors, server_errors, request_bytes_total, response_bytes_total, latency_total, latency_upstream, consumers)
+INSERT INTO {database}.requests_by_minute_004 (minute, workspace, service_id, route_id, consumer_id, status_class, requests, errors, server_errors, request_bytes_total, response_bytes_total, latency_total, latency_upstream, latency_gateway, consumers)
 SELECT
     toStartOfMinute(started_at) AS minute,
     workspace,
@@ -77,6 +80,7 @@ SELECT
     sumState(response_bytes) AS response_bytes_total,
     quantilesTimingState(0.5, 0.9, 0.95, 0.99)(toUInt32(round(log(1 + greatest(latency_total_ms, 0) * 1000) / log(1.02)))) AS latency_total,
     quantilesTimingState(0.5, 0.9, 0.95, 0.99)(toUInt32(round(log(1 + greatest(latency_upstream_ms, 0) * 1000) / log(1.02)))) AS latency_upstream,
+    quantilesTimingState(0.5, 0.9, 0.95, 0.99)(toUInt32(round(log(1 + greatest(latency_gateway_ms, 0) * 1000) / log(1.02)))) AS latency_gateway,
     uniqState(consumer_id) AS consumers
 FROM {database}.requests FINAL
 WHERE (SELECT count() FROM {database}.requests_by_minute_004) = 0
@@ -104,6 +108,7 @@ SELECT
     sumState(response_bytes) AS response_bytes_total,
     quantilesTimingState(0.5, 0.9, 0.95, 0.99)(toUInt32(round(log(1 + greatest(latency_total_ms, 0) * 1000) / log(1.02)))) AS latency_total,
     quantilesTimingState(0.5, 0.9, 0.95, 0.99)(toUInt32(round(log(1 + greatest(latency_upstream_ms, 0) * 1000) / log(1.02)))) AS latency_upstream,
+    quantilesTimingState(0.5, 0.9, 0.95, 0.99)(toUInt32(round(log(1 + greatest(latency_gateway_ms, 0) * 1000) / log(1.02)))) AS latency_gateway,
     uniqState(consumer_id) AS consumers
 FROM {database}.requests
 GROUP BY minute, workspace, service_id, route_id, consumer_id, status_class;
@@ -123,12 +128,13 @@ CREATE TABLE IF NOT EXISTS {database}.requests_by_hour_004 (
     response_bytes_total AggregateFunction(sum, Int64),
     latency_total    AggregateFunction(quantilesTiming(0.5, 0.9, 0.95, 0.99), UInt32),
     latency_upstream AggregateFunction(quantilesTiming(0.5, 0.9, 0.95, 0.99), UInt32),
+    latency_gateway  AggregateFunction(quantilesTiming(0.5, 0.9, 0.95, 0.99), UInt32),
     consumers        AggregateFunction(uniq, String)
 ) ENGINE = AggregatingMergeTree()
 PARTITION BY toYYYYMMDD(hour)
 ORDER BY (workspace, service_id, hour, route_id, consumer_id, status_class);
 
-INSERT INTO {database}.requests_by_hour_004 (hour, workspace, service_id, route_id, consumer_id, status_class, requests, errors, server_errors, request_bytes_total, response_bytes_total, latency_total, latency_upstream, consumers)
+INSERT INTO {database}.requests_by_hour_004 (hour, workspace, service_id, route_id, consumer_id, status_class, requests, errors, server_errors, request_bytes_total, response_bytes_total, latency_total, latency_upstream, latency_gateway, consumers)
 SELECT
     toStartOfHour(started_at) AS hour,
     workspace,
@@ -143,6 +149,7 @@ SELECT
     sumState(response_bytes) AS response_bytes_total,
     quantilesTimingState(0.5, 0.9, 0.95, 0.99)(toUInt32(round(log(1 + greatest(latency_total_ms, 0) * 1000) / log(1.02)))) AS latency_total,
     quantilesTimingState(0.5, 0.9, 0.95, 0.99)(toUInt32(round(log(1 + greatest(latency_upstream_ms, 0) * 1000) / log(1.02)))) AS latency_upstream,
+    quantilesTimingState(0.5, 0.9, 0.95, 0.99)(toUInt32(round(log(1 + greatest(latency_gateway_ms, 0) * 1000) / log(1.02)))) AS latency_gateway,
     uniqState(consumer_id) AS consumers
 FROM {database}.requests FINAL
 WHERE (SELECT count() FROM {database}.requests_by_hour_004) = 0
@@ -170,6 +177,7 @@ SELECT
     sumState(response_bytes) AS response_bytes_total,
     quantilesTimingState(0.5, 0.9, 0.95, 0.99)(toUInt32(round(log(1 + greatest(latency_total_ms, 0) * 1000) / log(1.02)))) AS latency_total,
     quantilesTimingState(0.5, 0.9, 0.95, 0.99)(toUInt32(round(log(1 + greatest(latency_upstream_ms, 0) * 1000) / log(1.02)))) AS latency_upstream,
+    quantilesTimingState(0.5, 0.9, 0.95, 0.99)(toUInt32(round(log(1 + greatest(latency_gateway_ms, 0) * 1000) / log(1.02)))) AS latency_gateway,
     uniqState(consumer_id) AS consumers
 FROM {database}.requests
 GROUP BY hour, workspace, service_id, route_id, consumer_id, status_class;
@@ -186,13 +194,14 @@ CREATE TABLE IF NOT EXISTS {database}.requests_by_hour_workspace_004 (
     response_bytes_total AggregateFunction(sum, Int64),
     latency_total    AggregateFunction(quantilesTiming(0.5, 0.9, 0.95, 0.99), UInt32),
     latency_upstream AggregateFunction(quantilesTiming(0.5, 0.9, 0.95, 0.99), UInt32),
+    latency_gateway  AggregateFunction(quantilesTiming(0.5, 0.9, 0.95, 0.99), UInt32),
     consumers        AggregateFunction(uniq, String)
 ) ENGINE = AggregatingMergeTree()
 PARTITION BY toYYYYMMDD(hour)
 ORDER BY (workspace, hour, status_class)
 SETTINGS index_granularity = 256;
 
-INSERT INTO {database}.requests_by_hour_workspace_004 (hour, workspace, status_class, requests, errors, server_errors, request_bytes_total, response_bytes_total, latency_total, latency_upstream, consumers)
+INSERT INTO {database}.requests_by_hour_workspace_004 (hour, workspace, status_class, requests, errors, server_errors, request_bytes_total, response_bytes_total, latency_total, latency_upstream, latency_gateway, consumers)
 SELECT
     toStartOfHour(started_at) AS hour,
     workspace,
@@ -204,6 +213,7 @@ SELECT
     sumState(response_bytes) AS response_bytes_total,
     quantilesTimingState(0.5, 0.9, 0.95, 0.99)(toUInt32(round(log(1 + greatest(latency_total_ms, 0) * 1000) / log(1.02)))) AS latency_total,
     quantilesTimingState(0.5, 0.9, 0.95, 0.99)(toUInt32(round(log(1 + greatest(latency_upstream_ms, 0) * 1000) / log(1.02)))) AS latency_upstream,
+    quantilesTimingState(0.5, 0.9, 0.95, 0.99)(toUInt32(round(log(1 + greatest(latency_gateway_ms, 0) * 1000) / log(1.02)))) AS latency_gateway,
     uniqState(consumer_id) AS consumers
 FROM {database}.requests FINAL
 WHERE (SELECT count() FROM {database}.requests_by_hour_workspace_004) = 0
@@ -228,6 +238,7 @@ SELECT
     sumState(response_bytes) AS response_bytes_total,
     quantilesTimingState(0.5, 0.9, 0.95, 0.99)(toUInt32(round(log(1 + greatest(latency_total_ms, 0) * 1000) / log(1.02)))) AS latency_total,
     quantilesTimingState(0.5, 0.9, 0.95, 0.99)(toUInt32(round(log(1 + greatest(latency_upstream_ms, 0) * 1000) / log(1.02)))) AS latency_upstream,
+    quantilesTimingState(0.5, 0.9, 0.95, 0.99)(toUInt32(round(log(1 + greatest(latency_gateway_ms, 0) * 1000) / log(1.02)))) AS latency_gateway,
     uniqState(consumer_id) AS consumers
 FROM {database}.requests
 GROUP BY hour, workspace, status_class;
@@ -245,13 +256,14 @@ CREATE TABLE IF NOT EXISTS {database}.requests_by_hour_service_004 (
     response_bytes_total AggregateFunction(sum, Int64),
     latency_total    AggregateFunction(quantilesTiming(0.5, 0.9, 0.95, 0.99), UInt32),
     latency_upstream AggregateFunction(quantilesTiming(0.5, 0.9, 0.95, 0.99), UInt32),
+    latency_gateway  AggregateFunction(quantilesTiming(0.5, 0.9, 0.95, 0.99), UInt32),
     consumers        AggregateFunction(uniq, String)
 ) ENGINE = AggregatingMergeTree()
 PARTITION BY toYYYYMMDD(hour)
 ORDER BY (workspace, service_id, hour, status_class)
 SETTINGS index_granularity = 256;
 
-INSERT INTO {database}.requests_by_hour_service_004 (hour, workspace, service_id, status_class, requests, errors, server_errors, request_bytes_total, response_bytes_total, latency_total, latency_upstream, consumers)
+INSERT INTO {database}.requests_by_hour_service_004 (hour, workspace, service_id, status_class, requests, errors, server_errors, request_bytes_total, response_bytes_total, latency_total, latency_upstream, latency_gateway, consumers)
 SELECT
     toStartOfHour(started_at) AS hour,
     workspace,
@@ -264,6 +276,7 @@ SELECT
     sumState(response_bytes) AS response_bytes_total,
     quantilesTimingState(0.5, 0.9, 0.95, 0.99)(toUInt32(round(log(1 + greatest(latency_total_ms, 0) * 1000) / log(1.02)))) AS latency_total,
     quantilesTimingState(0.5, 0.9, 0.95, 0.99)(toUInt32(round(log(1 + greatest(latency_upstream_ms, 0) * 1000) / log(1.02)))) AS latency_upstream,
+    quantilesTimingState(0.5, 0.9, 0.95, 0.99)(toUInt32(round(log(1 + greatest(latency_gateway_ms, 0) * 1000) / log(1.02)))) AS latency_gateway,
     uniqState(consumer_id) AS consumers
 FROM {database}.requests FINAL
 WHERE (SELECT count() FROM {database}.requests_by_hour_service_004) = 0
@@ -289,6 +302,7 @@ SELECT
     sumState(response_bytes) AS response_bytes_total,
     quantilesTimingState(0.5, 0.9, 0.95, 0.99)(toUInt32(round(log(1 + greatest(latency_total_ms, 0) * 1000) / log(1.02)))) AS latency_total,
     quantilesTimingState(0.5, 0.9, 0.95, 0.99)(toUInt32(round(log(1 + greatest(latency_upstream_ms, 0) * 1000) / log(1.02)))) AS latency_upstream,
+    quantilesTimingState(0.5, 0.9, 0.95, 0.99)(toUInt32(round(log(1 + greatest(latency_gateway_ms, 0) * 1000) / log(1.02)))) AS latency_gateway,
     uniqState(consumer_id) AS consumers
 FROM {database}.requests
 GROUP BY hour, workspace, service_id, status_class;
@@ -307,13 +321,14 @@ CREATE TABLE IF NOT EXISTS {database}.requests_by_hour_route_004 (
     response_bytes_total AggregateFunction(sum, Int64),
     latency_total    AggregateFunction(quantilesTiming(0.5, 0.9, 0.95, 0.99), UInt32),
     latency_upstream AggregateFunction(quantilesTiming(0.5, 0.9, 0.95, 0.99), UInt32),
+    latency_gateway  AggregateFunction(quantilesTiming(0.5, 0.9, 0.95, 0.99), UInt32),
     consumers        AggregateFunction(uniq, String)
 ) ENGINE = AggregatingMergeTree()
 PARTITION BY toYYYYMMDD(hour)
 ORDER BY (workspace, service_id, hour, route_id, status_class)
 SETTINGS index_granularity = 256;
 
-INSERT INTO {database}.requests_by_hour_route_004 (hour, workspace, service_id, route_id, status_class, requests, errors, server_errors, request_bytes_total, response_bytes_total, latency_total, latency_upstream, consumers)
+INSERT INTO {database}.requests_by_hour_route_004 (hour, workspace, service_id, route_id, status_class, requests, errors, server_errors, request_bytes_total, response_bytes_total, latency_total, latency_upstream, latency_gateway, consumers)
 SELECT
     toStartOfHour(started_at) AS hour,
     workspace,
@@ -327,6 +342,7 @@ SELECT
     sumState(response_bytes) AS response_bytes_total,
     quantilesTimingState(0.5, 0.9, 0.95, 0.99)(toUInt32(round(log(1 + greatest(latency_total_ms, 0) * 1000) / log(1.02)))) AS latency_total,
     quantilesTimingState(0.5, 0.9, 0.95, 0.99)(toUInt32(round(log(1 + greatest(latency_upstream_ms, 0) * 1000) / log(1.02)))) AS latency_upstream,
+    quantilesTimingState(0.5, 0.9, 0.95, 0.99)(toUInt32(round(log(1 + greatest(latency_gateway_ms, 0) * 1000) / log(1.02)))) AS latency_gateway,
     uniqState(consumer_id) AS consumers
 FROM {database}.requests FINAL
 WHERE (SELECT count() FROM {database}.requests_by_hour_route_004) = 0
@@ -353,6 +369,7 @@ SELECT
     sumState(response_bytes) AS response_bytes_total,
     quantilesTimingState(0.5, 0.9, 0.95, 0.99)(toUInt32(round(log(1 + greatest(latency_total_ms, 0) * 1000) / log(1.02)))) AS latency_total,
     quantilesTimingState(0.5, 0.9, 0.95, 0.99)(toUInt32(round(log(1 + greatest(latency_upstream_ms, 0) * 1000) / log(1.02)))) AS latency_upstream,
+    quantilesTimingState(0.5, 0.9, 0.95, 0.99)(toUInt32(round(log(1 + greatest(latency_gateway_ms, 0) * 1000) / log(1.02)))) AS latency_gateway,
     uniqState(consumer_id) AS consumers
 FROM {database}.requests
 GROUP BY hour, workspace, service_id, route_id, status_class;
@@ -370,13 +387,14 @@ CREATE TABLE IF NOT EXISTS {database}.requests_by_day_service_004 (
     response_bytes_total AggregateFunction(sum, Int64),
     latency_total    AggregateFunction(quantilesTiming(0.5, 0.9, 0.95, 0.99), UInt32),
     latency_upstream AggregateFunction(quantilesTiming(0.5, 0.9, 0.95, 0.99), UInt32),
+    latency_gateway  AggregateFunction(quantilesTiming(0.5, 0.9, 0.95, 0.99), UInt32),
     consumers        AggregateFunction(uniq, String)
 ) ENGINE = AggregatingMergeTree()
 PARTITION BY toYYYYMMDD(day)
 ORDER BY (workspace, service_id, day, status_class)
 SETTINGS index_granularity = 256;
 
-INSERT INTO {database}.requests_by_day_service_004 (day, workspace, service_id, status_class, requests, errors, server_errors, request_bytes_total, response_bytes_total, latency_total, latency_upstream, consumers)
+INSERT INTO {database}.requests_by_day_service_004 (day, workspace, service_id, status_class, requests, errors, server_errors, request_bytes_total, response_bytes_total, latency_total, latency_upstream, latency_gateway, consumers)
 SELECT
     toStartOfDay(started_at) AS day,
     workspace,
@@ -389,6 +407,7 @@ SELECT
     sumState(response_bytes) AS response_bytes_total,
     quantilesTimingState(0.5, 0.9, 0.95, 0.99)(toUInt32(round(log(1 + greatest(latency_total_ms, 0) * 1000) / log(1.02)))) AS latency_total,
     quantilesTimingState(0.5, 0.9, 0.95, 0.99)(toUInt32(round(log(1 + greatest(latency_upstream_ms, 0) * 1000) / log(1.02)))) AS latency_upstream,
+    quantilesTimingState(0.5, 0.9, 0.95, 0.99)(toUInt32(round(log(1 + greatest(latency_gateway_ms, 0) * 1000) / log(1.02)))) AS latency_gateway,
     uniqState(consumer_id) AS consumers
 FROM {database}.requests FINAL
 WHERE (SELECT count() FROM {database}.requests_by_day_service_004) = 0
@@ -414,6 +433,7 @@ SELECT
     sumState(response_bytes) AS response_bytes_total,
     quantilesTimingState(0.5, 0.9, 0.95, 0.99)(toUInt32(round(log(1 + greatest(latency_total_ms, 0) * 1000) / log(1.02)))) AS latency_total,
     quantilesTimingState(0.5, 0.9, 0.95, 0.99)(toUInt32(round(log(1 + greatest(latency_upstream_ms, 0) * 1000) / log(1.02)))) AS latency_upstream,
+    quantilesTimingState(0.5, 0.9, 0.95, 0.99)(toUInt32(round(log(1 + greatest(latency_gateway_ms, 0) * 1000) / log(1.02)))) AS latency_gateway,
     uniqState(consumer_id) AS consumers
 FROM {database}.requests
 GROUP BY day, workspace, service_id, status_class;
@@ -432,13 +452,14 @@ CREATE TABLE IF NOT EXISTS {database}.requests_by_day_route_004 (
     response_bytes_total AggregateFunction(sum, Int64),
     latency_total    AggregateFunction(quantilesTiming(0.5, 0.9, 0.95, 0.99), UInt32),
     latency_upstream AggregateFunction(quantilesTiming(0.5, 0.9, 0.95, 0.99), UInt32),
+    latency_gateway  AggregateFunction(quantilesTiming(0.5, 0.9, 0.95, 0.99), UInt32),
     consumers        AggregateFunction(uniq, String)
 ) ENGINE = AggregatingMergeTree()
 PARTITION BY toYYYYMMDD(day)
 ORDER BY (workspace, service_id, day, route_id, status_class)
 SETTINGS index_granularity = 256;
 
-INSERT INTO {database}.requests_by_day_route_004 (day, workspace, service_id, route_id, status_class, requests, errors, server_errors, request_bytes_total, response_bytes_total, latency_total, latency_upstream, consumers)
+INSERT INTO {database}.requests_by_day_route_004 (day, workspace, service_id, route_id, status_class, requests, errors, server_errors, request_bytes_total, response_bytes_total, latency_total, latency_upstream, latency_gateway, consumers)
 SELECT
     toStartOfDay(started_at) AS day,
     workspace,
@@ -452,6 +473,7 @@ SELECT
     sumState(response_bytes) AS response_bytes_total,
     quantilesTimingState(0.5, 0.9, 0.95, 0.99)(toUInt32(round(log(1 + greatest(latency_total_ms, 0) * 1000) / log(1.02)))) AS latency_total,
     quantilesTimingState(0.5, 0.9, 0.95, 0.99)(toUInt32(round(log(1 + greatest(latency_upstream_ms, 0) * 1000) / log(1.02)))) AS latency_upstream,
+    quantilesTimingState(0.5, 0.9, 0.95, 0.99)(toUInt32(round(log(1 + greatest(latency_gateway_ms, 0) * 1000) / log(1.02)))) AS latency_gateway,
     uniqState(consumer_id) AS consumers
 FROM {database}.requests FINAL
 WHERE (SELECT count() FROM {database}.requests_by_day_route_004) = 0
@@ -478,6 +500,7 @@ SELECT
     sumState(response_bytes) AS response_bytes_total,
     quantilesTimingState(0.5, 0.9, 0.95, 0.99)(toUInt32(round(log(1 + greatest(latency_total_ms, 0) * 1000) / log(1.02)))) AS latency_total,
     quantilesTimingState(0.5, 0.9, 0.95, 0.99)(toUInt32(round(log(1 + greatest(latency_upstream_ms, 0) * 1000) / log(1.02)))) AS latency_upstream,
+    quantilesTimingState(0.5, 0.9, 0.95, 0.99)(toUInt32(round(log(1 + greatest(latency_gateway_ms, 0) * 1000) / log(1.02)))) AS latency_gateway,
     uniqState(consumer_id) AS consumers
 FROM {database}.requests
 GROUP BY day, workspace, service_id, route_id, status_class;
@@ -495,13 +518,14 @@ CREATE TABLE IF NOT EXISTS {database}.requests_by_hour_consumer_004 (
     response_bytes_total AggregateFunction(sum, Int64),
     latency_total    AggregateFunction(quantilesTiming(0.5, 0.9, 0.95, 0.99), UInt32),
     latency_upstream AggregateFunction(quantilesTiming(0.5, 0.9, 0.95, 0.99), UInt32),
+    latency_gateway  AggregateFunction(quantilesTiming(0.5, 0.9, 0.95, 0.99), UInt32),
     consumers        AggregateFunction(uniq, String)
 ) ENGINE = AggregatingMergeTree()
 PARTITION BY toYYYYMMDD(hour)
 ORDER BY (workspace, consumer_id, hour, status_class)
 SETTINGS index_granularity = 256;
 
-INSERT INTO {database}.requests_by_hour_consumer_004 (hour, workspace, consumer_id, status_class, requests, errors, server_errors, request_bytes_total, response_bytes_total, latency_total, latency_upstream, consumers)
+INSERT INTO {database}.requests_by_hour_consumer_004 (hour, workspace, consumer_id, status_class, requests, errors, server_errors, request_bytes_total, response_bytes_total, latency_total, latency_upstream, latency_gateway, consumers)
 SELECT
     toStartOfHour(started_at) AS hour,
     workspace,
@@ -514,6 +538,7 @@ SELECT
     sumState(response_bytes) AS response_bytes_total,
     quantilesTimingState(0.5, 0.9, 0.95, 0.99)(toUInt32(round(log(1 + greatest(latency_total_ms, 0) * 1000) / log(1.02)))) AS latency_total,
     quantilesTimingState(0.5, 0.9, 0.95, 0.99)(toUInt32(round(log(1 + greatest(latency_upstream_ms, 0) * 1000) / log(1.02)))) AS latency_upstream,
+    quantilesTimingState(0.5, 0.9, 0.95, 0.99)(toUInt32(round(log(1 + greatest(latency_gateway_ms, 0) * 1000) / log(1.02)))) AS latency_gateway,
     uniqState(consumer_id) AS consumers
 FROM {database}.requests FINAL
 WHERE (SELECT count() FROM {database}.requests_by_hour_consumer_004) = 0
@@ -539,6 +564,7 @@ SELECT
     sumState(response_bytes) AS response_bytes_total,
     quantilesTimingState(0.5, 0.9, 0.95, 0.99)(toUInt32(round(log(1 + greatest(latency_total_ms, 0) * 1000) / log(1.02)))) AS latency_total,
     quantilesTimingState(0.5, 0.9, 0.95, 0.99)(toUInt32(round(log(1 + greatest(latency_upstream_ms, 0) * 1000) / log(1.02)))) AS latency_upstream,
+    quantilesTimingState(0.5, 0.9, 0.95, 0.99)(toUInt32(round(log(1 + greatest(latency_gateway_ms, 0) * 1000) / log(1.02)))) AS latency_gateway,
     uniqState(consumer_id) AS consumers
 FROM {database}.requests
 GROUP BY hour, workspace, consumer_id, status_class;
@@ -556,13 +582,14 @@ CREATE TABLE IF NOT EXISTS {database}.requests_by_day_consumer_004 (
     response_bytes_total AggregateFunction(sum, Int64),
     latency_total    AggregateFunction(quantilesTiming(0.5, 0.9, 0.95, 0.99), UInt32),
     latency_upstream AggregateFunction(quantilesTiming(0.5, 0.9, 0.95, 0.99), UInt32),
+    latency_gateway  AggregateFunction(quantilesTiming(0.5, 0.9, 0.95, 0.99), UInt32),
     consumers        AggregateFunction(uniq, String)
 ) ENGINE = AggregatingMergeTree()
 PARTITION BY toYYYYMMDD(day)
 ORDER BY (workspace, consumer_id, day, status_class)
 SETTINGS index_granularity = 256;
 
-INSERT INTO {database}.requests_by_day_consumer_004 (day, workspace, consumer_id, status_class, requests, errors, server_errors, request_bytes_total, response_bytes_total, latency_total, latency_upstream, consumers)
+INSERT INTO {database}.requests_by_day_consumer_004 (day, workspace, consumer_id, status_class, requests, errors, server_errors, request_bytes_total, response_bytes_total, latency_total, latency_upstream, latency_gateway, consumers)
 SELECT
     toStartOfDay(started_at) AS day,
     workspace,
@@ -575,6 +602,7 @@ SELECT
     sumState(response_bytes) AS response_bytes_total,
     quantilesTimingState(0.5, 0.9, 0.95, 0.99)(toUInt32(round(log(1 + greatest(latency_total_ms, 0) * 1000) / log(1.02)))) AS latency_total,
     quantilesTimingState(0.5, 0.9, 0.95, 0.99)(toUInt32(round(log(1 + greatest(latency_upstream_ms, 0) * 1000) / log(1.02)))) AS latency_upstream,
+    quantilesTimingState(0.5, 0.9, 0.95, 0.99)(toUInt32(round(log(1 + greatest(latency_gateway_ms, 0) * 1000) / log(1.02)))) AS latency_gateway,
     uniqState(consumer_id) AS consumers
 FROM {database}.requests FINAL
 WHERE (SELECT count() FROM {database}.requests_by_day_consumer_004) = 0
@@ -600,6 +628,7 @@ SELECT
     sumState(response_bytes) AS response_bytes_total,
     quantilesTimingState(0.5, 0.9, 0.95, 0.99)(toUInt32(round(log(1 + greatest(latency_total_ms, 0) * 1000) / log(1.02)))) AS latency_total,
     quantilesTimingState(0.5, 0.9, 0.95, 0.99)(toUInt32(round(log(1 + greatest(latency_upstream_ms, 0) * 1000) / log(1.02)))) AS latency_upstream,
+    quantilesTimingState(0.5, 0.9, 0.95, 0.99)(toUInt32(round(log(1 + greatest(latency_gateway_ms, 0) * 1000) / log(1.02)))) AS latency_gateway,
     uniqState(consumer_id) AS consumers
 FROM {database}.requests
 GROUP BY day, workspace, consumer_id, status_class;
@@ -619,13 +648,14 @@ CREATE TABLE IF NOT EXISTS {database}.requests_by_hour_status_004 (
     response_bytes_total AggregateFunction(sum, Int64),
     latency_total    AggregateFunction(quantilesTiming(0.5, 0.9, 0.95, 0.99), UInt32),
     latency_upstream AggregateFunction(quantilesTiming(0.5, 0.9, 0.95, 0.99), UInt32),
+    latency_gateway  AggregateFunction(quantilesTiming(0.5, 0.9, 0.95, 0.99), UInt32),
     consumers        AggregateFunction(uniq, String)
 ) ENGINE = AggregatingMergeTree()
 PARTITION BY toYYYYMMDD(hour)
 ORDER BY (workspace, service_id, hour, status_class, status, error_class)
 SETTINGS index_granularity = 256;
 
-INSERT INTO {database}.requests_by_hour_status_004 (hour, workspace, service_id, status_class, status, error_class, requests, errors, server_errors, request_bytes_total, response_bytes_total, latency_total, latency_upstream, consumers)
+INSERT INTO {database}.requests_by_hour_status_004 (hour, workspace, service_id, status_class, status, error_class, requests, errors, server_errors, request_bytes_total, response_bytes_total, latency_total, latency_upstream, latency_gateway, consumers)
 SELECT
     toStartOfHour(started_at) AS hour,
     workspace,
@@ -640,6 +670,7 @@ SELECT
     sumState(response_bytes) AS response_bytes_total,
     quantilesTimingState(0.5, 0.9, 0.95, 0.99)(toUInt32(round(log(1 + greatest(latency_total_ms, 0) * 1000) / log(1.02)))) AS latency_total,
     quantilesTimingState(0.5, 0.9, 0.95, 0.99)(toUInt32(round(log(1 + greatest(latency_upstream_ms, 0) * 1000) / log(1.02)))) AS latency_upstream,
+    quantilesTimingState(0.5, 0.9, 0.95, 0.99)(toUInt32(round(log(1 + greatest(latency_gateway_ms, 0) * 1000) / log(1.02)))) AS latency_gateway,
     uniqState(consumer_id) AS consumers
 FROM {database}.requests FINAL
 WHERE (SELECT count() FROM {database}.requests_by_hour_status_004) = 0
@@ -667,6 +698,7 @@ SELECT
     sumState(response_bytes) AS response_bytes_total,
     quantilesTimingState(0.5, 0.9, 0.95, 0.99)(toUInt32(round(log(1 + greatest(latency_total_ms, 0) * 1000) / log(1.02)))) AS latency_total,
     quantilesTimingState(0.5, 0.9, 0.95, 0.99)(toUInt32(round(log(1 + greatest(latency_upstream_ms, 0) * 1000) / log(1.02)))) AS latency_upstream,
+    quantilesTimingState(0.5, 0.9, 0.95, 0.99)(toUInt32(round(log(1 + greatest(latency_gateway_ms, 0) * 1000) / log(1.02)))) AS latency_gateway,
     uniqState(consumer_id) AS consumers
 FROM {database}.requests
 GROUP BY hour, workspace, service_id, status_class, status, error_class;
@@ -686,13 +718,14 @@ CREATE TABLE IF NOT EXISTS {database}.requests_by_day_status_004 (
     response_bytes_total AggregateFunction(sum, Int64),
     latency_total    AggregateFunction(quantilesTiming(0.5, 0.9, 0.95, 0.99), UInt32),
     latency_upstream AggregateFunction(quantilesTiming(0.5, 0.9, 0.95, 0.99), UInt32),
+    latency_gateway  AggregateFunction(quantilesTiming(0.5, 0.9, 0.95, 0.99), UInt32),
     consumers        AggregateFunction(uniq, String)
 ) ENGINE = AggregatingMergeTree()
 PARTITION BY toYYYYMMDD(day)
 ORDER BY (workspace, service_id, day, status_class, status, error_class)
 SETTINGS index_granularity = 256;
 
-INSERT INTO {database}.requests_by_day_status_004 (day, workspace, service_id, status_class, status, error_class, requests, errors, server_errors, request_bytes_total, response_bytes_total, latency_total, latency_upstream, consumers)
+INSERT INTO {database}.requests_by_day_status_004 (day, workspace, service_id, status_class, status, error_class, requests, errors, server_errors, request_bytes_total, response_bytes_total, latency_total, latency_upstream, latency_gateway, consumers)
 SELECT
     toStartOfDay(started_at) AS day,
     workspace,
@@ -707,6 +740,7 @@ SELECT
     sumState(response_bytes) AS response_bytes_total,
     quantilesTimingState(0.5, 0.9, 0.95, 0.99)(toUInt32(round(log(1 + greatest(latency_total_ms, 0) * 1000) / log(1.02)))) AS latency_total,
     quantilesTimingState(0.5, 0.9, 0.95, 0.99)(toUInt32(round(log(1 + greatest(latency_upstream_ms, 0) * 1000) / log(1.02)))) AS latency_upstream,
+    quantilesTimingState(0.5, 0.9, 0.95, 0.99)(toUInt32(round(log(1 + greatest(latency_gateway_ms, 0) * 1000) / log(1.02)))) AS latency_gateway,
     uniqState(consumer_id) AS consumers
 FROM {database}.requests FINAL
 WHERE (SELECT count() FROM {database}.requests_by_day_status_004) = 0
@@ -734,6 +768,7 @@ SELECT
     sumState(response_bytes) AS response_bytes_total,
     quantilesTimingState(0.5, 0.9, 0.95, 0.99)(toUInt32(round(log(1 + greatest(latency_total_ms, 0) * 1000) / log(1.02)))) AS latency_total,
     quantilesTimingState(0.5, 0.9, 0.95, 0.99)(toUInt32(round(log(1 + greatest(latency_upstream_ms, 0) * 1000) / log(1.02)))) AS latency_upstream,
+    quantilesTimingState(0.5, 0.9, 0.95, 0.99)(toUInt32(round(log(1 + greatest(latency_gateway_ms, 0) * 1000) / log(1.02)))) AS latency_gateway,
     uniqState(consumer_id) AS consumers
 FROM {database}.requests
 GROUP BY day, workspace, service_id, status_class, status, error_class;

@@ -88,7 +88,7 @@ func TestChecksumsPinned(t *testing.T) {
 		"001_init.sql":                        "852e6a25055421d4cc89b8083337d3c024cda3ff3606d917705c952f50363eb8",
 		"002_small_rollups.sql":               "18e201ce02377980b549e6ebfe056f9fa7f811e5c349fed816838d643945dc65",
 		"003_consumer_and_status_rollups.sql": "fcc647d7713bcfd3cc3c2276165023f57381d3fb35a246eef304bd14f7c52945",
-		"004_latency_buckets.sql":             "b70e93684e49246d542b17ebaefbfbe1710f828cd328bc7daf5c3ec742989023",
+		"004_latency_buckets.sql":             "9dbbfd655e80ca03fd3f4a6cc300d18dc4aca1076190126f2666fef3387f586a",
 	})
 }
 
@@ -153,7 +153,7 @@ func TestViewsKeepLatencyBuckets(t *testing.T) {
 			t.Errorf("no view writes %s", r.Table)
 			continue
 		}
-		for _, col := range []string{"latency_total", "latency_upstream"} {
+		for _, col := range []string{"latency_total", "latency_upstream", "latency_gateway"} {
 			if want := LatencyState(col+"_ms") + " AS " + col + ","; !strings.Contains(stmt, want) {
 				t.Errorf("the view of %s does not keep %s as %q", r.Table, col, want)
 			}

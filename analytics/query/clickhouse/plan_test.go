@@ -53,7 +53,7 @@ func TestPlanSeriesPicksTheSmallestExactTable(t *testing.T) {
 		{"by node", series(query.SeriesQuery{Filter: query.Filter{NodeID: "n"}}), Raw},
 		{"by error class", series(query.SeriesQuery{Filter: query.Filter{ErrorClass: "timeout"}, Bucket: query.Day}), DayStatus},
 		{"by status class", series(query.SeriesQuery{Filter: query.Filter{StatusClass: 5}}), Minute},
-		{"with gateway latency", series(query.SeriesQuery{GatewayLatency: true, Bucket: time.Hour}), Raw},
+		{"with gateway latency", series(query.SeriesQuery{GatewayLatency: true, Bucket: time.Hour}), HourWorkspace},
 	} {
 		if tc.got != tc.want {
 			t.Errorf("series %s: %s, want %s", tc.name, tc.got, tc.want)
@@ -81,7 +81,6 @@ func TestPlanGroupsPicksTheSmallestExactTables(t *testing.T) {
 		f        query.Filter
 		from, to time.Duration
 		by       query.Dimension
-		gateway  bool
 		want     string
 	}{
 		{name: "days by service", from: 0, to: 30 * day, by: query.ByService, want: "requests_by_day_service [0s, 720h0m0s)"},
@@ -106,7 +105,6 @@ func TestPlanGroupsPicksTheSmallestExactTables(t *testing.T) {
 		{name: "by method", from: 0, to: h, by: query.ByMethod, want: "requests [0s, 1h0m0s)"},
 		{name: "by node", from: 0, to: h, by: query.ByNode, want: "requests [0s, 1h0m0s)"},
 		{name: "by error class", from: 0, to: 30 * day, by: query.ByErrorClass, want: "requests_by_day_status [0s, 720h0m0s)"},
-		{name: "with gateway latency", from: 0, to: h, by: query.ByRoute, gateway: true, want: "requests [0s, 1h0m0s)"},
 		{
 			name: "30 days ending at a second, by service", from: -30*day + 13*h + 7*m + 5*s, to: 13*h + 7*m + 5*s, by: query.ByService,
 			want: "requests [-706h52m55s, -706h52m0s) + requests_by_minute [-706h52m0s, -706h0m0s) + " +
@@ -153,7 +151,7 @@ func TestPlanGroupsPicksTheSmallestExactTables(t *testing.T) {
 	} {
 		f := tc.f
 		f.Workspace = w.Workspace
-		parts := PlanGroups(f, at(tc.from), at(tc.to), tc.by, tc.gateway)
+		parts := PlanGroups(f, at(tc.from), at(tc.to), tc.by)
 		if got := plan(t0, parts); got != tc.want {
 			t.Errorf("%s:\n got %s\nwant %s", tc.name, got, tc.want)
 		}
@@ -180,7 +178,7 @@ func TestEveryDimensionAndMetricIsMapped(t *testing.T) {
 		if keyColumn[d].raw == "" {
 			t.Errorf("dimension %s has no raw column", d)
 		}
-		if !rawOnly(query.Filter{}, d, false) && keyColumn[d].rollup == "" {
+		if !rawOnly(query.Filter{}, d) && keyColumn[d].rollup == "" {
 			t.Errorf("dimension %s goes to the rollups, which have no column for it", d)
 		}
 	}

@@ -56,13 +56,13 @@ func New(conn driver.Conn, database string) (*Store, error) {
 }
 
 // rawOnly says whether a query needs columns that only the raw table has:
-// the method, the node and the gateway's latency are in no rollup.
-func rawOnly(f query.Filter, by query.Dimension, gateway bool) bool {
+// the method and the node are in no rollup.
+func rawOnly(f query.Filter, by query.Dimension) bool {
 	switch by {
 	case query.ByMethod, query.ByNode:
 		return true
 	}
-	return gateway || f.Method != "" || f.NodeID != ""
+	return f.Method != "" || f.NodeID != ""
 }
 
 // keys are the columns a traffic rollup keeps beyond the workspace, its
@@ -134,7 +134,7 @@ func rollup(d time.Duration, need keys) Table {
 // query's filters. Normalize aligned the range to the bucket, so to the
 // rollup's periods.
 func PlanSeries(q query.SeriesQuery) Table {
-	if rawOnly(q.Filter, "", q.GatewayLatency) {
+	if rawOnly(q.Filter, "") {
 		return Raw
 	}
 	need := needs(q.Filter, "")
@@ -169,8 +169,8 @@ const splitFrom = 6 * time.Hour
 // rollup, the minutes at its edges from the minute rollup and the seconds
 // at its very edges from the raw table. A short one is read from the
 // smallest rollup it is whole periods of, or else from the raw table.
-func PlanGroups(f query.Filter, from, to time.Time, by query.Dimension, gateway bool) []Part {
-	if rawOnly(f, by, gateway) {
+func PlanGroups(f query.Filter, from, to time.Time, by query.Dimension) []Part {
+	if rawOnly(f, by) {
 		return []Part{{Raw, from, to}}
 	}
 	need := needs(f, by)
@@ -304,9 +304,13 @@ func metricsSelect(t Table, gateway bool) string {
 		}
 		return s
 	}
-	return counterSelect(t) +
+	s := counterSelect(t) +
 		", " + clickhousemigrate.LatencyMerge("latency_total") + " AS m_total" +
 		", " + clickhousemigrate.LatencyMerge("latency_upstream") + " AS m_upstream"
+	if gateway {
+		s += ", " + clickhousemigrate.LatencyMerge("latency_gateway") + " AS m_gateway"
+	}
+	return s
 }
 
 // The state columns a split range reads from each part, in a UNION ALL,
@@ -322,9 +326,26 @@ const (
 	rollupStates        = rollupCounterStates + ", latency_total, latency_upstream"
 )
 
-var rawStates = rawCounterStates + ", " +
-	clickhousemigrate.LatencyState("latency_total_ms") + " AS latency_total, " +
-	clickhousemigrate.LatencyState("latency_upstream_ms") + " AS latency_upstream"
+var (
+	rawStates = rawCounterStates + ", " +
+		clickhousemigrate.LatencyState("latency_total_ms") + " AS latency_total, " +
+		clickhousemigrate.LatencyState("latency_upstream_ms") + " AS latency_upstream"
+	rawGatewayState = ", " + clickhousemigrate.LatencyState("latency_gateway_ms") + " AS latency_gateway"
+)
+
+// states returns the state columns of a part of a split range, raw or
+// rollup, with the gateway's latency when asked for.
+func states(t Table, gateway bool) string {
+	switch {
+	case t == Raw && gateway:
+		return rawStates + rawGatewayState
+	case t == Raw:
+		return rawStates
+	case gateway:
+		return rollupStates + ", latency_gateway"
+	}
+	return rollupStates
+}
 
 // scanMetrics receives metricsSelect's columns after the key.
 func scanMetrics(rows query.Rows, key any, gateway bool) (query.Metrics, error) {
@@ -407,7 +428,7 @@ func groupKey(t Table, by query.Dimension) string {
 // top ten of thousands of consumers need a few hundred states, not all of
 // them. The counters are exact, so both statements order the keys alike.
 func (s *Store) groups(ctx context.Context, q query.GroupQuery) ([]query.Row, error) {
-	parts := PlanGroups(q.Filter, q.From, q.To, q.By, q.GatewayLatency)
+	parts := PlanGroups(q.Filter, q.From, q.To, q.By)
 	var keys []any
 	if leadersFirst(parts, q) {
 		stmt, args := s.groupStatement(parts, q, nil, true)
@@ -451,10 +472,15 @@ func leadersFirst(parts []Part, q query.GroupQuery) bool {
 // its arguments: with keys, only for those keys; with leaders, only the
 // keys, ordered, from the counters.
 func (s *Store) groupStatement(parts []Part, q query.GroupQuery, keys []any, leaders bool) (string, []any) {
-	sel, rawSt, rollupSt := metricsSelect, rawStates, rollupStates
+	sel, st := metricsSelect, states
 	if leaders {
 		sel = func(t Table, _ bool) string { return counterSelect(t) }
-		rawSt, rollupSt = rawCounterStates, rollupCounterStates
+		st = func(t Table, _ bool) string {
+			if t == Raw {
+				return rawCounterStates
+			}
+			return rollupCounterStates
+		}
 	}
 	// partWhere is a part's WHERE, restricted to keys when there are.
 	partWhere := func(p Part) (string, []any) {
@@ -484,14 +510,13 @@ func (s *Store) groupStatement(parts []Part, q query.GroupQuery, keys []any, lea
 			w, wargs := partWhere(p)
 			args = append(args, wargs...)
 			b.WriteString("SELECT " + groupKey(p.Table, q.By) + " AS k_key, ")
+			b.WriteString(st(p.Table, q.GatewayLatency) + " FROM " + s.from(p.Table) + " WHERE " + w)
 			if p.Table == Raw {
-				b.WriteString(rawSt + " FROM " + s.from(p.Table) + " WHERE " + w + " GROUP BY k_key")
-			} else {
-				b.WriteString(rollupSt + " FROM " + s.from(p.Table) + " WHERE " + w)
+				b.WriteString(" GROUP BY k_key")
 			}
 		}
 		// The parts' states have the rollups' columns.
-		stmt = "SELECT k_key, " + sel(Hour, false) + " FROM (" + b.String() + ")"
+		stmt = "SELECT k_key, " + sel(Hour, q.GatewayLatency) + " FROM (" + b.String() + ")"
 	}
 	stmt += " GROUP BY k_key ORDER BY " + orderExpr[q.OrderBy] + " DESC, k_key ASC LIMIT ?"
 	if leaders {

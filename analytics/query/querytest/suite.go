@@ -359,7 +359,7 @@ func (c *checker) series(t *testing.T) {
 		{"error class", query.SeriesQuery{Filter: acme(query.Filter{ErrorClass: "upstream_error"}), From: h(0), To: h(12), Bucket: time.Hour}},
 		{"status code by day", query.SeriesQuery{Filter: acme(query.Filter{Status: 404}), From: h(-24), To: h(48), Bucket: query.Day}},
 		{"a consumer by hour", query.SeriesQuery{Filter: acme(query.Filter{ConsumerID: "bob"}), From: h(0), To: h(12), Bucket: time.Hour}},
-		{"gateway latency (raw)", query.SeriesQuery{Filter: acme(query.Filter{}), From: h(0), To: h(12), Bucket: time.Hour, GatewayLatency: true}},
+		{"gateway latency", query.SeriesQuery{Filter: acme(query.Filter{}), From: h(0), To: h(12), Bucket: time.Hour, GatewayLatency: true}},
 		{"all workspaces", query.SeriesQuery{Filter: query.Filter{AllWorkspaces: true}, From: h(0), To: h(12), Bucket: time.Hour}},
 	} {
 		t.Run(tc.name, func(t *testing.T) { c.checkSeries(t, tc.q) })

@@ -32,10 +32,12 @@ func chConfig(dir string, tcpPort, httpPort int) clickhouselocal.Config {
 // startClickHouse starts the run's server on dir (keeping data already
 // there), sized by chConfig.
 func startClickHouse(ctx context.Context, bin, dir string) (*benchrig.ClickHouse, error) {
-	// Loading the tables of a large data directory takes a while.
+	// Loading the tables of a large data directory takes a while, and a
+	// migration's fill of a new table from 100 million stored requests
+	// sends nothing back for many minutes.
 	return benchrig.StartClickHouse(ctx, benchrig.ClickHouseOptions{
 		Binary: bin, Dir: dir, Config: chConfig,
-		ReadyWithin: 5 * time.Minute, ReadTimeout: 5 * time.Minute, MaxOpenConns: 8,
+		ReadyWithin: 5 * time.Minute, ReadTimeout: 24 * time.Hour, MaxOpenConns: 8,
 	})
 }
 
