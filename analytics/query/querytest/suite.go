@@ -401,12 +401,18 @@ func (c *checker) breakdown(t *testing.T) {
 	}
 	t.Run("gateway latency", func(t *testing.T) {
 		f := acme(query.Filter{})
-		got, err := c.store.Breakdown(t.Context(), query.BreakdownQuery{Filter: f, From: T0, To: T0.Add(12 * time.Hour),
-			By: query.ByRoute, GatewayLatency: true})
-		if err != nil {
-			t.Fatal(err)
+		// Whole hours, and a range with seconds and minutes at its edges.
+		for _, r := range [][2]time.Time{
+			{T0, T0.Add(12 * time.Hour)},
+			{T0.Add(30 * time.Second), T0.Add(11*time.Hour + 45*time.Minute + 10*time.Second)},
+		} {
+			got, err := c.store.Breakdown(t.Context(), query.BreakdownQuery{Filter: f, From: r[0], To: r[1],
+				By: query.ByRoute, GatewayLatency: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.checkRows(t, "route", got.Rows, refGroups(c.recs, f, r[0], r[1], query.ByRoute, query.MetricRequests, true), true)
 		}
-		c.checkRows(t, "route", got.Rows, refGroups(c.recs, f, T0, T0.Add(12*time.Hour), query.ByRoute, query.MetricRequests, true), true)
 	})
 }
 
@@ -744,7 +750,7 @@ func (c *checker) injection(t *testing.T) {
 				s, err := c.store.Series(ctx, query.SeriesQuery{Filter: f, From: from, To: to, Bucket: time.Hour})
 				empty("series", query.Totals(pointMetrics(s)...).Requests, err)
 				s, err = c.store.Series(ctx, query.SeriesQuery{Filter: f, From: from, To: to, Bucket: time.Hour, GatewayLatency: true})
-				empty("raw series", query.Totals(pointMetrics(s)...).Requests, err)
+				empty("series with gateway latency", query.Totals(pointMetrics(s)...).Requests, err)
 				b, err := c.store.Breakdown(ctx, query.BreakdownQuery{Filter: f, From: from, To: to, By: query.ByService})
 				empty("breakdown", int64(len(b.Rows)), err)
 				b, err = c.store.Breakdown(ctx, query.BreakdownQuery{Filter: f, From: from.Add(time.Minute), To: to, By: query.ByConsumer})
