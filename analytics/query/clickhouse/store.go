@@ -271,9 +271,26 @@ var orderExpr = map[query.Metric]string{
 // are the 1st, 3rd and 4th.
 const levels = clickhousemigrate.LatencyLevels
 
+// latencyColumn is a latency column of the rollups (the raw table's is the
+// same name with _ms) and the alias metricsSelect gives its percentiles.
+type latencyColumn struct{ column, alias string }
+
+// The latencies a query reads: the total and upstream ones, and the
+// gateway's own when asked for.
+var (
+	latencies        = []latencyColumn{{"latency_total", "m_total"}, {"latency_upstream", "m_upstream"}}
+	gatewayLatencies = append(slices.Clip(latencies), latencyColumn{"latency_gateway", "m_gateway"})
+)
+
+func latenciesFor(gateway bool) []latencyColumn {
+	if gateway {
+		return gatewayLatencies
+	}
+	return latencies
+}
+
 // counterSelect returns the counters of a SELECT from t, metricsSelect's
-// first columns: what ordering keys by a counter reads, without the
-// latency states. Aliases never reuse a column name (18.16 rejects that) and
+// first columns. Aliases never reuse a column name (18.16 rejects that) and
 // everything is cast to the type Scan receives.
 func counterSelect(t Table) string {
 	if t == Raw {
@@ -289,62 +306,48 @@ func counterSelect(t Table) string {
 }
 
 // metricsSelect returns the metric columns of a SELECT from t: the
-// counters, then the latency percentiles in milliseconds: the raw table's
+// counters, then the percentiles of lats in milliseconds: the raw table's
 // from t-digests of the recorded latencies (Float32 on 18.16, cast), a
-// rollup's from its latency buckets.
-func metricsSelect(t Table, gateway bool) string {
-	quantiles := func(f, column, alias string) string {
-		return ", arrayMap(x -> toFloat64(x), " + f + "(" + levels + ")(" + column + ")) AS " + alias
-	}
-	if t == Raw {
-		s := counterSelect(t) + quantiles("quantilesTDigest", "latency_total_ms", "m_total") +
-			quantiles("quantilesTDigest", "latency_upstream_ms", "m_upstream")
-		if gateway {
-			s += quantiles("quantilesTDigest", "latency_gateway_ms", "m_gateway")
+// rollup's from its latency buckets. Without lats it is the counters
+// alone, what ordering keys by a counter reads.
+func metricsSelect(t Table, lats []latencyColumn) string {
+	s := counterSelect(t)
+	for _, l := range lats {
+		if t == Raw {
+			s += ", arrayMap(x -> toFloat64(x), quantilesTDigest(" + levels + ")(" + l.column + "_ms)) AS " + l.alias
+		} else {
+			s += ", " + clickhousemigrate.LatencyMerge(l.column) + " AS " + l.alias
 		}
-		return s
-	}
-	s := counterSelect(t) +
-		", " + clickhousemigrate.LatencyMerge("latency_total") + " AS m_total" +
-		", " + clickhousemigrate.LatencyMerge("latency_upstream") + " AS m_upstream"
-	if gateway {
-		s += ", " + clickhousemigrate.LatencyMerge("latency_gateway") + " AS m_gateway"
 	}
 	return s
 }
 
-// The state columns a split range reads from each part, in a UNION ALL,
-// and merges with metricsSelect (counterSelect): the rollups' own, and the
-// raw table's records aggregated into the same names and types, as a view
-// writes them (the latencies as the rollups' buckets). The counter states
-// alone are what ordering keys by a counter reads.
+// The counter states a split range reads from each part, in a UNION ALL,
+// and merges with metricsSelect: the rollups' own, and the raw table's
+// records aggregated into the same names and types, as a view writes them.
 const (
 	rawCounterStates = "sumState(toUInt64(1)) AS requests, sumState(toUInt64(status >= 400)) AS errors, " +
 		"sumState(toUInt64(status >= 500)) AS server_errors, " +
 		"sumState(request_bytes) AS request_bytes_total, sumState(response_bytes) AS response_bytes_total"
 	rollupCounterStates = "requests, errors, server_errors, request_bytes_total, response_bytes_total"
-	rollupStates        = rollupCounterStates + ", latency_total, latency_upstream"
 )
 
-var (
-	rawStates = rawCounterStates + ", " +
-		clickhousemigrate.LatencyState("latency_total_ms") + " AS latency_total, " +
-		clickhousemigrate.LatencyState("latency_upstream_ms") + " AS latency_upstream"
-	rawGatewayState = ", " + clickhousemigrate.LatencyState("latency_gateway_ms") + " AS latency_gateway"
-)
-
-// states returns the state columns of a part of a split range, raw or
-// rollup, with the gateway's latency when asked for.
-func states(t Table, gateway bool) string {
-	switch {
-	case t == Raw && gateway:
-		return rawStates + rawGatewayState
-	case t == Raw:
-		return rawStates
-	case gateway:
-		return rollupStates + ", latency_gateway"
+// states returns the state columns of a part of a split range read from
+// t: the counters, then the latency states of lats (the raw table's
+// records turned into the rollups' buckets).
+func states(t Table, lats []latencyColumn) string {
+	if t == Raw {
+		s := rawCounterStates
+		for _, l := range lats {
+			s += ", " + clickhousemigrate.LatencyState(l.column+"_ms") + " AS " + l.column
+		}
+		return s
 	}
-	return rollupStates
+	s := rollupCounterStates
+	for _, l := range lats {
+		s += ", " + l.column
+	}
+	return s
 }
 
 // scanMetrics receives metricsSelect's columns after the key.
@@ -395,7 +398,7 @@ func (s *Store) Series(ctx context.Context, q query.SeriesQuery) (query.Series, 
 	t := PlanSeries(q)
 	w, wargs := where(t, q.Filter, q.From, q.To)
 	stmt := "SELECT toInt64(intDiv(toUInt32(" + timeColumn[t] + "), ?) * ?) AS k_bucket, " +
-		metricsSelect(t, q.GatewayLatency) + " FROM " + s.from(t) + " WHERE " + w + " GROUP BY k_bucket"
+		metricsSelect(t, latenciesFor(q.GatewayLatency)) + " FROM " + s.from(t) + " WHERE " + w + " GROUP BY k_bucket"
 	b := query.Seconds(q.Bucket)
 	rows, err := s.conn.Query(ctx, stmt, append([]any{b, b}, wargs...)...)
 	if err != nil {
@@ -472,15 +475,9 @@ func leadersFirst(parts []Part, q query.GroupQuery) bool {
 // its arguments: with keys, only for those keys; with leaders, only the
 // keys, ordered, from the counters.
 func (s *Store) groupStatement(parts []Part, q query.GroupQuery, keys []any, leaders bool) (string, []any) {
-	sel, st := metricsSelect, states
+	lats := latenciesFor(q.GatewayLatency)
 	if leaders {
-		sel = func(t Table, _ bool) string { return counterSelect(t) }
-		st = func(t Table, _ bool) string {
-			if t == Raw {
-				return rawCounterStates
-			}
-			return rollupCounterStates
-		}
+		lats = nil // the counters alone
 	}
 	// partWhere is a part's WHERE, restricted to keys when there are.
 	partWhere := func(p Part) (string, []any) {
@@ -498,7 +495,7 @@ func (s *Store) groupStatement(parts []Part, q query.GroupQuery, keys []any, lea
 	if len(parts) == 1 {
 		p := parts[0]
 		w, wargs := partWhere(p)
-		stmt = "SELECT " + groupKey(p.Table, q.By) + " AS k_key, " + sel(p.Table, q.GatewayLatency) +
+		stmt = "SELECT " + groupKey(p.Table, q.By) + " AS k_key, " + metricsSelect(p.Table, lats) +
 			" FROM " + s.from(p.Table) + " WHERE " + w
 		args = wargs
 	} else {
@@ -510,13 +507,13 @@ func (s *Store) groupStatement(parts []Part, q query.GroupQuery, keys []any, lea
 			w, wargs := partWhere(p)
 			args = append(args, wargs...)
 			b.WriteString("SELECT " + groupKey(p.Table, q.By) + " AS k_key, ")
-			b.WriteString(st(p.Table, q.GatewayLatency) + " FROM " + s.from(p.Table) + " WHERE " + w)
+			b.WriteString(states(p.Table, lats) + " FROM " + s.from(p.Table) + " WHERE " + w)
 			if p.Table == Raw {
 				b.WriteString(" GROUP BY k_key")
 			}
 		}
 		// The parts' states have the rollups' columns.
-		stmt = "SELECT k_key, " + sel(Hour, q.GatewayLatency) + " FROM (" + b.String() + ")"
+		stmt = "SELECT k_key, " + metricsSelect(Hour, lats) + " FROM (" + b.String() + ")"
 	}
 	stmt += " GROUP BY k_key ORDER BY " + orderExpr[q.OrderBy] + " DESC, k_key ASC LIMIT ?"
 	if leaders {
