@@ -61,10 +61,6 @@ var rebuildQueries = sync.OnceValues(func() ([]rollup, error) {
 	return withRebuilds(rollups, migs)
 })
 
-// viewStatement is how the migrations create a materialized view: the
-// view, the table it writes to, and its SELECT.
-var viewStatement = regexp.MustCompile(`^CREATE MATERIALIZED VIEW (?:IF NOT EXISTS )?\{database\}\.\w+ TO \{database\}\.(\w+) AS\n(SELECT\n[\s\S]*)$`)
-
 // selectedColumn is one line of a view's select list: an expression and
 // its alias, or a bare column.
 var selectedColumn = regexp.MustCompile(`^(?:.* AS )?(\w+),?$`)
@@ -78,14 +74,7 @@ const viewSource = "\nFROM " + clickhousemigrate.DatabasePlaceholder + ".request
 // a view). The view's SELECT must list one column per line and read
 // requests with no WHERE, as 001_init.sql's do.
 func withRebuilds(rus []rollup, migs []clickhousemigrate.Migration) ([]rollup, error) {
-	views := map[string]string{}
-	for _, m := range migs {
-		for _, stmt := range m.Statements {
-			if v := viewStatement.FindStringSubmatch(stmt); v != nil {
-				views[v[1]] = v[2]
-			}
-		}
-	}
+	views := clickhousemigrate.Views(migs)
 	out := slices.Clone(rus)
 	for i := range out {
 		ru := &out[i]

@@ -2,6 +2,7 @@ package clickhousemigrate
 
 import (
 	"embed"
+	"regexp"
 	"strings"
 
 	"github.com/tollgate/tollgate/internal/migration"
@@ -45,6 +46,25 @@ func Migrations() ([]Migration, error) {
 		out[i] = Migration(m)
 	}
 	return out, nil
+}
+
+// viewStatement is how the migrations create a materialized view: the
+// view, the table it writes to, and its SELECT.
+var viewStatement = regexp.MustCompile(`^CREATE MATERIALIZED VIEW (?:IF NOT EXISTS )?\{database\}\.\w+ TO \{database\}\.(\w+) AS\n(SELECT\n[\s\S]*)$`)
+
+// Views returns the SELECT of the materialized view that writes to each
+// table, as the last of migs to create one defines it (a later migration
+// may replace a view), with DatabasePlaceholder where the database goes.
+func Views(migs []Migration) map[string]string {
+	views := map[string]string{}
+	for _, m := range migs {
+		for _, stmt := range m.Statements {
+			if v := viewStatement.FindStringSubmatch(stmt); v != nil {
+				views[v[1]] = v[2]
+			}
+		}
+	}
+	return views
 }
 
 // common returns migs as the shared package takes them.

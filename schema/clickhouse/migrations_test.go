@@ -135,20 +135,12 @@ func TestViewsKeepLatencyBuckets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	view := regexp.MustCompile(`^CREATE MATERIALIZED VIEW IF NOT EXISTS \{database\}\.\w+ TO \{database\}\.(\w+) AS\n`)
-	last := map[string]string{}
-	for _, m := range migs {
-		for _, stmt := range m.Statements {
-			if v := view.FindStringSubmatch(stmt); v != nil {
-				last[v[1]] = stmt
-			}
-		}
-	}
+	views := Views(migs)
 	for _, r := range Rollups {
 		if r.Usage {
 			continue
 		}
-		stmt, ok := last[r.Table]
+		stmt, ok := views[r.Table]
 		if !ok {
 			t.Errorf("no view writes %s", r.Table)
 			continue
