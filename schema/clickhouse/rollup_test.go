@@ -187,14 +187,12 @@ func checkTraffic(t *testing.T, conn driver.Conn, db string) {
 	}
 }
 
-// TestUpgradeRebuildsLatencyBuckets: a database holding requests under
-// migrations 001 to 003, whose rollups kept t-digests, is upgraded by
-// 004: every traffic rollup is rebuilt from the stored requests, counts
-// each once, and goes on filling from later inserts; and 004 run again,
-// as after a failure, leaves the same rollups.
-func TestUpgradeRebuildsLatencyBuckets(t *testing.T) {
+// beforeLatencyBuckets returns a database migrated up to 004 holding the
+// first 60 of hundredRows, the migrations, 004's index among them, and
+// the rows.
+func beforeLatencyBuckets(t *testing.T) (driver.Conn, string, []Migration, int, []testRow) {
+	t.Helper()
 	conn, db := testDB(t)
-	ctx := t.Context()
 	migs, err := Migrations()
 	if err != nil {
 		t.Fatal(err)
@@ -203,11 +201,22 @@ func TestUpgradeRebuildsLatencyBuckets(t *testing.T) {
 	if at < 0 {
 		t.Fatal("no 004_latency_buckets.sql")
 	}
-	if _, err := up(ctx, conn, db, nil, migs[:at]); err != nil {
+	if _, err := up(t.Context(), conn, db, nil, migs[:at]); err != nil {
 		t.Fatalf("up to %s: %v", migs[at-1], err)
 	}
 	rows := hundredRows(time.Date(2024, 3, 1, 10, 0, 0, 0, time.UTC))
 	insertRows(t, conn, db, rows[:60])
+	return conn, db, migs, at, rows
+}
+
+// TestUpgradeRebuildsLatencyBuckets: a database holding requests under
+// migrations 001 to 003, whose rollups kept t-digests, is upgraded by
+// 004: every traffic rollup is rebuilt from the stored requests, counts
+// each once, and goes on filling from later inserts; and 004 run again,
+// as after a failure, leaves the same rollups.
+func TestUpgradeRebuildsLatencyBuckets(t *testing.T) {
+	conn, db, migs, at, rows := beforeLatencyBuckets(t)
+	ctx := t.Context()
 	if _, err := up(ctx, conn, db, testLogger(t), migs); err != nil {
 		t.Fatalf("up: %v", err)
 	}
@@ -238,21 +247,8 @@ func TestUpgradeRebuildsLatencyBuckets(t *testing.T) {
 // the renamed table is filled again from the stored requests, and every
 // rollup counts each request once and fills from later inserts.
 func TestUpgradeCutShortIsRunAgain(t *testing.T) {
-	conn, db := testDB(t)
+	conn, db, migs, at, rows := beforeLatencyBuckets(t)
 	ctx := t.Context()
-	migs, err := Migrations()
-	if err != nil {
-		t.Fatal(err)
-	}
-	at := slices.IndexFunc(migs, func(m Migration) bool { return m.File == "004_latency_buckets.sql" })
-	if at < 0 {
-		t.Fatal("no 004_latency_buckets.sql")
-	}
-	if _, err := up(ctx, conn, db, nil, migs[:at]); err != nil {
-		t.Fatalf("up to %s: %v", migs[at-1], err)
-	}
-	rows := hundredRows(time.Date(2024, 3, 1, 10, 0, 0, 0, time.UTC))
-	insertRows(t, conn, db, rows[:60])
 	stmts := migs[at].In(db)
 	cut := slices.IndexFunc(stmts, func(s string) bool { return strings.HasPrefix(s, "CREATE MATERIALIZED VIEW ") })
 	if cut < 0 {
