@@ -184,7 +184,7 @@ func runAnalytics(ctx context.Context, args []string, stderr io.Writer, getenv f
 	}
 	defer st.Close()
 
-	conn, err := clickhouseConn(s, s.Pipeline.ClickHouseDatabase, 5*time.Minute)
+	conn, err := clickhouseConn(s, s.Pipeline.ClickHouseDatabase, queryReadTimeout)
 	if err != nil {
 		return err
 	}

@@ -202,6 +202,10 @@ func collectorStatus(c *collector.Collector, running *atomic.Bool, reg *promethe
 	return mux
 }
 
+// queryReadTimeout is how long the analytics service and retention wait
+// for ClickHouse to send anything back.
+const queryReadTimeout = 5 * time.Minute
+
 // clickhouseConn opens a native-protocol connection with the settings'
 // credentials to database. A statement that sends nothing back for
 // readTimeout fails.
@@ -222,7 +226,7 @@ func clickhouseConn(s Settings, database string, readTimeout time.Duration) (dri
 
 // runRetention drops request-log partitions older than age once an hour.
 func runRetention(ctx context.Context, s Settings, age time.Duration, log *slog.Logger) {
-	conn, err := clickhouseConn(s, s.Pipeline.ClickHouseDatabase, 5*time.Minute)
+	conn, err := clickhouseConn(s, s.Pipeline.ClickHouseDatabase, queryReadTimeout)
 	if err != nil {
 		log.Error("retention disabled", "err", err)
 		return
