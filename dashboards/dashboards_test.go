@@ -751,3 +751,28 @@ func TestPanelNumbers(t *testing.T) {
 		})
 	}
 }
+
+// TestLatencyPanelsReadBuckets: a panel that merges the rollups' latency
+// states turns the buckets back into milliseconds exactly as the query
+// layer does (clickhousemigrate.LatencyMerge); TestPanelNumbers checks
+// the numbers of only one of them.
+func TestLatencyPanelsReadBuckets(t *testing.T) {
+	merge := clickhousemigrate.LatencyMerge("latency_total")
+	found := 0
+	for _, d := range loadDashboards(t) {
+		for _, p := range d.allPanels() {
+			for _, tg := range p.Targets {
+				if !strings.Contains(tg.RawSQL, "quantilesTimingMerge") {
+					continue
+				}
+				found++
+				if strings.Count(tg.RawSQL, "quantilesTimingMerge") != strings.Count(tg.RawSQL, merge) {
+					t.Errorf("%s panel %q merges latency buckets other than as %s", d.file, p.Title, merge)
+				}
+			}
+		}
+	}
+	if found == 0 {
+		t.Error("no panel merges the rollups' latency buckets")
+	}
+}
