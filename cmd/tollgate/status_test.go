@@ -33,6 +33,12 @@ func TestStatusListener(t *testing.T) {
 			t.Errorf("/status lacks %s: %s", want, body)
 		}
 	}
+	// A request is counted when its exchange ends, after the client has
+	// the response.
+	eventually(t, "/metrics to count the proxied request", func() bool {
+		_, body := do(t, "GET", n.statusURL()+"/metrics", nil, nil)
+		return strings.Contains(string(body), `tollgate_http_requests_total{code_class="2xx",route="r",service="s",workspace="default"} 1`+"\n")
+	})
 	_, body = do(t, "GET", n.statusURL()+"/metrics", nil, nil)
 	for _, want := range []string{
 		`tollgate_http_requests_total{code_class="2xx",route="r",service="s",workspace="default"} 1`,
