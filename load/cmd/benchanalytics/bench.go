@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -130,6 +131,16 @@ func (b *bench) prepareData(ctx context.Context, chDir string) (*traffic, seedMa
 // measureAll times every case, saying how each went.
 func (b *bench) measureAll(ctx context.Context, tr *traffic) []caseResult {
 	cs := cases(tr.workspaces[0].services[0].id, tr.workspaces[0].consumers[0].id)
+	cs = selected(cs, b.cfg.only)
+	if b.cfg.profile != "" {
+		stop, err := startProfile(b.cfg.profile)
+		if err != nil {
+			b.Progress("no CPU profile: %v", err)
+		} else {
+			defer stop()
+			b.Progress("profiling the API into %s", b.cfg.profile)
+		}
+	}
 	b.Progress("timing %d cases: %d warm-ups and %d timed requests each", len(cs), b.cfg.warmups, b.cfg.reps)
 	var out []caseResult
 	for i, c := range cs {
@@ -145,6 +156,23 @@ func (b *bench) measureAll(ctx context.Context, tr *traffic) []caseResult {
 		b.Progress("case %d/%d %s %s: p95 %s ms (%s)", i+1, len(cs), c.name(), c.rng, ms(r.api.P95), strings.Join(r.tables, ", "))
 	}
 	return out
+}
+
+// startProfile starts a CPU profile of this process into path and
+// returns what ends it.
+func startProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		_ = f.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		_ = f.Close()
+	}, nil
 }
 
 // summaryNote follows the closing table: how to read it.

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"path/filepath"
+	"regexp"
 	"time"
 
 	"github.com/tollgate/tollgate/internal/clickhouselocal"
@@ -23,9 +24,11 @@ type config struct {
 	dataDir string        // BENCH_DATA_DIR: where, with BENCH_REUSE=1
 	settle  time.Duration // BENCH_SETTLE: longest wait for background merges after seeding
 
-	reps    int           // BENCH_REPS: timed requests per case
-	budget  time.Duration // BENCH_CASE_BUDGET: time after which a case stops at minReps
-	warmups int           // BENCH_WARMUPS: untimed requests per case first
+	reps    int            // BENCH_REPS: timed requests per case
+	budget  time.Duration  // BENCH_CASE_BUDGET: time after which a case stops at minReps
+	warmups int            // BENCH_WARMUPS: untimed requests per case first
+	only    *regexp.Regexp // BENCH_CASES: the cases timed, by "name range"; nil: all
+	profile string         // BENCH_CPUPROFILE: where the API's CPU profile goes
 
 	strict bool // BENCH_STRICT=1
 }
@@ -47,6 +50,12 @@ type config struct {
 //	BENCH_CASE_BUDGET=30s          a case that has taken this long stops once it has
 //	                               10 timed requests (a month of raw rows takes seconds
 //	                               a request here); 0: always BENCH_REPS
+//	BENCH_CASES=                   a regular expression: only the cases whose name and
+//	                               range, as the table shows them ("breakdown
+//	                               group_by=consumer 30d"), match it are timed
+//	BENCH_CPUPROFILE=              a file: the benchmark process (the API, its store and
+//	                               the client) is profiled while the cases are timed,
+//	                               for go tool pprof
 //	BENCH_STRICT=0                 1: exit 3 when a target is missed
 //
 // Durations are Go durations or whole seconds.
@@ -69,6 +78,17 @@ func configFromEnv(getenv func(string) string) (config, error) {
 	c.warmups = env.IntIn("BENCH_WARMUPS", 3, 0, 1000)
 	c.budget = env.Duration("BENCH_CASE_BUDGET", 30*time.Second)
 	c.strict = env.Flag("BENCH_STRICT")
+	c.profile = env.String("BENCH_CPUPROFILE", "")
+	if expr := env.String("BENCH_CASES", ""); expr != "" {
+		re, err := regexp.Compile(expr)
+		if err != nil {
+			env.Fail(fmt.Errorf("BENCH_CASES: %w", err))
+		}
+		c.only = re
+		if len(selected(cases("", ""), re)) == 0 {
+			env.Fail(fmt.Errorf("BENCH_CASES=%s matches no case; cases are named as in the results table, with their range: \"breakdown group_by=consumer 30d\"", expr))
+		}
+	}
 	if c.clickhouse == "" {
 		b, err := clickhouselocal.FindBinary()
 		if err != nil {
