@@ -2,6 +2,7 @@ package query
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"time"
 )
@@ -92,6 +93,34 @@ func ReadUsage(rows Rows) ([]UsageRow, error) {
 		u.Start = time.Unix(k, 0).UTC()
 		return u, err
 	})
+}
+
+// SumUsage sorts rows by period, workspace and consumer, as a usage
+// answer is ordered, and adds up the rows of the same key into one: a
+// store that reads a summing table's rows as they are, before a merge has
+// added them up, finishes the sum here.
+func SumUsage(rows []UsageRow) []UsageRow {
+	slices.SortFunc(rows, func(a, b UsageRow) int {
+		if c := a.Start.Compare(b.Start); c != 0 {
+			return c
+		}
+		if c := strings.Compare(a.Workspace, b.Workspace); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ConsumerID, b.ConsumerID)
+	})
+	out := rows[:0]
+	for _, r := range rows {
+		if n := len(out); n > 0 && out[n-1].Start.Equal(r.Start) && out[n-1].Workspace == r.Workspace &&
+			out[n-1].ConsumerID == r.ConsumerID {
+			out[n-1].Requests += r.Requests
+			out[n-1].BillableRequests += r.BillableRequests
+			out[n-1].BillingUnits += r.BillingUnits
+			continue
+		}
+		out = append(out, r)
+	}
+	return out
 }
 
 // Where returns the conditions that select f's records, joined by AND,

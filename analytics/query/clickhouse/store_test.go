@@ -1,10 +1,13 @@
 package clickhouse
 
 import (
+	"context"
 	"os"
+	"reflect"
 	"testing"
 
 	"github.com/ClickHouse/ch-go"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/tollgate/tollgate/analytics/query"
 	"github.com/tollgate/tollgate/analytics/query/querytest"
@@ -20,29 +23,74 @@ func TestMain(m *testing.M) { os.Exit(clickhouse.Main(m, true)) }
 
 func TestConformance(t *testing.T) {
 	querytest.Run(t, func(t *testing.T) (query.Store, querytest.Loader) {
-		srv := clickhouse.Server(t)
-		db := srv.Database(t)
-		conn := srv.Conn(t, db)
-		if _, err := clickhousemigrate.Up(t.Context(), conn, db, nil); err != nil {
-			t.Fatalf("migrate: %v", err)
+		s, load, _ := newStore(t)
+		return s, load
+	})
+}
+
+// newStore migrates a new database and returns a store over it, what
+// loads records into it through the collector's insert path, one INSERT
+// per call, and a connection to the database.
+func newStore(t *testing.T) (*Store, querytest.Loader, driver.Conn) {
+	srv := clickhouse.Server(t)
+	db := srv.Database(t)
+	conn := srv.Conn(t, db)
+	if _, err := clickhousemigrate.Up(t.Context(), conn, db, nil); err != nil {
+		t.Fatalf("migrate: %v", err)
+	}
+	s, err := New(conn, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	loader := collector.NewLoader(conn, db, ch.Options{Address: srv.Addr(), Database: db, User: "default"})
+	t.Cleanup(func() { loader.Close() })
+	var offset int64
+	return s, func(t *testing.T, recs []logrecord.Record) {
+		t.Helper()
+		var rows collector.Rows
+		for i := range recs {
+			rows.Add(&recs[i], "tollgate.requests", 0, offset)
+			offset++
 		}
-		s, err := New(conn, db)
-		if err != nil {
+		if err := loader.Insert(t.Context(), "querytest", &rows); err != nil {
 			t.Fatal(err)
 		}
-		loader := collector.NewLoader(conn, db, ch.Options{Address: srv.Addr(), Database: db, User: "default"})
-		t.Cleanup(func() { loader.Close() })
-		var offset int64
-		return s, func(t *testing.T, recs []logrecord.Record) {
-			t.Helper()
-			var rows collector.Rows
-			for i := range recs {
-				rows.Add(&recs[i], "tollgate.requests", 0, offset)
-				offset++
-			}
-			if err := loader.Insert(t.Context(), "querytest", &rows); err != nil {
-				t.Fatal(err)
-			}
-		}
-	})
+	}, conn
+}
+
+// A day's usage is read from the daily table's rows as they are and added
+// up by the store: rows of one consumer and day in parts not yet merged
+// count once each.
+func TestUsagePerDayAddsUnmergedRows(t *testing.T) {
+	s, load, conn := newStore(t)
+	table := s.from(UsageDay)
+	if err := conn.Exec(t.Context(), "SYSTEM STOP MERGES "+table); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Exec(context.Background(), "SYSTEM START MERGES "+table) })
+	hand := querytest.HandRecords()
+	for i := range hand {
+		load(t, hand[i:i+1])
+	}
+	var parts uint64
+	if err := conn.QueryRow(t.Context(), "SELECT count() FROM system.parts WHERE database = currentDatabase() AND table = ? AND active",
+		string(UsageDay)).Scan(&parts); err != nil {
+		t.Fatal(err)
+	}
+	if parts != uint64(len(hand)) {
+		t.Fatalf("%d active parts of %s, want one per INSERT (%d)", parts, UsageDay, len(hand))
+	}
+	got, err := s.Usage(t.Context(), query.UsageQuery{Filter: query.Filter{Workspace: querytest.Acme},
+		From: querytest.T0, To: querytest.T0.Add(query.Day), Per: query.Day})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []query.UsageRow{
+		{Start: querytest.T0, Workspace: querytest.Acme, ConsumerID: "", Requests: 1},
+		{Start: querytest.T0, Workspace: querytest.Acme, ConsumerID: "alice", Requests: 2, BillableRequests: 2, BillingUnits: 5},
+		{Start: querytest.T0, Workspace: querytest.Acme, ConsumerID: "bob", Requests: 2, BillableRequests: 1, BillingUnits: 1},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("usage per day\n%+v\nwant\n%+v", got, want)
+	}
 }
