@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"encoding/json"
 
 	"github.com/tollgate/tollgate/analytics/query"
 	"github.com/tollgate/tollgate/internal/entity"
@@ -188,12 +187,12 @@ func (s *Server) entities(_ context.Context, rq *request) (any, error) {
 	return out, nil
 }
 
-// openapi serves the description as written (re-encoded compactly).
+// openapi serves the description as written, compactly.
 func (s *Server) openapi(_ context.Context, rq *request) (any, error) {
 	if err := rq.valid(nil); err != nil {
 		return nil, err
 	}
-	return json.RawMessage(openapiJSON), nil
+	return openapiCompact, nil
 }
 
 func (s *Server) healthz(_ context.Context, rq *request) (any, error) {

@@ -46,10 +46,12 @@ func errInvalid(problems map[string]string) *apiError {
 	}}
 }
 
-// writeJSON writes v with status.
+// writeJSON writes v with status. The answers are plain values (the
+// OpenAPI description is compacted once), which WriteBulk encodes as
+// encoding/json does, and can be megabytes.
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Cache-Control", "no-store")
-	jsonresponse.Write(w, status, v)
+	jsonresponse.WriteBulk(w, status, v)
 }
 
 // The JSON shapes of docs/analytics-api.md (and openapi.json).
