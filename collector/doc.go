@@ -1,8 +1,9 @@
 // Package collector loads request log records from Kafka into ClickHouse:
 // a member of a Kafka consumer group that decodes each record
 // (logrecord.DecodeShared: its strings share the message's bytes), checks
-// it (Validate and an accepted time window), inserts the good ones in
-// large batches, column by column, into the requests table, sends
+// it (Validate and an accepted time window), appends the good ones to the
+// batch's columns in ClickHouse's native encoding, inserts them in large
+// batches into the requests table, sends
 // the rest to a dead-letter topic, and commits Kafka offsets after
 // ClickHouse has acknowledged the batch.
 //

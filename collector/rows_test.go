@@ -1,12 +1,14 @@
 package collector
 
 import (
+	"bytes"
 	"fmt"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/ClickHouse/ch-go/proto"
 	"github.com/tollgate/tollgate/internal/logrecord"
 )
 
@@ -124,4 +126,42 @@ func TestRowsInputColumns(t *testing.T) {
 	if got := strings.Join(names, ", "); got != insertColumns {
 		t.Fatalf("input columns\n got  %s\n want %s", got, insertColumns)
 	}
+}
+
+// A string column keeps its values in the native encoding, and Keep,
+// truncate and value agree with a plain slice of the same values.
+func TestStrColumnMatchesSlice(t *testing.T) {
+	long := strings.Repeat("é", 200) // a two-byte uvarint length
+	vals := []string{"a", "", long, "bcd", long + "x", "", "z"}
+	var c strColumn
+	for _, v := range vals {
+		c.add(v)
+	}
+	check := func(label string, want []string) {
+		t.Helper()
+		if c.Rows() != len(want) {
+			t.Fatalf("%s: %d rows, want %d", label, c.Rows(), len(want))
+		}
+		var enc proto.Buffer
+		for i, w := range want {
+			if got := c.value(i); got != w {
+				t.Errorf("%s: value(%d) = %.20q, want %.20q", label, i, got, w)
+			}
+			enc.PutString(w)
+		}
+		var got proto.Buffer
+		c.EncodeColumn(&got)
+		if !bytes.Equal(got.Buf, enc.Buf) {
+			t.Errorf("%s: encoding differs from proto.Buffer.PutString's", label)
+		}
+	}
+	check("added", vals)
+	c.keep([]bool{false, true, true, false, true, true, false})
+	check("kept", []string{"", long, long + "x", ""})
+	c.truncate(2)
+	check("truncated", []string{"", long})
+	c.add("after")
+	check("added after", []string{"", long, "after"})
+	c.truncate(0)
+	check("emptied", nil)
 }
