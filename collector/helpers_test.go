@@ -176,11 +176,13 @@ func testRecord(i int, now time.Time) logrecord.Record {
 	}
 }
 
-// producer writes encoded records to the topic with franz-go.
-func (e *env) producer() *kgo.Client {
+// producer writes encoded records to the topic with franz-go, spread
+// over the partitions in turn unless opts say otherwise.
+func (e *env) producer(opts ...kgo.Opt) *kgo.Client {
 	e.t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(e.brokers...), kgo.DefaultProduceTopic(testTopic),
-		kgo.RecordPartitioner(kgo.RoundRobinPartitioner()))
+	opts = append([]kgo.Opt{kgo.SeedBrokers(e.brokers...), kgo.DefaultProduceTopic(testTopic),
+		kgo.RecordPartitioner(kgo.RoundRobinPartitioner())}, opts...)
+	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		e.t.Fatalf("kgo: %v", err)
 	}
