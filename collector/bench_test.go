@@ -1,12 +1,16 @@
 package collector
 
 import (
+	"context"
+	"log/slog"
 	"testing"
 	"time"
 
 	"github.com/ClickHouse/ch-go/compress"
 	"github.com/ClickHouse/ch-go/proto"
 	"github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/tollgate/tollgate/internal/logrecord"
 )
@@ -26,7 +30,7 @@ func benchMessages(n int, now time.Time) []kafka.Message {
 func benchCollector(now time.Time) *Collector {
 	cfg := DefaultConfig()
 	cfg.Topic = testTopic
-	return &Collector{cfg: cfg, now: func() time.Time { return now }}
+	return &Collector{cfg: cfg, now: func() time.Time { return now }, log: slog.New(slog.DiscardHandler)}
 }
 
 // BenchmarkAdd is the batcher's cost per record: decode, validate and
@@ -102,4 +106,58 @@ func BenchmarkBatchBuild(b *testing.B) {
 func copyMessage(m kafka.Message) kafka.Message {
 	m.Value = append([]byte(nil), m.Value...)
 	return m
+}
+
+// BenchmarkReadPartition is a partition reader's cost per record: fetch
+// from a Kafka broker (kfake, in this process) the records a gateway
+// wrote (LZ4 batches of 1,000) and hand them to the batcher, which takes
+// them and releases their arenas as a flush would.
+func BenchmarkReadPartition(b *testing.B) {
+	const records = 100_000
+	kc, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, testTopic))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer kc.Close()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(kc.ListenAddrs()...), kgo.DefaultProduceTopic(testTopic),
+		kgo.ProducerBatchCompression(kgo.Lz4Compression()), kgo.ProducerLinger(50*time.Millisecond))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer cl.Close()
+	now := time.Now()
+	for from := 0; from < records; from += 1000 {
+		var recs []*kgo.Record
+		for i := from; i < from+1000; i++ {
+			r := testRecord(i, now)
+			recs = append(recs, &kgo.Record{Key: []byte(r.RequestID), Value: logrecord.Append(nil, &r)})
+		}
+		if err := cl.ProduceSync(b.Context(), recs...).FirstErr(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	c := benchCollector(now)
+	c.cfg.Brokers = kc.ListenAddrs()
+	c.transport = &kafka.Transport{}
+	defer c.transport.CloseIdleConnections()
+	bt := newBatch()
+	b.ResetTimer()
+	for b.Loop() {
+		ctx, cancel := context.WithCancel(b.Context())
+		out := make(chan fetch, readQueue)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			c.readPartition(ctx, 0, 0, out)
+		}()
+		for n := 0; n < records; {
+			f := <-out
+			n += len(f.msgs)
+			bt.arenas = append(bt.arenas, f.arenas...)
+			c.release(bt)
+		}
+		cancel()
+		<-done
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*records), "ns/record")
 }
