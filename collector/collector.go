@@ -392,6 +392,13 @@ func (c *Collector) runGeneration(gctx context.Context, gen *kafka.Generation, p
 			c.flush(gctx, gen, b, loaded)
 			return
 		case f := <-fetched:
+			if gctx.Err() != nil {
+				// The generation ended and select picked a fetch over
+				// that: leave it to the partition's next owner. Taking
+				// part of a fetch and then a later one of the same
+				// partition would mark the records between them loaded.
+				continue
+			}
 			for _, m := range f.msgs {
 				if b.records == 0 {
 					timer.Reset(c.cfg.BatchInterval)
@@ -400,9 +407,6 @@ func (c *Collector) runGeneration(gctx context.Context, gen *kafka.Generation, p
 				if b.records >= c.cfg.BatchRows {
 					timer.Stop()
 					c.flush(gctx, gen, b, loaded)
-					if gctx.Err() != nil {
-						break // the generation ended: the rest is read again by the next
-					}
 				}
 			}
 			// The records hold on to their arenas until the batch that
