@@ -1,13 +1,13 @@
 package collector
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/tollgate/tollgate/internal/lockedbuffer"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -41,24 +41,6 @@ func (e *env) deleteRecords(cl *kgo.Client, offset int64) {
 	}
 }
 
-// syncBuffer is a log destination several goroutines write to.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // Records Kafka deleted before a collector loaded them are gone: the
 // collector reads on from the partition's first offset, says how many it
 // lost, and loads everything after them.
@@ -79,7 +61,7 @@ func TestRecordsDeletedBeforeLoadingAreSkipped(t *testing.T) {
 	e.deleteRecords(cl, 100)
 	e.produce(cl, 100, 120)
 
-	var logs syncBuffer
+	var logs lockedbuffer.Buffer
 	c, err := New(cfg, slog.New(slog.NewTextHandler(&logs, nil)), Hooks{})
 	if err != nil {
 		t.Fatal(err)

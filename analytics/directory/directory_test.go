@@ -1,17 +1,17 @@
 package directory
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
 	"path/filepath"
 	"reflect"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/tollgate/tollgate/internal/lockedbuffer"
 
 	"github.com/google/uuid"
 
@@ -384,24 +384,6 @@ func (f *flakyStore) Snapshot(ctx context.Context) (*store.Snapshot, error) {
 	return f.Store.Snapshot(ctx)
 }
 
-// syncBuffer is a log destination safe for the directory's goroutine.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 func TestFailedRebuildKeepsLastIndex(t *testing.T) {
 	mem := memstore.New()
 	t.Cleanup(func() { _ = mem.Close() })
@@ -409,7 +391,7 @@ func TestFailedRebuildKeepsLastIndex(t *testing.T) {
 	w := writer{t, st}
 	first := w.token("default", "first", "tga_first-secret-000001", nil, 0)
 
-	var logs syncBuffer
+	var logs lockedbuffer.Buffer
 	d, err := newDirectory(t.Context(), st, slog.New(slog.NewTextHandler(&logs, nil)), time.Millisecond, 10*time.Millisecond)
 	if err != nil {
 		t.Fatal(err)

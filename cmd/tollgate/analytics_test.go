@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tollgate/tollgate/internal/lockedbuffer"
 )
 
 func (n *node) analyticsURL() string { return "http://" + n.analytics.Addr().String() }
@@ -190,7 +192,7 @@ func checkClusterAnalytics(t *testing.T, env map[string]string, c *testCluster, 
 		}
 	}
 	ctx, stop := context.WithCancel(context.Background())
-	errOut := &syncBuffer{}
+	errOut := &lockedbuffer.Buffer{}
 	done := make(chan int, 1)
 	go func() {
 		done <- run(ctx, []string{"analytics"}, io.Discard, errOut, func(k string) string { return aenv[k] })

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tollgate/tollgate/internal/lockedbuffer"
+
 	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
 )
@@ -77,7 +79,7 @@ func TestPipelineSurvivesKafkaOutageAndGatewayRestart(t *testing.T) {
 	}
 	ctx, stopCollector := context.WithCancel(context.Background())
 	done := make(chan int, 1)
-	collectorLog := &syncBuffer{}
+	collectorLog := &lockedbuffer.Buffer{}
 	go func() {
 		done <- run(ctx, []string{"collector"}, io.Discard, collectorLog, func(k string) string { return env[k] })
 	}()
@@ -92,7 +94,7 @@ func TestPipelineSurvivesKafkaOutageAndGatewayRestart(t *testing.T) {
 
 	c, _ := newTestCluster(t)
 	dataDir := t.TempDir()
-	nodeLog := &syncBuffer{}
+	nodeLog := &lockedbuffer.Buffer{}
 	defer func() {
 		if t.Failed() {
 			t.Logf("node log:\n%s", nodeLog.String())

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -10,9 +9,10 @@ import (
 	"net/http"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/tollgate/tollgate/internal/lockedbuffer"
 
 	"github.com/twmb/franz-go/pkg/kfake"
 
@@ -27,24 +27,6 @@ var sharedClickHouse clickhousetest.Shared
 // The gateway's gocql sessions may leave goroutines ending after the
 // tests: no leak check here.
 func TestMain(m *testing.M) { os.Exit(sharedClickHouse.Main(m, false)) }
-
-// syncBuffer is an io.Writer safe for the goroutines of a running command.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // sendRequests sends n GET requests through the node to path and returns
 // the request ids the node answered with (X-Request-Id).
@@ -163,7 +145,7 @@ func TestPipelineToClickHouse(t *testing.T) {
 	}
 
 	ctx, stopCollector := context.WithCancel(context.Background())
-	collectorErr := &syncBuffer{}
+	collectorErr := &lockedbuffer.Buffer{}
 	done := make(chan int, 1)
 	go func() {
 		done <- run(ctx, []string{"collector"}, io.Discard, collectorErr, func(k string) string { return env[k] })

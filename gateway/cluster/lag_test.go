@@ -1,15 +1,15 @@
 package cluster
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"log/slog"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/tollgate/tollgate/internal/lockedbuffer"
 
 	"github.com/gocql/gocql"
 )
@@ -177,30 +177,12 @@ func TestNewRegistryOptions(t *testing.T) {
 	}
 }
 
-// syncBuffer is a log destination safe for the heartbeat goroutine.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 // TestStartWithCassandraAway: a node starts while Cassandra is down; the
 // registry keeps trying every heartbeat, logs the failure once, and Close
 // stops it (goleak checks) however often it is called.
 func TestStartWithCassandraAway(t *testing.T) {
 	var calls atomic.Int64
-	var logs syncBuffer
+	var logs lockedbuffer.Buffer
 	r, err := NewRegistry(RegistryOptions{
 		Session:   func() (*gocql.Session, error) { calls.Add(1); return nil, errAway },
 		Node:      NodeInfo{ID: "n1"},
