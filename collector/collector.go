@@ -169,6 +169,7 @@ func New(cfg Config, log *slog.Logger, hooks Hooks) (*Collector, error) {
 		loader:        NewLoader(conn, cfg.ClickHouseDatabase, cfg.insertOptions()),
 		dead:          dead,
 		transport:     transport,
+		arenas:        make(arenaPool, keptArenas),
 	}, nil
 }
 
@@ -509,7 +510,7 @@ func (c *Collector) readFetch(res *kafka.FetchResponse, partition int, offset in
 	if res.Records == nil {
 		return f, nil
 	}
-	var buf []byte // the arena being filled, f.arenas' last
+	var buf []byte // the arena being filled (f.arenas' last, at the length it had then)
 	// copyOut copies n bytes of r into the arena.
 	copyOut := func(r io.Reader, n int) ([]byte, error) {
 		if cap(buf)-len(buf) < n {
@@ -518,7 +519,6 @@ func (c *Collector) readFetch(res *kafka.FetchResponse, partition int, offset in
 		}
 		v := buf[len(buf) : len(buf)+n : len(buf)+n]
 		buf = buf[:len(buf)+n]
-		f.arenas[len(f.arenas)-1] = buf
 		_, err := io.ReadFull(r, v)
 		return v, err
 	}
@@ -568,22 +568,16 @@ const arenaSize = 1 << 20
 // to what a batch and the read queue hold (a channel, not a sync.Pool,
 // which a garbage collection empties). Fresh memory costs page faults
 // and clearing: in a profile of the collector they were a sixth of its
-// time.
-type arenaPool struct {
-	once sync.Once
-	free chan []byte
-}
+// time. A nil pool keeps nothing.
+type arenaPool chan []byte
 
 const keptArenas = 96
 
-func (p *arenaPool) init() { p.once.Do(func() { p.free = make(chan []byte, keptArenas) }) }
-
 // get returns an empty arena of at least n bytes.
-func (p *arenaPool) get(n int) []byte {
-	p.init()
+func (p arenaPool) get(n int) []byte {
 	if n <= arenaSize {
 		select {
-		case b := <-p.free:
+		case b := <-p:
 			return b[:0]
 		default:
 		}
@@ -592,14 +586,13 @@ func (p *arenaPool) get(n int) []byte {
 }
 
 // put keeps arenas for reuse; nothing may refer to their bytes any more.
-func (p *arenaPool) put(arenas ...[]byte) {
-	p.init()
+func (p arenaPool) put(arenas ...[]byte) {
 	for _, b := range arenas {
 		if cap(b) != arenaSize {
 			continue
 		}
 		select {
-		case p.free <- b:
+		case p <- b:
 		default:
 			return
 		}
@@ -616,9 +609,7 @@ func closeBytes(b kafka.Bytes) {
 func (c *Collector) consumed(partition int, msgs []kafka.Message, highWatermark int64) {
 	c.stats.consumed.Add(uint64(len(msgs)))
 	if c.hooks.Consumed != nil {
-		for range msgs {
-			c.hooks.Consumed(partition)
-		}
+		c.hooks.Consumed(partition, len(msgs))
 	}
 	if highWatermark > 0 {
 		lag := max(highWatermark-msgs[len(msgs)-1].Offset-1, 0)

@@ -19,8 +19,9 @@ const (
 // the package importing a metrics library. Any may be nil. They are called
 // from the collector's goroutines and must not block.
 type Hooks struct {
-	// Consumed is called for every record read from Kafka.
-	Consumed func(partition int)
+	// Consumed is called for every fetch from Kafka with the number of
+	// records it read.
+	Consumed func(partition, records int)
 	// BatchInserted is called after ClickHouse acknowledged a batch of
 	// rows, with how long the insert took (retries included).
 	BatchInserted func(rows int, took time.Duration)

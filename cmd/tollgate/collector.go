@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -63,26 +62,6 @@ type collectorMetrics struct {
 	lag          *prometheus.GaugeVec
 	rebuilt      *prometheus.CounterVec
 	reconciles   *prometheus.CounterVec
-
-	// The consumed counter and lag gauge of each partition, looked up once:
-	// the hooks run for every record read.
-	perPartition sync.Map // int → *partitionMetrics
-}
-
-type partitionMetrics struct {
-	consumed prometheus.Counter
-	lag      prometheus.Gauge
-}
-
-func (m *collectorMetrics) partition(p int) *partitionMetrics {
-	if pm, ok := m.perPartition.Load(p); ok {
-		return pm.(*partitionMetrics)
-	}
-	label := strconv.Itoa(p)
-	pm, _ := m.perPartition.LoadOrStore(p, &partitionMetrics{
-		consumed: m.consumed.WithLabelValues(label), lag: m.lag.WithLabelValues(label),
-	})
-	return pm.(*partitionMetrics)
 }
 
 func newCollectorMetrics(reg prometheus.Registerer) *collectorMetrics {
@@ -126,7 +105,7 @@ func newCollectorMetrics(reg prometheus.Registerer) *collectorMetrics {
 
 func (m *collectorMetrics) hooks() collector.Hooks {
 	return collector.Hooks{
-		Consumed: func(p int) { m.partition(p).consumed.Inc() },
+		Consumed: func(p, n int) { m.consumed.WithLabelValues(strconv.Itoa(p)).Add(float64(n)) },
 		BatchInserted: func(rows int, took time.Duration) {
 			m.inserted.Add(float64(rows))
 			m.batchRows.Observe(float64(rows))
@@ -135,7 +114,7 @@ func (m *collectorMetrics) hooks() collector.Hooks {
 		InsertFailed:      func(error) { m.insertErrors.Inc() },
 		DeadLettered:      func(reason string) { m.dead.WithLabelValues(reason).Inc() },
 		DuplicatesSkipped: func(n int) { m.duplicates.Add(float64(n)) },
-		Lag:               func(p int, lag int64) { m.partition(p).lag.Set(float64(lag)) },
+		Lag:               func(p int, lag int64) { m.lag.WithLabelValues(strconv.Itoa(p)).Set(float64(lag)) },
 		PeriodRebuilt:     func(table string) { m.rebuilt.WithLabelValues(table).Inc() },
 		Reconciled: func(_ collector.Report, err error) {
 			result := "ok"

@@ -7,16 +7,15 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
-// The per-record hooks count each partition's records and keep its lag
+// The per-fetch hooks count each partition's records and keep its lag
 // under the partition's label.
 func TestCollectorHooksCountPerPartition(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	m := newCollectorMetrics(reg)
 	h := m.hooks()
-	for range 3 {
-		h.Consumed(0)
-	}
-	h.Consumed(2)
+	h.Consumed(0, 2)
+	h.Consumed(0, 1)
+	h.Consumed(2, 1)
 	h.Lag(2, 17)
 	h.Lag(0, 5)
 	h.Lag(2, 4)
