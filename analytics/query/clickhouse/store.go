@@ -622,36 +622,31 @@ func PlanUsage(q query.UsageQuery) Table {
 }
 
 // Usage implements query.Store. The usage tables are SummingMergeTrees:
-// rows of a key not yet merged are added by sum(). A daily answer from the
-// daily table, whose key is the answer's, reads the rows as they are and
-// adds them up in SumUsage: ClickHouse 18.16 takes several times longer to
+// rows of a key not yet merged are added by sum(), or, for a daily answer
+// from the daily table (whose key is the answer's), by SumUsage from the
+// rows as they are stored: ClickHouse 18.16 takes several times longer to
 // group and sort a month of a busy workspace's consumers (tens of
-// thousands of rows) than to send them.
+// thousands of rows) than to send them. SumUsage orders every answer.
 func (s *Store) Usage(ctx context.Context, q query.UsageQuery) ([]query.UsageRow, error) {
 	q, err := q.Normalize()
 	if err != nil {
 		return nil, err
 	}
 	t := PlanUsage(q)
-	w, wargs := where(t, q.Filter, q.From, q.To)
-	var (
-		stmt string
-		args []any
-	)
-	asStored := t == UsageDay && q.Per == query.Day
-	if asStored {
-		stmt = "SELECT toInt64(toUInt32(day)) AS k_bucket, workspace, consumer_id, " +
-			"toInt64(requests) AS u_requests, toInt64(billable_requests) AS u_billable, " +
-			"toInt64(billing_units_total) AS u_units FROM " + s.from(t) + " WHERE " + w
-		args = wargs
-	} else {
-		stmt = "SELECT toInt64(intDiv(toUInt32(" + timeColumn[t] + "), ?) * ?) AS k_bucket, workspace, consumer_id, " +
-			"toInt64(sum(requests)) AS u_requests, toInt64(sum(billable_requests)) AS u_billable, " +
-			"toInt64(sum(billing_units_total)) AS u_units FROM " + s.from(t) + " WHERE " + w +
-			" GROUP BY k_bucket, workspace, consumer_id ORDER BY k_bucket, workspace, consumer_id"
+	w, args := where(t, q.Filter, q.From, q.To)
+	bucket := "toInt64(toUInt32(" + timeColumn[t] + "))"
+	total := func(column string) string { return "toInt64(" + column + ")" }
+	group := ""
+	if !(t == UsageDay && q.Per == query.Day) {
 		p := query.Seconds(q.Per)
-		args = append([]any{p, p}, wargs...)
+		bucket = "toInt64(intDiv(toUInt32(" + timeColumn[t] + "), ?) * ?)"
+		total = func(column string) string { return "toInt64(sum(" + column + "))" }
+		group = " GROUP BY k_bucket, workspace, consumer_id"
+		args = append([]any{p, p}, args...)
 	}
+	stmt := "SELECT " + bucket + " AS k_bucket, workspace, consumer_id, " + total("requests") + " AS u_requests, " +
+		total("billable_requests") + " AS u_billable, " + total("billing_units_total") + " AS u_units FROM " +
+		s.from(t) + " WHERE " + w + group
 	rows, err := s.conn.Query(ctx, stmt, args...)
 	if err != nil {
 		return nil, fmt.Errorf("usage from %s: %w", t, err)
@@ -660,8 +655,5 @@ func (s *Store) Usage(ctx context.Context, q query.UsageQuery) ([]query.UsageRow
 	if err != nil {
 		return nil, fmt.Errorf("usage from %s: %w", t, err)
 	}
-	if asStored {
-		out = query.SumUsage(out)
-	}
-	return out, nil
+	return query.SumUsage(out), nil
 }
