@@ -69,11 +69,7 @@ func WriteBulk(w http.ResponseWriter, status int, v any) {
 		b = append(b, '\n')
 	}
 	*buf = b
-	h := w.Header()
-	h.Set("Content-Type", "application/json; charset=utf-8")
-	h.Set("Content-Length", strconv.Itoa(len(b)))
-	w.WriteHeader(status)
-	_, _ = w.Write(b)
+	_, _ = (&writeOnce{w: w, status: status}).Write(b)
 }
 
 // Kept buffers: at most keptBuffers at a time (answers being written at
