@@ -169,12 +169,14 @@ func dialer(k clientKey, tlsCfg *tls.Config) fasthttp.DialFunc {
 // timeout instead of on every read and write.
 const deadlineSlack = 16
 
-// deadlineConn applies a timeout to every Read and Write. Reads and writes
-// may run concurrently (each keeps its own state), but not two of one kind.
+// deadlineConn applies a timeout to every Read and Write, and yields
+// between turns (turns). Reads and writes may run concurrently (each keeps
+// its own state), but not two of one kind.
 type deadlineConn struct {
 	net.Conn
 	read, write     time.Duration
 	readAt, writeAt time.Time // when the current deadlines were set
+	turns           turns
 }
 
 func (c *deadlineConn) Read(p []byte) (int, error) {
@@ -186,6 +188,7 @@ func (c *deadlineConn) Read(p []byte) (int, error) {
 			c.readAt = now
 		}
 	}
+	c.turns.beforeRead()
 	return c.Conn.Read(p)
 }
 
@@ -198,6 +201,7 @@ func (c *deadlineConn) Write(p []byte) (int, error) {
 			c.writeAt = now
 		}
 	}
+	c.turns.afterWrite()
 	return c.Conn.Write(p)
 }
 

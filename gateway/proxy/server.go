@@ -173,7 +173,7 @@ func (s *Server) Start() error {
 		if err != nil {
 			return fail(fmt.Errorf("proxy: listen on %s: %w", lc.Addr, err))
 		}
-		l := &listener{s: s, cfg: lc, ln: ln, scheme: "http"}
+		l := &listener{s: s, cfg: lc, ln: turnListener{ln}, scheme: "http"}
 		if tcp, ok := ln.Addr().(*net.TCPAddr); ok {
 			l.port = strconv.Itoa(tcp.Port)
 		}
@@ -188,7 +188,7 @@ func (s *Server) Start() error {
 				s.log.Info("generated a self-signed default certificate for TLS server names without a certificate")
 			}
 			l.scheme = "https"
-			l.ln = tls.NewListener(ln, s.tlsConfig())
+			l.ln = tls.NewListener(l.ln, s.tlsConfig())
 		}
 		l.handler = l.serve
 		l.srv = s.newFastServer(l)
