@@ -3,7 +3,8 @@
 #
 #   (a) upstream   nginx answering `return 200` directly        (core 1)
 #   (b) nginx      nginx as a keep-alive reverse proxy to (a)     (core 0)
-#   (c) tollgate   one service and route, no plugins, GOMAXPROCS=1 (core 0)
+#   (c) tollgate   one service and route, no plugins, GOMAXPROCS=1 (core 0);
+#                  request_log off, as nginx's access_log is off
 #   (d) tollgate   (c) plus key-auth, rate-limiting (local policy, limit far
 #                  above the load) and correlation-id            (core 0)
 #
@@ -16,10 +17,16 @@
 # processes outside the benchmark used meanwhile ("other %"): numbers taken
 # while something else was busy are not worth keeping.
 #
+# A virtual machine's speed drifts from one minute to the next, so every
+# process is started once and the rows are measured in turn, BENCH_ROUNDS
+# times: a, b, c, d, a, b, c, d, ... Each figure printed is the median of
+# its rounds, and each ratio the median of the ratios within a round.
+#
 # Run it with `make bench-proxy` (which builds bin/tollgate first). Needs
 # wrk, nginx, taskset, curl and go, and at least 2 CPU cores. Settings:
+#   BENCH_ROUNDS=3        times each row is measured, in turn with the others
 #   BENCH_DURATION=10     seconds per wrk run
-#   BENCH_WARMUP=2        seconds of wrk warm-up before each measured run
+#   BENCH_WARMUP=2        seconds of wrk warm-up before a row's first run
 #   BENCH_HALF_DURATION=10 seconds per fixed-rate run
 #   BENCH_CONNECTIONS=50  keep-alive connections (wrk -c, fixedrate -connections)
 #   BENCH_PORT_BASE=18000 ports used: base (tollgate proxy), +1 (admin),
@@ -27,6 +34,8 @@
 #   BENCH_ROWS=abcd       rows to measure; "ab" measures nginx alone
 #   BENCH_HALF_RATE=      req/s of the open-loop runs instead of half of (c)'s
 #   BENCH_STRICT=1        exit with status 3 when a target is missed
+#   BENCH_REQUEST_LOG=off on: (c) and (d) also load every request's record into
+#                         standalone's embedded analytics store, in-process
 #   TOLLGATE_BIN=bin/tollgate
 # Everything listens on 127.0.0.1 only; every process it starts is stopped
 # and its temporary directory removed on exit.
@@ -34,6 +43,7 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 
+ROUNDS=${BENCH_ROUNDS:-3}
 DURATION=${BENCH_DURATION:-10}
 WARMUP=${BENCH_WARMUP:-2}
 HALF_DURATION=${BENCH_HALF_DURATION:-10}
@@ -43,6 +53,7 @@ ROWS=${BENCH_ROWS:-abcd}
 STRICT=${BENCH_STRICT:-0}
 HALF_RATE_SET=${BENCH_HALF_RATE:-}
 TOLLGATE_BIN=${TOLLGATE_BIN:-bin/tollgate}
+REQUEST_LOG=${BENCH_REQUEST_LOG:-off}
 
 PORT_TG=$BASE
 PORT_ADMIN=$((BASE + 1))
@@ -71,8 +82,10 @@ need go "https://go.dev/dl/ (the version in go.mod)"
 need awk "apt-get install -y gawk"
 [[ $DURATION =~ ^[0-9]+$ && $WARMUP =~ ^[0-9]+$ && $HALF_DURATION =~ ^[0-9]+$ && $CONNS =~ ^[0-9]+$ && $BASE =~ ^[0-9]+$ ]] ||
 	die "BENCH_DURATION, BENCH_WARMUP, BENCH_HALF_DURATION, BENCH_CONNECTIONS and BENCH_PORT_BASE must be whole numbers"
+[[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || die "BENCH_ROUNDS=$ROUNDS: want a whole number of rounds, at least 1"
 [[ -z $HALF_RATE_SET || $HALF_RATE_SET =~ ^[1-9][0-9]*$ ]] || die "BENCH_HALF_RATE=$HALF_RATE_SET: want a whole number of requests per second"
 [[ $ROWS =~ ^[abcd]+$ ]] && has_row a || die "BENCH_ROWS=$ROWS: want letters from abcd, including a (the baseline)"
+[[ $REQUEST_LOG == on || $REQUEST_LOG == off ]] || die "BENCH_REQUEST_LOG=$REQUEST_LOG: want on or off"
 
 if ! taskset -c 0,1 true 2>/dev/null; then
 	die "needs CPU cores 0 and 1 (the proxy on core 0, the load and the upstream on core 1); this machine has $(nproc) usable"
@@ -285,23 +298,28 @@ EOF
 	PIDS+=("$NGINX_PID")
 }
 
-# Results, indexed by row letter.
+# Results of each run, keyed "ROW ROUND": W_ for the wrk runs, H_ for the
+# open-loop ones; then their medians, keyed by row letter.
+declare -A W_RPS W_P99 W_CPU W_UTIL W_OTHER W_CORE1 H_P50 H_P99 H_LAG H_OTHER H_CORE1
 declare -A RPS P99 CPU_US UTIL OTHER CORE1 HALF_P50 HALF_P99 HALF_OTHER HALF_CORE1 LAG_P99 URL HDR PROCS LABEL
+WARNINGS=()
 LABEL[a]="(a) upstream nginx, direct"
 LABEL[b]="(b) nginx reverse proxy"
 LABEL[c]="(c) tollgate, no plugins"
 LABEL[d]="(d) tollgate, key-auth+rate-limiting+correlation-id"
 
-# run_wrk ROW: warm-up, then the measured wrk run against URL[ROW] with the
-# CPU time of PROCS[ROW] read before and after.
+# run_wrk ROW ROUND: the measured wrk run against URL[ROW] with the CPU time
+# of PROCS[ROW] read before and after, after a warm-up in the first round.
+# The figures go to the per-row arrays and, keyed "ROW ROUND", to the
+# per-round ones.
 run_wrk() {
-	local row=$1 out="$WORK/wrk-$1.txt" hdr=() before after requests non2xx errs
+	local row=$1 round=$2 out="$WORK/wrk-$1-$2.txt" hdr=() before after requests non2xx errs
 	if [[ -n ${HDR[$row]:-} ]]; then
 		hdr=(-H "${HDR[$row]}")
 	fi
 	expect_200 "${URL[$row]}" "${hdr[@]}"
-	note "${LABEL[$row]}: wrk ${WARMUP}s warm-up, ${DURATION}s measured"
-	if ((WARMUP > 0)); then
+	if ((round == 1 && WARMUP > 0)); then
+		note "${LABEL[$row]}: wrk ${WARMUP}s warm-up"
 		run_child "$WORK/warmup-$row.txt" timeout $((WARMUP + 10)) taskset -c 1 wrk -t1 -c"$CONNS" -d"${WARMUP}s" "${hdr[@]}" "${URL[$row]}" ||
 			die "${LABEL[$row]}: wrk warm-up failed: $(cat "$WORK/warmup-$row.txt")"
 	fi
@@ -313,41 +331,82 @@ run_wrk() {
 		die "${LABEL[$row]}: wrk failed: $(cat "$out")"
 	# shellcheck disable=SC2086
 	after=$(cpu_ticks ${PROCS[$row]})
-	foreign_end "OTHER[$row]" "$DURATION"
-	CORE1[$row]=$F_CORE1_PCT
+	foreign_end "W_OTHER[$row $round]" "$DURATION"
+	W_CORE1[$row $round]=$F_CORE1_PCT
 
 	non2xx=$(awk '/Non-2xx or 3xx responses:/ {print $NF}' "$out")
 	[[ -z $non2xx ]] || die "${LABEL[$row]}: wrk counted $non2xx non-2xx/3xx responses; a benchmark of errors is worthless:"$'\n'"$(cat "$out")"
 	errs=$(sed -n 's/^ *\(Socket errors:.*\)/\1/p' "$out")
 	[[ -z $errs ]] || die "${LABEL[$row]}: wrk reported $errs:"$'\n'"$(cat "$out")"
 	requests=$(awk '/requests in/ {print $1; exit}' "$out")
-	RPS[$row]=$(awk '/^Requests\/sec:/ {print $2}' "$out")
-	P99[$row]=$(to_ms "$(awk '$1 == "99%" {print $2; exit}' "$out")") || die "${LABEL[$row]}: no p99 in wrk output: $(cat "$out")"
-	[[ -n $requests && $requests -gt 0 && -n ${RPS[$row]} ]] || die "${LABEL[$row]}: cannot read wrk output: $(cat "$out")"
-	CPU_US[$row]=$(awk -v t=$((after - before)) -v hz="$CLK_TCK" -v n="$requests" 'BEGIN {printf "%.2f", t * 1e6 / hz / n}')
-	UTIL[$row]=$(awk -v t=$((after - before)) -v hz="$CLK_TCK" -v d="$DURATION" 'BEGIN {printf "%.0f", 100 * t / hz / d}')
+	W_RPS[$row $round]=$(awk '/^Requests\/sec:/ {print $2}' "$out")
+	W_P99[$row $round]=$(to_ms "$(awk '$1 == "99%" {print $2; exit}' "$out")") || die "${LABEL[$row]}: no p99 in wrk output: $(cat "$out")"
+	[[ -n $requests && $requests -gt 0 && -n ${W_RPS[$row $round]} ]] || die "${LABEL[$row]}: cannot read wrk output: $(cat "$out")"
+	W_CPU[$row $round]=$(awk -v t=$((after - before)) -v hz="$CLK_TCK" -v n="$requests" 'BEGIN {printf "%.2f", t * 1e6 / hz / n}')
+	W_UTIL[$row $round]=$(awk -v t=$((after - before)) -v hz="$CLK_TCK" -v d="$DURATION" 'BEGIN {printf "%.0f", 100 * t / hz / d}')
+	note "${LABEL[$row]}: round $round: ${W_RPS[$row $round]} req/s, ${W_CPU[$row $round]} µs CPU per request"
+	# A proxy that was not busy was not the bottleneck: the load side was.
+	if [[ $row != a ]] && ((W_UTIL[$row $round] < 85)); then
+		WARNINGS+=("${LABEL[$row]} used only ${W_UTIL[$row $round]}% of its core in round $round: core 1 (wrk and the upstream) or other processes limited that run")
+	fi
+	if ((W_OTHER[$row $round] > 10)); then
+		WARNINGS+=("other processes used ${W_OTHER[$row $round]}% of a core during the wrk run of ${LABEL[$row]} in round $round")
+	fi
 }
 
-# run_half ROW RATE: the fixed-rate generator against URL[ROW].
+# run_half ROW ROUND RATE: the fixed-rate generator against URL[ROW].
 run_half() {
-	local row=$1 rate=$2 out="$WORK/half-$1.txt" hdr=() curl_hdr=()
+	local row=$1 round=$2 rate=$3 out="$WORK/half-$1-$2.txt" hdr=() curl_hdr=()
 	if [[ -n ${HDR[$row]:-} ]]; then
 		hdr=(-header "${HDR[$row]}")
 		curl_hdr=(-H "${HDR[$row]}")
 	fi
 	expect_200 "${URL[$row]}" "${curl_hdr[@]}"
-	note "${LABEL[$row]}: fixed rate ${rate}/s for ${HALF_DURATION}s"
+	note "${LABEL[$row]}: round $round: fixed rate ${rate}/s for ${HALF_DURATION}s"
 	foreign_begin
 	run_child "$out" timeout $((HALF_DURATION + 20)) taskset -c 1 "$FIXEDRATE" -url "${URL[$row]}" -rate "$rate" \
 		-duration "${HALF_DURATION}s" -connections "$CONNS" -timeout 2s "${hdr[@]}" ||
 		die "${LABEL[$row]}: fixed-rate run failed:"$'\n'"$(cat "$out")"
-	foreign_end "HALF_OTHER[$row]" "$HALF_DURATION"
-	HALF_CORE1[$row]=$F_CORE1_PCT
-	HALF_P50[$row]=$(sed -n 's/^latency_ms .*p50=\([0-9.]*\).*/\1/p' "$out")
-	HALF_P99[$row]=$(sed -n 's/^latency_ms .*p99=\([0-9.]*\).*/\1/p' "$out")
-	[[ -n ${HALF_P50[$row]} && -n ${HALF_P99[$row]} ]] || die "${LABEL[$row]}: cannot read fixedrate output: $(cat "$out")"
+	foreign_end "H_OTHER[$row $round]" "$HALF_DURATION"
+	H_CORE1[$row $round]=$F_CORE1_PCT
+	H_P50[$row $round]=$(sed -n 's/^latency_ms .*p50=\([0-9.]*\).*/\1/p' "$out")
+	H_P99[$row $round]=$(sed -n 's/^latency_ms .*p99=\([0-9.]*\).*/\1/p' "$out")
+	[[ -n ${H_P50[$row $round]} && -n ${H_P99[$row $round]} ]] || die "${LABEL[$row]}: cannot read fixedrate output: $(cat "$out")"
 	# Keep the generator's own delay in view: it is part of every row.
-	LAG_P99[$row]=$(sed -n 's/^schedule_lag_ms .*p99=\([0-9.]*\).*/\1/p' "$out")
+	H_LAG[$row $round]=$(sed -n 's/^schedule_lag_ms .*p99=\([0-9.]*\).*/\1/p' "$out")
+	if ((H_CORE1[$row $round] >= 90)); then
+		WARNINGS+=("core 1 was ${H_CORE1[$row $round]}% busy during the open-loop run of ${LABEL[$row]} in round $round: the generator and the upstream, not the proxy, set its latency")
+	fi
+	if ((H_OTHER[$row $round] > 10)); then
+		WARNINGS+=("other processes used ${H_OTHER[$row $round]}% of a core during the open-loop run of ${LABEL[$row]} in round $round")
+	fi
+}
+
+# median prints the median of its arguments (the mean of the middle two
+# when there is an even number).
+median() {
+	printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {
+		if (NR % 2) printf "%s", v[(NR + 1) / 2]; else printf "%.3f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+# median_of ARRAY ROW prints the median over the rounds of ARRAY["ROW r"].
+median_of() {
+	local -n arr=$1
+	local r vals=()
+	for ((r = 1; r <= ROUNDS; r++)); do
+		vals+=("${arr[$2 $r]}")
+	done
+	median "${vals[@]}"
+}
+
+# max_of ARRAY ROW prints the largest of ARRAY["ROW r"] over the rounds.
+max_of() {
+	local -n arr=$1
+	local r vals=()
+	for ((r = 1; r <= ROUNDS; r++)); do
+		vals+=("${arr[$2 $r]}")
+	done
+	printf '%s\n' "${vals[@]}" | sort -g | tail -1
 }
 
 # admin METHOD PATH [curl args...]: one Admin API call that must succeed.
@@ -405,21 +464,17 @@ if has_row b; then
 	SERVER_PIDS+=" ${PROCS[b]}"
 fi
 
-run_wrk a
-if has_row b; then
-	run_wrk b
-fi
-
 # ---------------------------------------------------------------- tollgate
 
 if has_row c || has_row d; then
 	mkdir -p "$WORK/tollgate-data"
-	note "starting $TOLLGATE_BIN standalone on core 0 with GOMAXPROCS=1"
+	note "starting $TOLLGATE_BIN standalone on core 0 with GOMAXPROCS=1, request_log $REQUEST_LOG"
 	TOLLGATE_PROXY_LISTEN="127.0.0.1:$PORT_TG" \
 		TOLLGATE_ADMIN_LISTEN="127.0.0.1:$PORT_ADMIN" \
 		TOLLGATE_STATUS_LISTEN="127.0.0.1:$PORT_STATUS" \
 		TOLLGATE_DATA_DIR="$WORK/tollgate-data" \
 		TOLLGATE_LOG_LEVEL=warn \
+		TOLLGATE_REQUEST_LOG=$REQUEST_LOG \
 		GOMAXPROCS=1 \
 		taskset -c 0 "$TOLLGATE_BIN" standalone >"$WORK/tollgate.log" 2>&1 &
 	TG_PID=$!
@@ -435,10 +490,13 @@ if has_row c || has_row d; then
 	done
 	[[ -n $ready ]] || die "tollgate not ready after 15s (GET /ready on :$PORT_STATUS):"$'\n'"$(cat "$WORK/tollgate.log")"
 
+	# (c) is route r on /, (d) route p on /plugins with the plugins on it:
+	# both are configured from the start so that the rounds can alternate.
 	admin POST /services -d name=bench -d "url=http://127.0.0.1:$PORT_UP"
 	admin POST /services/bench/routes -d name=r -d 'paths[]=/'
+	admin POST /services/bench/routes -d name=p -d 'paths[]=/plugins'
 	URL[c]="http://127.0.0.1:$PORT_TG/"
-	URL[d]=${URL[c]}
+	URL[d]="http://127.0.0.1:$PORT_TG/plugins"
 	HDR[d]="apikey: $APIKEY"
 	PROCS[c]=$TG_PID
 	PROCS[d]=$TG_PID
@@ -447,9 +505,51 @@ if has_row c || has_row d; then
 	wait_code "${URL[c]}" 200 10
 fi
 
+if has_row d; then
+	admin POST /consumers -d username=bench
+	admin POST /consumers/bench/key-auth -d "key=$APIKEY"
+	admin POST /routes/p/plugins -d name=key-auth
+	admin POST /routes/p/plugins -d name=rate-limiting -d config.second=1000000000 -d config.policy=local
+	admin POST /routes/p/plugins -d name=correlation-id
+	admin GET /routes/p/plugins
+	for p in key-auth rate-limiting correlation-id; do
+		grep -q "\"name\":\"$p\"" "$WORK/admin.out" || die "plugin $p missing from GET /routes/p/plugins: $(cat "$WORK/admin.out")"
+	done
+	# Without a key the gateway must refuse: that proves key-auth runs.
+	wait_code "${URL[d]}" 401 10
+	wait_code "${URL[d]}" 200 10 -H "${HDR[d]}"
+	if ! curl -s -D - -o /dev/null --max-time 5 -H "${HDR[d]}" "${URL[d]}" | grep -qi '^x-\?ratelimit-'; then
+		note "warning: no RateLimit or X-RateLimit header in the response; is rate-limiting running?"
+	fi
+fi
+if has_row c; then
+	# (c) has no plugins: its answers must not carry (d)'s headers.
+	if curl -s -D - -o /dev/null --max-time 5 "${URL[c]}" | grep -qi '^x-\?ratelimit-'; then
+		die "(c) answered with rate-limit headers: the plugins of (d) run on (c)'s route"
+	fi
+fi
+
+# ---------------------------------------------------------------- closed loop
+
+for ((round = 1; round <= ROUNDS; round++)); do
+	for row in a b c d; do
+		if has_row "$row"; then
+			run_wrk "$row" "$round"
+		fi
+	done
+done
+for row in a b c d; do
+	has_row "$row" || continue
+	RPS[$row]=$(median_of W_RPS "$row")
+	P99[$row]=$(median_of W_P99 "$row")
+	CPU_US[$row]=$(median_of W_CPU "$row")
+	UTIL[$row]=$(median_of W_UTIL "$row")
+	CORE1[$row]=$(median_of W_CORE1 "$row")
+	OTHER[$row]=$(max_of W_OTHER "$row")
+done
+
 # Half of (c)'s req/s, or of the best nginx row when (c) is not measured.
 if has_row c; then
-	run_wrk c
 	base_rps=${RPS[c]} HALF_OF="(c)"
 elif has_row b; then
 	base_rps=${RPS[b]} HALF_OF="(b)"
@@ -462,62 +562,52 @@ if [[ -n $HALF_RATE_SET ]]; then
 fi
 ((HALF_RATE > 0)) || die "half load rate is $HALF_RATE req/s"
 
-# (a), (b), (c) at half load now, while (c) is still configured.
-for row in a b c; do
-	if has_row "$row"; then
-		run_half "$row" "$HALF_RATE"
-	fi
-done
+# ---------------------------------------------------------------- open loop
 
-if has_row d; then
-	admin POST /consumers -d username=bench
-	admin POST /consumers/bench/key-auth -d "key=$APIKEY"
-	admin POST /services/bench/plugins -d name=key-auth
-	admin POST /services/bench/plugins -d name=rate-limiting -d config.second=1000000000 -d config.policy=local
-	admin POST /services/bench/plugins -d name=correlation-id
-	admin GET /services/bench/plugins
-	for p in key-auth rate-limiting correlation-id; do
-		grep -q "\"name\":\"$p\"" "$WORK/admin.out" || die "plugin $p missing from GET /services/bench/plugins: $(cat "$WORK/admin.out")"
+for ((round = 1; round <= ROUNDS; round++)); do
+	for row in a b c d; do
+		if has_row "$row"; then
+			run_half "$row" "$round" "$HALF_RATE"
+		fi
 	done
-	# Without a key the gateway must refuse: that proves key-auth runs.
-	wait_code "${URL[d]}" 401 10
-	wait_code "${URL[d]}" 200 10 -H "${HDR[d]}"
-	if ! curl -s -D - -o /dev/null --max-time 5 -H "${HDR[d]}" "${URL[d]}" | grep -qi '^x-\?ratelimit-'; then
-		note "warning: no RateLimit or X-RateLimit header in the response; is rate-limiting running?"
-	fi
-	run_wrk d
-	run_half d "$HALF_RATE"
-fi
+done
+for row in a b c d; do
+	has_row "$row" || continue
+	HALF_P50[$row]=$(median_of H_P50 "$row")
+	HALF_P99[$row]=$(median_of H_P99 "$row")
+	LAG_P99[$row]=$(median_of H_LAG "$row")
+	HALF_CORE1[$row]=$(median_of H_CORE1 "$row")
+	HALF_OTHER[$row]=$(max_of H_OTHER "$row")
+done
 
 # ---------------------------------------------------------------- report
 
 cpu_model=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
 echo
 echo "Proxy benchmark, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs (${cpu_model:-unknown}), kernel $(uname -r)"
-echo "$(nginx -v 2>&1 | sed 's/.*: //'), wrk $(wrk -v 2>&1 | awk 'NR == 1 {print $2}')$(has_row c && echo ", $("$TOLLGATE_BIN" version 2>/dev/null || echo tollgate)")"
+echo "$(nginx -v 2>&1 | sed 's/.*: //'), wrk $(wrk -v 2>&1 | awk 'NR == 1 {print $2}')$(has_row c && echo ", $("$TOLLGATE_BIN" version 2>/dev/null || echo tollgate) (request_log $REQUEST_LOG)")"
 echo "wrk -t1 -c$CONNS -d${DURATION}s --latency on core 1; proxies on core 0; upstream on core 1"
+echo "medians of $ROUNDS rounds, rows measured in turn; other %: the most of any round"
 echo
-WARNINGS=()
 printf '%-52s %9s %8s %11s %6s %8s %8s\n' row "req/s" "p99 ms" "CPU µs/req" "CPU %" "core1 %" "other %"
 for row in a b c d; do
 	has_row "$row" || continue
-	printf '%-52s %9.0f %8.3f %11.2f %6s %8s %8s\n' "${LABEL[$row]}" "${RPS[$row]}" "${P99[$row]}" "${CPU_US[$row]}" "${UTIL[$row]}" "${CORE1[$row]}" "${OTHER[$row]}"
-	# A proxy that was not busy was not the bottleneck: the load side was.
-	if [[ $row != a ]] && ((UTIL[$row] < 85)); then
-		WARNINGS+=("${LABEL[$row]} used only ${UTIL[$row]}% of its core: core 1 (wrk and the upstream) or other processes limited that row")
-	fi
-	if ((OTHER[$row] > 10)); then
-		WARNINGS+=("other processes used ${OTHER[$row]}% of a core during the wrk run of ${LABEL[$row]}")
-	fi
+	printf '%-52s %9.0f %8.3f %11.2f %6.0f %8.0f %8.0f\n' "${LABEL[$row]}" "${RPS[$row]}" "${P99[$row]}" "${CPU_US[$row]}" "${UTIL[$row]}" "${CORE1[$row]}" "${OTHER[$row]}"
 done
 echo
 
 missed=0
-# ratio NAME NUM DEN OP TARGET prints NUM/DEN next to its target; OP is
-# min (the ratio must be at least TARGET) or max (at most).
+# ratio NAME ARRAY NUM DEN OP TARGET prints the median over the rounds of
+# ARRAY["NUM r"]/ARRAY["DEN r"], next to its target and each round's; OP
+# is min (the ratio must be at least TARGET) or max (at most).
 ratio() {
-	local name=$1 num=$2 den=$3 op=$4 target=$5 r ok sym
-	r=$(awk -v n="$num" -v d="$den" 'BEGIN {printf "%.2f", n / d}')
+	local name=$1 num=$3 den=$4 op=$5 target=$6 r ok sym round rs=()
+	local -n arr=$2
+	for ((round = 1; round <= ROUNDS; round++)); do
+		rs+=("$(awk -v n="${arr[$num $round]}" -v d="${arr[$den $round]}" 'BEGIN {printf "%.2f", n / d}')")
+	done
+	r=$(median "${rs[@]}")
+	r=$(awk -v r="$r" 'BEGIN {printf "%.2f", r}')
 	if awk -v r="$r" -v t="$target" -v op="$op" 'BEGIN {exit !(op == "min" ? r >= t : r <= t)}'; then
 		ok=ok
 	else
@@ -526,14 +616,14 @@ ratio() {
 	fi
 	sym="≥"
 	[[ $op == min ]] || sym="≤"
-	printf '%-26s %6s   target %s %s   %s\n' "$name" "$r" "$sym" "$target" "$ok"
+	printf '%-26s %6s   target %s %-4s %-6s   per round: %s\n' "$name" "$r" "$sym" "$target" "$ok" "$(IFS=' '; echo "${rs[*]}")"
 }
 if has_row b && has_row c; then
-	ratio "(c)/(b) req/s" "${RPS[c]}" "${RPS[b]}" min 0.9
-	ratio "(c)/(b) CPU per request" "${CPU_US[c]}" "${CPU_US[b]}" max 1.2
+	ratio "(c)/(b) req/s" W_RPS c b min 0.9
+	ratio "(c)/(b) CPU per request" W_CPU c b max 1.2
 fi
 if has_row c && has_row d; then
-	ratio "(d)/(c) req/s" "${RPS[d]}" "${RPS[c]}" min 0.9
+	ratio "(d)/(c) req/s" W_RPS d c min 0.9
 fi
 
 echo
@@ -541,14 +631,19 @@ if [[ $HALF_OF != BENCH_HALF_RATE ]]; then
 	HALF_OF="half of $HALF_OF"
 fi
 echo "Open loop at ${HALF_RATE} req/s ($HALF_OF), ${HALF_DURATION}s, $CONNS connections, load/cmd/fixedrate on core 1"
+echo "medians of $ROUNDS rounds; added p99: the median of each round's p99 minus (a)'s in that round"
 printf '%-52s %8s %8s %13s %12s %8s %8s\n' row "p50 ms" "p99 ms" "added p99 ms" "gen lag p99" "core1 %" "other %"
 for row in a b c d; do
 	has_row "$row" || continue
 	added=-
 	if [[ $row != a ]]; then
-		added=$(awk -v x="${HALF_P99[$row]}" -v a="${HALF_P99[a]}" 'BEGIN {printf "%.3f", x - a}')
+		adds=()
+		for ((round = 1; round <= ROUNDS; round++)); do
+			adds+=("$(awk -v x="${H_P99[$row $round]}" -v a="${H_P99[a $round]}" 'BEGIN {printf "%.3f", x - a}')")
+		done
+		added=$(awk -v m="$(median "${adds[@]}")" 'BEGIN {printf "%.3f", m}')
 	fi
-	printf '%-52s %8.3f %8.3f %13s %12s %8s %8s' "${LABEL[$row]}" "${HALF_P50[$row]}" "${HALF_P99[$row]}" "$added" "${LAG_P99[$row]}" "${HALF_CORE1[$row]}" "${HALF_OTHER[$row]}"
+	printf '%-52s %8.3f %8.3f %13s %12.3f %8.0f %8.0f' "${LABEL[$row]}" "${HALF_P50[$row]}" "${HALF_P99[$row]}" "$added" "${LAG_P99[$row]}" "${HALF_CORE1[$row]}" "${HALF_OTHER[$row]}"
 	if [[ $row == c || $row == d ]]; then
 		if awk -v x="$added" 'BEGIN {exit !(x <= 0.3)}'; then
 			printf '   target ≤ 0.3   ok'
@@ -558,12 +653,6 @@ for row in a b c d; do
 		fi
 	fi
 	echo
-	if ((HALF_CORE1[$row] >= 90)); then
-		WARNINGS+=("core 1 was ${HALF_CORE1[$row]}% busy during the open-loop run of ${LABEL[$row]}: the generator and the upstream, not the proxy, set its latency")
-	fi
-	if ((HALF_OTHER[$row] > 10)); then
-		WARNINGS+=("other processes used ${HALF_OTHER[$row]}% of a core during the open-loop run of ${LABEL[$row]}")
-	fi
 done
 echo "(gen lag: how late the generator's own scheduler was, part of every latency in this table; core1 %: how busy the generator's and upstream's core was; other %: CPU used meanwhile by processes outside the benchmark, in % of one core)"
 
