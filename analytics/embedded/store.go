@@ -93,9 +93,9 @@ var (
 		strings.Repeat(", ?", len(columns)-1) + `) ON CONFLICT (request_id) DO NOTHING`
 	upsertMinute = `INSERT INTO requests_minute (minute, workspace, service_id, route_id, consumer_id, status_class,
 		requests, errors_4xx, errors_5xx, request_bytes, response_bytes, latency_total_ms_sum, billable, billing_units)
-		VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (minute, workspace, service_id, route_id, consumer_id, status_class) DO UPDATE SET
-		requests = requests + 1,
+		requests = requests + excluded.requests,
 		errors_4xx = errors_4xx + excluded.errors_4xx,
 		errors_5xx = errors_5xx + excluded.errors_5xx,
 		request_bytes = request_bytes + excluded.request_bytes,
@@ -205,6 +205,10 @@ func (s *Store) load(ctx context.Context, recs []logrecord.Record, dead []deadLe
 		return 0, 0, fmt.Errorf("load requests: %w", err)
 	}
 	defer up.Close()
+	// The minute rollup is added up here and written once per row of it:
+	// a batch holds far fewer minutes, services and consumers than records.
+	minutes := map[minuteKey]*minuteSums{}
+	var order []minuteKey
 	for i := range recs {
 		r := &recs[i]
 		res, err := ins.ExecContext(ctx, values(r)...)
@@ -220,18 +224,20 @@ func (s *Store) load(ctx context.Context, recs []logrecord.Record, dead []deadLe
 			continue
 		}
 		inserted++
-		minute := r.StartedAt / 60000 * 60
-		class := r.Status / 100
-		e4, e5 := 0, 0
-		switch class {
-		case 4:
-			e4 = 1
-		case 5:
-			e5 = 1
+		k := minuteKey{r.StartedAt / 60000 * 60, r.Workspace, r.ServiceID, r.RouteID, r.ConsumerID, r.Status / 100}
+		m := minutes[k]
+		if m == nil {
+			m = &minuteSums{}
+			minutes[k] = m
+			order = append(order, k)
 		}
-		if _, err := up.ExecContext(ctx, minute, r.Workspace, r.ServiceID, r.RouteID, r.ConsumerID, class,
-			e4, e5, r.RequestBytes, r.ResponseBytes, r.LatencyTotalMs, boolInt(r.Billable), r.BillingUnits); err != nil {
-			return 0, 0, fmt.Errorf("roll up request %s: %w", r.RequestID, err)
+		m.add(r)
+	}
+	for _, k := range order {
+		m := minutes[k]
+		if _, err := up.ExecContext(ctx, k.minute, k.workspace, k.service, k.route, k.consumer, k.class,
+			m.requests, m.e4, m.e5, m.reqBytes, m.respBytes, m.latency, m.billable, m.units); err != nil {
+			return 0, 0, fmt.Errorf("roll up minute %d: %w", k.minute, err)
 		}
 	}
 	for _, d := range dead {
@@ -244,6 +250,36 @@ func (s *Store) load(ctx context.Context, recs []logrecord.Record, dead []deadLe
 		return 0, 0, fmt.Errorf("load requests: %w", err)
 	}
 	return inserted, duplicates, nil
+}
+
+// minuteKey is the key of a requests_minute row.
+type minuteKey struct {
+	minute                              int64 // Unix seconds
+	workspace, service, route, consumer string
+	class                               int
+}
+
+// minuteSums are the counters of a requests_minute row over a batch.
+type minuteSums struct {
+	requests, e4, e5, billable, reqBytes, respBytes, units int64
+	latency                                                float64
+}
+
+func (m *minuteSums) add(r *logrecord.Record) {
+	m.requests++
+	switch r.Status / 100 {
+	case 4:
+		m.e4++
+	case 5:
+		m.e5++
+	}
+	if r.Billable {
+		m.billable++
+	}
+	m.reqBytes += r.RequestBytes
+	m.respBytes += r.ResponseBytes
+	m.units += r.BillingUnits
+	m.latency += r.LatencyTotalMs
 }
 
 func values(r *logrecord.Record) []any {
