@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -100,19 +101,10 @@ func ReadUsage(rows Rows) ([]UsageRow, error) {
 // store that reads a summing table's rows as they are, before a merge has
 // added them up, finishes the sum here.
 func SumUsage(rows []UsageRow) []UsageRow {
-	slices.SortFunc(rows, func(a, b UsageRow) int {
-		if c := a.Start.Compare(b.Start); c != 0 {
-			return c
-		}
-		if c := strings.Compare(a.Workspace, b.Workspace); c != 0 {
-			return c
-		}
-		return strings.Compare(a.ConsumerID, b.ConsumerID)
-	})
+	sortUsage(rows)
 	out := rows[:0]
 	for _, r := range rows {
-		if n := len(out); n > 0 && out[n-1].Start.Equal(r.Start) && out[n-1].Workspace == r.Workspace &&
-			out[n-1].ConsumerID == r.ConsumerID {
+		if n := len(out); n > 0 && compareUsage(&out[n-1], &r) == 0 {
 			out[n-1].Requests += r.Requests
 			out[n-1].BillableRequests += r.BillableRequests
 			out[n-1].BillingUnits += r.BillingUnits
@@ -121,6 +113,83 @@ func SumUsage(rows []UsageRow) []UsageRow {
 		out = append(out, r)
 	}
 	return out
+}
+
+func compareUsage(a, b *UsageRow) int {
+	if c := a.Start.Compare(b.Start); c != 0 {
+		return c
+	}
+	if c := strings.Compare(a.Workspace, b.Workspace); c != 0 {
+		return c
+	}
+	return strings.Compare(a.ConsumerID, b.ConsumerID)
+}
+
+// usageBufs keeps sortUsage's merge buffers from one answer to the next.
+var usageBufs sync.Pool // *[]UsageRow
+
+// sortUsage orders rows by compareUsage. A store reads a table part by
+// part, each part in its sorting key's order, which for a table
+// partitioned by day is the answer's order: rows arrive as a few sorted
+// runs. sortUsage merges adjacent runs, pass after pass, in O(n log runs);
+// rows with many runs are sorted instead.
+func sortUsage(rows []UsageRow) {
+	var runs []int
+	for i := range rows {
+		if i == 0 || compareUsage(&rows[i-1], &rows[i]) > 0 {
+			runs = append(runs, i)
+		}
+	}
+	if len(runs) <= 1 {
+		return
+	}
+	if len(runs) > len(rows)/8 {
+		slices.SortFunc(rows, func(a, b UsageRow) int { return compareUsage(&a, &b) })
+		return
+	}
+	bp, _ := usageBufs.Get().(*[]UsageRow)
+	if bp == nil {
+		bp = new([]UsageRow)
+	}
+	if cap(*bp) < len(rows) {
+		*bp = make([]UsageRow, len(rows))
+	}
+	src, dst := rows, (*bp)[:len(rows)]
+	for len(runs) > 1 {
+		next := runs[:0]
+		for i := 0; i < len(runs); i += 2 {
+			lo, mid, hi := runs[i], len(src), len(src)
+			if i+1 < len(runs) {
+				mid = runs[i+1]
+			}
+			if i+2 < len(runs) {
+				hi = runs[i+2]
+			}
+			mergeUsage(dst[lo:hi], src[lo:mid], src[mid:hi])
+			next = append(next, lo)
+		}
+		runs = next
+		src, dst = dst, src
+	}
+	if &src[0] != &rows[0] {
+		copy(rows, src)
+	}
+	clear(*bp) // drop the strings it holds
+	usageBufs.Put(bp)
+}
+
+// mergeUsage merges the sorted a and b into dst, whose length is theirs.
+func mergeUsage(dst, a, b []UsageRow) {
+	i, j := 0, 0
+	for k := range dst {
+		if j == len(b) || (i < len(a) && compareUsage(&a[i], &b[j]) <= 0) {
+			dst[k] = a[i]
+			i++
+		} else {
+			dst[k] = b[j]
+			j++
+		}
+	}
 }
 
 // Where returns the conditions that select f's records, joined by AND,
