@@ -1,9 +1,11 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -197,6 +199,40 @@ func TestEndpointsAnswerWhatTheStoreAnswers(t *testing.T) {
 				}
 			}
 		}
+	})
+
+	// Usage answers reuse their row slices once written: answers written at
+	// once must each stay whole.
+	t.Run("usage answers at once", func(t *testing.T) {
+		target := func(per time.Duration) string {
+			return "/v1/usage?workspace=acme&per=" + query.FormatBucket(per) + "&" + span
+		}
+		want := map[time.Duration][]byte{}
+		for _, per := range []time.Duration{time.Hour, query.Day} {
+			want[per] = f.get(t, adminToken, target(per)).body
+		}
+		var wg sync.WaitGroup
+		for i := range 16 {
+			per := []time.Duration{time.Hour, query.Day}[i%2]
+			wg.Go(func() {
+				for range 5 {
+					req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, f.srv.URL+target(per), nil)
+					req.Header.Set("Authorization", "Bearer "+adminToken)
+					res, err := f.srv.Client().Do(req)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					got, err := io.ReadAll(res.Body)
+					res.Body.Close()
+					if err != nil || !bytes.Equal(got, want[per]) {
+						t.Errorf("per %s: an answer written beside others differs from the one written alone (%v)", query.FormatBucket(per), err)
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
 	})
 
 	t.Run("range defaults to the last hour", func(t *testing.T) {

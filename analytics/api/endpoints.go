@@ -131,12 +131,13 @@ func (s *Server) usage(ctx context.Context, rq *request) (any, error) {
 	if err != nil {
 		return nil, rq.valid(err)
 	}
-	out := usageJSON{Per: query.FormatBucket(n.Per), From: n.From, To: n.To, Rows: make([]usageRowJSON, len(rows))}
+	out := &usageJSON{Per: query.FormatBucket(n.Per), From: n.From, To: n.To, Rows: usageRowsJSON(len(rows))}
 	for i, u := range rows {
 		name, _ := s.name(entity.KindConsumer, u.Workspace, u.ConsumerID)
 		out.Rows[i] = usageRowJSON{Start: u.Start.UTC(), Workspace: u.Workspace, ConsumerID: u.ConsumerID,
 			ConsumerName: name, Requests: u.Requests, BillableRequests: u.BillableRequests, BillingUnits: u.BillingUnits}
 	}
+	query.ReleaseUsage(rows)
 	return out, nil
 }
 

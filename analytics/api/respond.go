@@ -8,6 +8,7 @@ import (
 	"github.com/tollgate/tollgate/analytics/query"
 	"github.com/tollgate/tollgate/internal/entity"
 	"github.com/tollgate/tollgate/internal/jsonresponse"
+	"github.com/tollgate/tollgate/internal/keep"
 	"github.com/tollgate/tollgate/internal/logrecord"
 )
 
@@ -211,6 +212,26 @@ type usageJSON struct {
 	From time.Time      `json:"from"`
 	To   time.Time      `json:"to"`
 	Rows []usageRowJSON `json:"rows"`
+}
+
+// releaser is an answer that hands its buffers back once it is written.
+type releaser interface{ release() }
+
+// usageRows keeps the row slices of written usage answers: a 30-day daily
+// answer holds tens of thousands of rows. Up to 4 of up to a million rows.
+var usageRows = keep.NewSlices[usageRowJSON](4, 1<<20)
+
+// usageRowsJSON returns a slice of n rows, reused when one is kept.
+func usageRowsJSON(n int) []usageRowJSON {
+	if v := usageRows.Get(); cap(v) >= n {
+		return v[:n]
+	}
+	return make([]usageRowJSON, n)
+}
+
+func (u *usageJSON) release() {
+	usageRows.Put(u.Rows)
+	u.Rows = nil
 }
 
 type idNameJSON struct {

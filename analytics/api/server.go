@@ -148,6 +148,9 @@ func (s *Server) handle(e *endpoint) httprouter.Handle {
 			return
 		}
 		writeJSON(w, http.StatusOK, v)
+		if r, ok := v.(releaser); ok {
+			r.release()
+		}
 	}
 }
 

@@ -24,7 +24,8 @@ type Store interface {
 	Top(ctx context.Context, q TopQuery) ([]Row, error)
 	// Recent returns the latest records in the range, newest first.
 	Recent(ctx context.Context, q RecentQuery) ([]logrecord.Record, error)
-	// Usage returns what billing meters, per consumer and hour or day.
+	// Usage returns what billing meters, per consumer and hour or day. The
+	// caller may hand the answer to ReleaseUsage once done with it.
 	Usage(ctx context.Context, q UsageQuery) ([]UsageRow, error)
 }
 
