@@ -409,6 +409,38 @@ max_of() {
 	printf '%s\n' "${vals[@]}" | sort -g | tail -1
 }
 
+# in_rounds CMD [ARGS...] runs CMD ROW ROUND ARGS... for every round and,
+# within a round, every row measured, in turn.
+in_rounds() {
+	local round row
+	for ((round = 1; round <= ROUNDS; round++)); do
+		for row in a b c d; do
+			if has_row "$row"; then
+				"$1" "$row" "$round" "${@:2}"
+			fi
+		done
+	done
+}
+
+# summarize DEST=SRC...: DEST[ROW] becomes the median over the rounds of
+# SRC["ROW r"] for every row measured; DEST=max:SRC takes the largest.
+summarize() {
+	local row pair src
+	for row in a b c d; do
+		has_row "$row" || continue
+		for pair in "$@"; do
+			local -n dest=${pair%%=*}
+			src=${pair#*=}
+			if [[ $src == max:* ]]; then
+				dest[$row]=$(max_of "${src#max:}" "$row")
+			else
+				dest[$row]=$(median_of "$src" "$row")
+			fi
+			unset -n dest
+		done
+	done
+}
+
 # admin METHOD PATH [curl args...]: one Admin API call that must succeed.
 admin() {
 	local method=$1 path=$2 code
@@ -531,22 +563,8 @@ fi
 
 # ---------------------------------------------------------------- closed loop
 
-for ((round = 1; round <= ROUNDS; round++)); do
-	for row in a b c d; do
-		if has_row "$row"; then
-			run_wrk "$row" "$round"
-		fi
-	done
-done
-for row in a b c d; do
-	has_row "$row" || continue
-	RPS[$row]=$(median_of W_RPS "$row")
-	P99[$row]=$(median_of W_P99 "$row")
-	CPU_US[$row]=$(median_of W_CPU "$row")
-	UTIL[$row]=$(median_of W_UTIL "$row")
-	CORE1[$row]=$(median_of W_CORE1 "$row")
-	OTHER[$row]=$(max_of W_OTHER "$row")
-done
+in_rounds run_wrk
+summarize RPS=W_RPS P99=W_P99 CPU_US=W_CPU UTIL=W_UTIL CORE1=W_CORE1 OTHER=max:W_OTHER
 
 # Half of (c)'s req/s, or of the best nginx row when (c) is not measured.
 if has_row c; then
@@ -564,21 +582,8 @@ fi
 
 # ---------------------------------------------------------------- open loop
 
-for ((round = 1; round <= ROUNDS; round++)); do
-	for row in a b c d; do
-		if has_row "$row"; then
-			run_half "$row" "$round" "$HALF_RATE"
-		fi
-	done
-done
-for row in a b c d; do
-	has_row "$row" || continue
-	HALF_P50[$row]=$(median_of H_P50 "$row")
-	HALF_P99[$row]=$(median_of H_P99 "$row")
-	LAG_P99[$row]=$(median_of H_LAG "$row")
-	HALF_CORE1[$row]=$(median_of H_CORE1 "$row")
-	HALF_OTHER[$row]=$(max_of H_OTHER "$row")
-done
+in_rounds run_half "$HALF_RATE"
+summarize HALF_P50=H_P50 HALF_P99=H_P99 LAG_P99=H_LAG HALF_CORE1=H_CORE1 HALF_OTHER=max:H_OTHER
 
 # ---------------------------------------------------------------- report
 
