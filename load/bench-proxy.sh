@@ -389,24 +389,20 @@ median() {
 		if (NR % 2) printf "%s", v[(NR + 1) / 2]; else printf "%.3f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
-# median_of ARRAY ROW prints the median over the rounds of ARRAY["ROW r"].
-median_of() {
-	local -n arr=$1
-	local r vals=()
-	for ((r = 1; r <= ROUNDS; r++)); do
-		vals+=("${arr[$2 $r]}")
-	done
-	median "${vals[@]}"
+# largest prints the largest of its arguments.
+largest() {
+	printf '%s\n' "$@" | sort -g | tail -1
 }
 
-# max_of ARRAY ROW prints the largest of ARRAY["ROW r"] over the rounds.
-max_of() {
-	local -n arr=$1
+# over_rounds STAT ARRAY ROW prints STAT (median or largest) of
+# ARRAY["ROW r"] over the rounds.
+over_rounds() {
+	local -n arr=$2
 	local r vals=()
 	for ((r = 1; r <= ROUNDS; r++)); do
-		vals+=("${arr[$2 $r]}")
+		vals+=("${arr[$3 $r]}")
 	done
-	printf '%s\n' "${vals[@]}" | sort -g | tail -1
+	"$1" "${vals[@]}"
 }
 
 # in_rounds CMD [ARGS...] runs CMD ROW ROUND ARGS... for every round and,
@@ -432,9 +428,9 @@ summarize() {
 			local -n dest=${pair%%=*}
 			src=${pair#*=}
 			if [[ $src == max:* ]]; then
-				dest[$row]=$(max_of "${src#max:}" "$row")
+				dest[$row]=$(over_rounds largest "${src#max:}" "$row")
 			else
-				dest[$row]=$(median_of "$src" "$row")
+				dest[$row]=$(over_rounds median "$src" "$row")
 			fi
 			unset -n dest
 		done
