@@ -11,6 +11,10 @@
 // the client gets (timeout → 504, connect failure → 502, no healthy target
 // → 503, client gone → 499).
 //
+// Client and upstream connections yield the goroutine once between a write
+// and the next read (turns.go): the read then usually finds the answer
+// instead of failing with EAGAIN, a system call saved per turn.
+//
 // It owns the listeners, the per-request state (pooled), the adapters that
 // show fasthttp requests and responses to plugins through the engine-free
 // plugin.Request and plugin.Response, and the pool of upstream clients. It
