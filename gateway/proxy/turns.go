@@ -17,8 +17,9 @@ import (
 // run meanwhile, and the answer has often arrived when the read is tried.
 // With nothing else runnable, the yield returns at once.
 //
-// Measured with `make bench-proxy` (BENCHMARKS.md): read calls per proxied
-// request went from 4.0 to 2.2, and all system calls from 6.0 to 4.3.
+// Counted with perf stat under make bench-proxy's load (BENCHMARKS.md):
+// read calls per proxied request went from 4.0 to about 2, and all system
+// calls from 6.0 to about 4 (nginx makes 5.2).
 //
 // A tunnel (WebSocket) reads and writes a connection at the same time, so
 // the flag is atomic; there it only adds a yield now and then.
