@@ -30,7 +30,7 @@ func benchMessages(n int, now time.Time) []kafka.Message {
 func benchCollector(now time.Time) *Collector {
 	cfg := DefaultConfig()
 	cfg.Topic = testTopic
-	return &Collector{cfg: cfg, now: func() time.Time { return now }, log: slog.New(slog.DiscardHandler), arenas: make(arenaPool, keptArenas)}
+	return &Collector{cfg: cfg, now: func() time.Time { return now }, log: slog.New(slog.DiscardHandler), arenas: newArenaPool()}
 }
 
 // BenchmarkAdd is the batcher's cost per record: decode, validate and

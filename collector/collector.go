@@ -17,6 +17,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/segmentio/kafka-go"
 
+	"github.com/tollgate/tollgate/internal/keep"
 	"github.com/tollgate/tollgate/internal/logrecord"
 )
 
@@ -169,7 +170,7 @@ func New(cfg Config, log *slog.Logger, hooks Hooks) (*Collector, error) {
 		loader:        NewLoader(conn, cfg.ClickHouseDatabase, cfg.insertOptions()),
 		dead:          dead,
 		transport:     transport,
-		arenas:        make(arenaPool, keptArenas),
+		arenas:        newArenaPool(),
 	}, nil
 }
 
@@ -565,37 +566,30 @@ func (c *Collector) readFetch(res *kafka.FetchResponse, partition int, offset in
 const arenaSize = 1 << 20
 
 // arenaPool keeps the arenas of flushed batches for the next fetches, up
-// to what a batch and the read queue hold (a channel, not a sync.Pool,
-// which a garbage collection empties). Fresh memory costs page faults
+// to what a batch and the read queue hold. Fresh memory costs page faults
 // and clearing: in a profile of the collector they were a sixth of its
-// time. A nil pool keeps nothing.
-type arenaPool chan []byte
+// time.
+type arenaPool struct{ kept *keep.Slices[byte] }
 
 const keptArenas = 96
+
+func newArenaPool() arenaPool { return arenaPool{keep.NewSlices[byte](keptArenas, arenaSize)} }
 
 // get returns an empty arena of at least n bytes.
 func (p arenaPool) get(n int) []byte {
 	if n <= arenaSize {
-		select {
-		case b := <-p:
-			return b[:0]
-		default:
+		if b := p.kept.Get(); b != nil {
+			return b
 		}
 	}
 	return make([]byte, 0, max(n, arenaSize))
 }
 
-// put keeps arenas for reuse; nothing may refer to their bytes any more.
+// put keeps arenas for reuse (not the larger ones made for one large
+// record); nothing may refer to their bytes any more.
 func (p arenaPool) put(arenas ...[]byte) {
 	for _, b := range arenas {
-		if cap(b) != arenaSize {
-			continue
-		}
-		select {
-		case p <- b:
-		default:
-			return
-		}
+		p.kept.Put(b)
 	}
 }
 

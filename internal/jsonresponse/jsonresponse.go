@@ -11,6 +11,7 @@ import (
 	"strconv"
 
 	"github.com/segmentio/encoding/json"
+	"github.com/tollgate/tollgate/internal/keep"
 )
 
 // Write writes v as JSON with status, encoded by encoding/json. Headers
@@ -59,47 +60,18 @@ func (o *writeOnce) Write(b []byte) (int, error) {
 // are encoded by their MarshalText, so values that hold those go to
 // Write.
 func WriteBulk(w http.ResponseWriter, status int, v any) {
-	buf := getBuffer()
-	defer putBuffer(buf)
-	b, err := json.Append((*buf)[:0], v, json.SortMapKeys)
+	b, err := json.Append(buffers.Get(), v, json.SortMapKeys)
 	if err != nil {
 		status = http.StatusInternalServerError
 		b = append(b[:0], failed...)
 	} else {
 		b = append(b, '\n')
 	}
-	*buf = b
 	_, _ = (&writeOnce{w: w, status: status}).Write(b)
+	buffers.Put(b)
 }
 
-// Kept buffers: at most keptBuffers at a time (answers being written at
-// once beyond that allocate their own), none larger than maxKeptBuffer.
-const (
-	keptBuffers   = 4
-	maxKeptBuffer = 32 << 20
-)
-
-// buffers holds the kept buffers. A channel rather than a sync.Pool: a
-// pool is emptied by every other garbage collection, and encoding a large
-// answer runs several.
-var buffers = make(chan *[]byte, keptBuffers)
-
-func getBuffer() *[]byte {
-	select {
-	case b := <-buffers:
-		return b
-	default:
-		b := make([]byte, 0, 4096)
-		return &b
-	}
-}
-
-func putBuffer(b *[]byte) {
-	if cap(*b) > maxKeptBuffer {
-		return
-	}
-	select {
-	case buffers <- b:
-	default:
-	}
-}
+// buffers are the kept buffers: at most 4 at a time (answers being
+// written at once beyond that allocate their own), none larger than
+// 32 MiB.
+var buffers = keep.NewSlices[byte](4, 32<<20)

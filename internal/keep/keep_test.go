@@ -1,6 +1,10 @@
 package keep
 
-import "testing"
+import (
+	"reflect"
+	"testing"
+	"time"
+)
 
 func TestSlicesReuseUpToN(t *testing.T) {
 	s := NewSlices[*int](2, 100)
@@ -41,5 +45,38 @@ func TestSlicesDropsLongOnes(t *testing.T) {
 	s.Put(nil)
 	if v := s.Get(); v != nil {
 		t.Errorf("Get = cap %d, want nil: a slice above maxLen and a nil one are not kept", cap(v))
+	}
+}
+
+func TestPointerFreeSlicesAreNotCleared(t *testing.T) {
+	type point struct {
+		X, Y int
+		Tags [2]uint8
+	}
+	for _, c := range []struct {
+		typ  reflect.Type
+		want bool
+	}{
+		{reflect.TypeFor[byte](), false},
+		{reflect.TypeFor[point](), false},
+		{reflect.TypeFor[[4]float64](), false},
+		{reflect.TypeFor[string](), true},
+		{reflect.TypeFor[*int](), true},
+		{reflect.TypeFor[struct {
+			N int
+			S []int
+		}](), true},
+		{reflect.TypeFor[time.Time](), true}, // its location
+	} {
+		if got := hasPointers(c.typ); got != c.want {
+			t.Errorf("hasPointers(%v) = %v, want %v", c.typ, got, c.want)
+		}
+	}
+	// Bytes come back as they were put: clearing megabytes that hold no
+	// pointers would cost a pass over them for nothing.
+	s := NewSlices[byte](1, 100)
+	s.Put([]byte("kept"))
+	if v := s.Get(); string(v[:4]) != "kept" {
+		t.Errorf("a kept byte slice holds %q, want its bytes untouched", v[:4])
 	}
 }
