@@ -1,7 +1,6 @@
 package cassandra
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -25,6 +24,7 @@ import (
 	"github.com/tollgate/tollgate/internal/cqlserver"
 	"github.com/tollgate/tollgate/internal/cqlserver/cqlservertest"
 	"github.com/tollgate/tollgate/internal/entity"
+	"github.com/tollgate/tollgate/internal/lockedbuffer"
 	cassandramigrate "github.com/tollgate/tollgate/schema/cassandra"
 )
 
@@ -83,25 +83,8 @@ func session(t *testing.T, cfg icass.Config) *gocql.Session {
 	return s
 }
 
-// logBuffer collects a store's log.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-func (l *logBuffer) logger() *slog.Logger { return slog.New(slog.NewTextHandler(l, nil)) }
+// textLogger is a logger writing to w.
+func textLogger(w *lockedbuffer.Buffer) *slog.Logger { return slog.New(slog.NewTextHandler(w, nil)) }
 
 // node opens a store on cfg; it is closed when the test ends.
 func node(t *testing.T, cfg icass.Config, opts Options) *Store {
@@ -480,10 +463,10 @@ func TestExpiredLog(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := startCluster(t).keyspace(t)
 			a := node(t, cfg, Options{NodeID: "a"})
-			var logs logBuffer
+			var logs lockedbuffer.Buffer
 			// b does not poll during the test: only its own reads and
 			// writes sync it.
-			b := node(t, cfg, Options{NodeID: "b", PollInterval: time.Hour, Logger: logs.logger()})
+			b := node(t, cfg, Options{NodeID: "b", PollInterval: time.Hour, Logger: textLogger(&logs)})
 			if err := a.Create(ctx, service("before")); err != nil {
 				t.Fatal(err)
 			}
@@ -634,8 +617,8 @@ func TestStartFromCache(t *testing.T) {
 		t.Fatalf("Open without cassandra nor cache: err = %v, want one that says what to do", err)
 	}
 
-	var logs logBuffer
-	b := node(t, cfg, Options{NodeID: "a", CachePath: cache, Logger: logs.logger()})
+	var logs lockedbuffer.Buffer
+	b := node(t, cfg, Options{NodeID: "a", CachePath: cache, Logger: textLogger(&logs)})
 	st := b.SyncState()
 	if !st.FromCache || !st.Stale || st.AppliedVersion != wantVersion {
 		t.Fatalf("sync state of a node started from its cache: %+v", st)
@@ -686,8 +669,8 @@ func TestCacheWritten(t *testing.T) {
 	}
 
 	other := c.keyspace(t) // a cluster that never saw that config
-	var logs logBuffer
-	b := node(t, other, Options{NodeID: "a", CachePath: cache, Logger: logs.logger()})
+	var logs lockedbuffer.Buffer
+	b := node(t, other, Options{NodeID: "a", CachePath: cache, Logger: textLogger(&logs)})
 	if got := b.SyncState(); got.AppliedVersion != 0 || got.Resyncs != 1 || got.FromCache {
 		t.Fatalf("node whose cache is ahead of the cluster: %+v", got)
 	}
@@ -835,8 +818,8 @@ func TestOpenErrors(t *testing.T) {
 	if _, err := Open(ctx, Options{Cassandra: missing}); err == nil || !strings.Contains(err.Error(), "tollgate migrate cassandra up") {
 		t.Fatalf("Open on a keyspace that does not exist: %v, want an error that says to migrate", err)
 	}
-	var logs logBuffer
-	s := node(t, cfg, Options{CachePath: garbage, Logger: logs.logger()})
+	var logs lockedbuffer.Buffer
+	s := node(t, cfg, Options{CachePath: garbage, Logger: textLogger(&logs)})
 	if st := s.SyncState(); st.FromCache || st.Resyncs != 1 {
 		t.Fatalf("sync state after an unreadable cache: %+v", st)
 	}
