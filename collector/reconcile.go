@@ -35,6 +35,10 @@ type rollup struct {
 	// FINAL {where}.
 	columns string
 	rebuild string
+	// fill is, for a week rollup, its migration's fill from its day
+	// rollup (Days) with {where} for the condition on the days: what
+	// Reconcile rebuilds a week with.
+	fill string
 }
 
 // rebuildStep is the period Reconcile rebuilds: whole hours, whole days
@@ -96,8 +100,32 @@ func withRebuilds(rus []rollup, migs []clickhousemigrate.Migration) ([]rollup, e
 		}
 		ru.columns = strings.Join(cols, ", ")
 		ru.rebuild = list + "\nFROM " + clickhousemigrate.DatabasePlaceholder + ".requests FINAL\n{where}\n" + groupBy
+		if ru.Days != "" {
+			fill, err := weekFill(ru.Rollup, migs)
+			if err != nil {
+				return nil, err
+			}
+			ru.fill = fill
+		}
 	}
 	return out, nil
+}
+
+// weekFill returns the statement of migs that fills the week rollup r
+// from its day rollup while it is empty, with {where} in place of the
+// guard, for the condition on the days read.
+func weekFill(r clickhousemigrate.Rollup, migs []clickhousemigrate.Migration) (string, error) {
+	db := clickhousemigrate.DatabasePlaceholder
+	guard := "WHERE (SELECT count() FROM " + db + "." + r.Table + ") = 0"
+	for _, m := range migs {
+		for _, stmt := range m.Statements {
+			if strings.HasPrefix(stmt, "INSERT INTO "+db+"."+r.Table+" (") &&
+				strings.Contains(stmt, "\nFROM "+db+"."+r.Days+"\n"+guard+"\n") {
+				return strings.Replace(stmt, guard, "{where}", 1), nil
+			}
+		}
+	}
+	return "", fmt.Errorf("reconcile: no migration fills %s from %s", r.Table, r.Days)
 }
 
 // Period is a span of one rollup table: a minute, an hour or a UTC day.
@@ -130,14 +158,17 @@ type Report struct {
 	// requests_by_minute, their days in the day rollups when whole).
 	Hours []time.Time
 	// Mismatches are the periods whose counts differed: minutes for
-	// requests_by_minute, days for the day rollups, hours for the others.
+	// requests_by_minute, days for the day rollups, weeks for the week
+	// rollups (Raw is then their days' count), hours for the others.
 	Mismatches []Mismatch
 	// Rebuilt are the hours (days for the day rollups) rebuilt from
-	// requests FINAL, per table.
+	// requests FINAL, per table, and the weeks of the week rollups
+	// rebuilt from their days.
 	Rebuilt []Period
 	// Skipped are mismatched hours left alone because the raw table has
 	// no rows on their day: retention dropped it (billing usage outlives
-	// the raw records), and a rebuild would wipe the rollup.
+	// the raw records), and a rebuild would wipe the rollup; and weeks
+	// left alone because their day rollup has no rows in them.
 	Skipped []Period
 }
 
@@ -162,8 +193,11 @@ func SettleTime(d time.Duration) ReconcileOption {
 // rollups when the whole day is in the range and settled, per hour in the
 // others) with the raw table read with FINAL, and rebuilds from requests
 // FINAL, with the aggregation the materialized view uses, every hour (or
-// day) of a rollup whose counts differ. It
-// checks nothing newer than the settle time (SettleTime). log may be nil.
+// day) of a rollup whose counts differ. Then it compares each week of a
+// week rollup whose last day is wholly in the range with the days of its
+// day rollup (Rollup.Days), checked by then, and rebuilds a week that
+// differs from them as its migration filled it. It checks nothing newer
+// than the settle time (SettleTime). log may be nil.
 //
 // The rollups can drift from the raw table when ClickHouse dies in the
 // middle of an INSERT (it runs a table's materialized views one after
@@ -211,6 +245,13 @@ func Reconcile(ctx context.Context, conn driver.Conn, database string, from, to 
 			return rep, err
 		}
 	}
+	for _, ru := range rus {
+		if ru.Days != "" {
+			if err := r.weeks(ctx, ru, start, end); err != nil {
+				return rep, err
+			}
+		}
+	}
 	return rep, nil
 }
 
@@ -237,8 +278,9 @@ func (r *reconciler) day(ctx context.Context, day, lo, hi time.Time) error {
 	var rawDay *uint64 // read when first needed
 	for _, ru := range r.rollups {
 		// A day rollup is checked once its whole day is settled and in
-		// the range: before, it holds records of hours not checked.
-		if ru.Step == clickhousemigrate.Day && !wholeDay {
+		// the range: before, it holds records of hours not checked. A
+		// week rollup is checked against its days (weeks).
+		if (ru.Step == clickhousemigrate.Day && !wholeDay) || ru.Days != "" {
 			continue
 		}
 		got, err := r.counts(ctx, "SELECT "+ru.Column+" AS t, toUInt64("+ru.Requests()+") FROM "+r.db+"."+ru.Table+
@@ -333,6 +375,88 @@ func (r *reconciler) rebuild(ctx context.Context, ru rollup, lo, hi time.Time, r
 	}
 	r.log.Info("rebuilt rollup from the raw table", "table", ru.Table, "from", lo, "to", hi)
 	return nil
+}
+
+// weeks checks and repairs the weeks of the week rollup ru whose last day
+// is wholly in [lo, hi): their days in ru.Days have just been checked, and
+// its earlier days were when they were in a range. A week counting a
+// different number of requests than its days is rebuilt from them, unless
+// its days have no rows at all (retention dropped them).
+func (r *reconciler) weeks(ctx context.Context, ru rollup, lo, hi time.Time) error {
+	const week = clickhousemigrate.Week
+	first := floorUnix(lo.Add(-week+clickhousemigrate.Day), week)
+	if first.Add(week - clickhousemigrate.Day).Before(lo) {
+		first = first.Add(week)
+	}
+	last := floorUnix(hi, week) // the weeks end by hi
+	if !first.Before(last) {
+		return nil
+	}
+	weekOf := "toDateTime(intDiv(toUInt32(day), " + strconv.Itoa(int(week/time.Second)) + ") * " + strconv.Itoa(int(week/time.Second)) + ")"
+	want, err := r.counts(ctx, "SELECT "+weekOf+" AS t, toUInt64(sumMerge(requests)) FROM "+r.db+"."+ru.Days+
+		" WHERE "+timeRange("day", first, last)+" GROUP BY t")
+	if err != nil {
+		return err
+	}
+	got, err := r.counts(ctx, "SELECT week AS t, toUInt64(sumMerge(requests)) FROM "+r.db+"."+ru.Table+
+		" WHERE "+timeRange("week", first, last)+" GROUP BY t")
+	if err != nil {
+		return err
+	}
+	for _, w := range unionKeys(want, got) {
+		if want[w] == got[w] {
+			continue
+		}
+		m := Mismatch{Period: Period{Table: ru.Table, Start: w, Length: week}, Raw: want[w], Rollup: got[w]}
+		r.rep.Mismatches = append(r.rep.Mismatches, m)
+		r.log.Warn("week rollup count differs from its days", "table", ru.Table, "days", ru.Days, "week", w, "days_count", m.Raw, "week_count", m.Rollup)
+		if want[w] == 0 {
+			r.rep.Skipped = append(r.rep.Skipped, m.Period)
+			r.log.Warn("not rebuilding a week without rows in its day rollup (dropped by retention?)", "table", ru.Table, "week", w.Format(time.DateOnly))
+			continue
+		}
+		if err := r.rebuildWeek(ctx, ru, w, want[w]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// rebuildWeek replaces the rows of the week rollup ru in the week from w
+// with its days' from ru.Days, which count want requests.
+func (r *reconciler) rebuildWeek(ctx context.Context, ru rollup, w time.Time, want uint64) error {
+	table := r.db + "." + ru.Table
+	end := w.Add(clickhousemigrate.Week)
+	if err := r.conn.Exec(ctx, "ALTER TABLE "+table+" DELETE WHERE "+timeRange("week", w, end)); err != nil {
+		return fmt.Errorf("reconcile: delete %s week %s: %w", table, w.Format(time.DateOnly), err)
+	}
+	if err := r.waitMutations(ctx, ru.Table); err != nil {
+		return err
+	}
+	// Another Reconcile may have rebuilt the week meanwhile.
+	n, err := r.count(ctx, "SELECT toUInt64(sumMerge(requests)) FROM "+table+" WHERE "+timeRange("week", w, end))
+	if err != nil {
+		return err
+	}
+	if n == want {
+		r.log.Info("rollup already rebuilt", "table", ru.Table, "week", w)
+		return nil
+	}
+	q := strings.ReplaceAll(ru.fill, clickhousemigrate.DatabasePlaceholder, r.db)
+	q = strings.ReplaceAll(q, "{where}", "WHERE "+timeRange("day", w, end))
+	if err := r.conn.Exec(ctx, q); err != nil {
+		return fmt.Errorf("reconcile: rebuild %s week %s: %w", table, w.Format(time.DateOnly), err)
+	}
+	r.rep.Rebuilt = append(r.rep.Rebuilt, Period{Table: ru.Table, Start: w, Length: clickhousemigrate.Week})
+	r.log.Info("rebuilt week rollup from its days", "table", ru.Table, "days", ru.Days, "week", w)
+	return nil
+}
+
+// floorUnix rounds t down to a multiple of d since the Unix epoch, as
+// the week rollups' periods are.
+func floorUnix(t time.Time, d time.Duration) time.Time {
+	s, ds := t.Unix(), int64(d/time.Second)
+	return time.Unix(s-s%ds, 0).UTC()
 }
 
 // waitMutations waits until table has no unfinished mutation. 18.16 has

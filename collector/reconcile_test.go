@@ -41,13 +41,6 @@ func (e *env) exec(query string) {
 // days, it leaves out the day rollups.
 func (e *env) rollupDump(days bool) string {
 	e.t.Helper()
-	traffic := func(table, keys string) string {
-		return "SELECT " + keys + ", sumMerge(requests), sumMerge(errors), " +
-			"sumMerge(server_errors), sumMerge(request_bytes_total), sumMerge(response_bytes_total), " +
-			clickhousemigrate.LatencyMerge("latency_total") + ", " + clickhousemigrate.LatencyMerge("latency_upstream") + ", " +
-			clickhousemigrate.LatencyMerge("latency_gateway") + ", " +
-			"uniqMerge(consumers) FROM {db}." + table + " GROUP BY " + keys + " ORDER BY " + keys
-	}
 	usage := func(table, keys string) string {
 		return "SELECT " + keys + ", sum(requests), sum(billable_requests), sum(billing_units_total) " +
 			"FROM {db}." + table + " GROUP BY " + keys + " ORDER BY " + keys
@@ -70,6 +63,27 @@ func (e *env) rollupDump(days bool) string {
 			traffic(clickhousemigrate.TableRequestsByDayStatus, "day, workspace, service_id, status_class, status, error_class"),
 			usage(clickhousemigrate.TableConsumerUsageByDay, "day, workspace, consumer_id"))
 	}
+	return e.dump(queries)
+}
+
+// traffic selects a traffic rollup's rows by keys, states read out.
+func traffic(table, keys string) string {
+	return "SELECT " + keys + ", sumMerge(requests), sumMerge(errors), " +
+		"sumMerge(server_errors), sumMerge(request_bytes_total), sumMerge(response_bytes_total), " +
+		clickhousemigrate.LatencyMerge("latency_total") + ", " + clickhousemigrate.LatencyMerge("latency_upstream") + ", " +
+		clickhousemigrate.LatencyMerge("latency_gateway") + ", " +
+		"uniqMerge(consumers) FROM {db}." + table + " GROUP BY " + keys + " ORDER BY " + keys
+}
+
+// weekDump renders the week route rollup as rollupDump does the others.
+func (e *env) weekDump() string {
+	e.t.Helper()
+	return e.dump([]string{traffic(clickhousemigrate.TableRequestsByWeekRoute, "week, workspace, service_id, route_id, status_class")})
+}
+
+// dump renders the rows of queries, each query's followed by "--".
+func (e *env) dump(queries []string) string {
+	e.t.Helper()
 	var b strings.Builder
 	for _, q := range queries {
 		q = strings.ReplaceAll(q, "{db}", e.db)
@@ -223,7 +237,11 @@ func TestReconcile(t *testing.T) {
 			}
 			got := map[string]int{}
 			for _, p := range rep.Rebuilt {
-				got[p.Table]++
+				// A week that ends in the range is repaired with
+				// its days: TestReconcileRebuildsWeeks.
+				if p.Length != clickhousemigrate.Week {
+					got[p.Table]++
+				}
 			}
 			wantRebuilt := maps.Clone(tc.rebuilt)
 			// A day rollup is repaired once its whole day is settled:
@@ -245,6 +263,9 @@ func TestReconcile(t *testing.T) {
 				t.Errorf("mismatches %v; want some exactly when something is rebuilt", rep.Mismatches)
 			}
 			for _, m := range rep.Mismatches {
+				if m.Length == clickhousemigrate.Week && len(tc.rebuilt) == 0 {
+					t.Errorf("week mismatch %v with nothing corrupted", m)
+				}
 				if m.Raw == m.Rollup {
 					t.Errorf("mismatch %v with equal counts", m)
 				}
@@ -257,6 +278,108 @@ func TestReconcile(t *testing.T) {
 			}
 			e.checkExactlyOnceFinal(n, days)
 			if again := e.reconcile(from, to); len(again.Mismatches) != 0 || len(again.Rebuilt) != 0 {
+				t.Errorf("second run: mismatches %v, rebuilt %v; want none", again.Mismatches, again.Rebuilt)
+			}
+		})
+	}
+}
+
+// TestReconcileRebuildsWeeks corrupts the week route rollup, alone and
+// with its days, and checks that Reconcile rebuilds exactly the week
+// whose last day is in its range, from its days, as its migration filled
+// it and its view wrote it.
+func TestReconcileRebuildsWeeks(t *testing.T) {
+	const week = clickhousemigrate.Week
+	// The last whole Unix week that ended more than two hours ago, with
+	// 3000 records, one every 200 s, over all of its seven days.
+	w := floorUnix(time.Now().Add(-2*time.Hour), week).Add(-week)
+	end := w.Add(week - time.Second)
+	const n, spacing = 3000, 200 * time.Second
+	lastDay := w.Add(week - clickhousemigrate.Day)
+
+	tests := []struct {
+		name    string
+		corrupt func(e *env)
+		from    time.Time // the range checked, to now
+		rebuilt bool
+	}{
+		{name: "clean", corrupt: func(*env) {}, from: w},
+		{
+			name: "week counts a day twice",
+			corrupt: func(e *env) {
+				rus, err := rebuildQueries()
+				if err != nil {
+					e.t.Fatal(err)
+				}
+				for _, ru := range rus {
+					if ru.Days != "" {
+						e.exec(strings.ReplaceAll(strings.ReplaceAll(ru.fill, "{database}", e.db), "{where}",
+							"WHERE "+timeRange("day", lastDay, lastDay.Add(clickhousemigrate.Day))))
+					}
+				}
+			},
+			from: lastDay, rebuilt: true,
+		},
+		{
+			name:    "week lost, its last day not wholly checked",
+			corrupt: func(e *env) { e.exec("ALTER TABLE {db}.requests_by_week_route DROP PARTITION " + w.Format("20060102")) },
+			from:    lastDay.Add(time.Hour),
+		},
+		{
+			name:    "week lost",
+			corrupt: func(e *env) { e.exec("ALTER TABLE {db}.requests_by_week_route DROP PARTITION " + w.Format("20060102")) },
+			from:    lastDay, rebuilt: true,
+		},
+		{
+			name:    "a row loaded twice",
+			corrupt: func(e *env) { e.loadRows(10, 20, end, spacing) },
+			from:    w, rebuilt: true,
+		},
+	}
+	var clean string
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, 1, nil)
+			e.loadRows(0, n, end, spacing)
+			want := e.weekDump()
+			if clean == "" {
+				clean = want
+			} else if want != clean {
+				t.Fatal("the view wrote different weeks from the same rows")
+			}
+			if got := e.count("SELECT sumMerge(requests) FROM {db}.requests_by_week_route"); got != n {
+				t.Fatalf("the week rollup counts %d requests; want %d", got, n)
+			}
+			tc.corrupt(e)
+			rep := e.reconcile(tc.from, time.Now())
+			var weeks []Period
+			for _, p := range rep.Rebuilt {
+				if p.Length == week {
+					weeks = append(weeks, p)
+				}
+			}
+			wantWeeks := []Period(nil)
+			if tc.rebuilt {
+				wantWeeks = []Period{{Table: clickhousemigrate.TableRequestsByWeekRoute, Start: w, Length: week}}
+			}
+			if !reflect.DeepEqual(weeks, wantWeeks) {
+				t.Fatalf("rebuilt weeks %v; want %v", weeks, wantWeeks)
+			}
+			if !tc.rebuilt {
+				for _, m := range rep.Mismatches {
+					if m.Length == week {
+						t.Errorf("week mismatch %v; want the week left unchecked or clean", m)
+					}
+				}
+				return
+			}
+			if dump := e.weekDump(); dump != want {
+				t.Errorf("week rollup after Reconcile differs from what the view wrote:\n%s", diffLines(want, dump))
+			}
+			if got := e.count("SELECT sumMerge(requests) FROM {db}.requests_by_week_route"); got != n {
+				t.Errorf("the week rollup counts %d requests after Reconcile; want %d", got, n)
+			}
+			if again := e.reconcile(tc.from, time.Now()); len(again.Mismatches) != 0 || len(again.Rebuilt) != 0 {
 				t.Errorf("second run: mismatches %v, rebuilt %v; want none", again.Mismatches, again.Rebuilt)
 			}
 		})

@@ -97,8 +97,8 @@ func up(ctx context.Context, conn driver.Conn, db string, log *slog.Logger, migs
 		stmts := m.In(db)
 		for i, stmt := range stmts {
 			at := fmt.Sprintf("%d of %d", i+1, len(stmts))
-			// A backfill reads every stored request: minutes on a
-			// large table, so say what is running.
+			// A backfill reads every stored request (or a rollup's
+			// rows): minutes on a large table, so say what is running.
 			filling := fillTarget(stmt)
 			if filling != "" {
 				var rows uint64
@@ -106,7 +106,7 @@ func up(ctx context.Context, conn driver.Conn, db string, log *slog.Logger, migs
 					// The statement's own guard skips it.
 					log.Info("table already filled; not filling it again", "migration", m.File, "statement", at, "table", filling)
 				} else {
-					log.Info("filling a new table from the stored requests; this takes minutes on a large table",
+					log.Info("filling a new table from the stored rows; this takes minutes on a large table",
 						"migration", m.File, "statement", at, "table", filling)
 				}
 			}
@@ -218,7 +218,8 @@ func status(ctx context.Context, conn driver.Conn, db string, migs []Migration) 
 
 // fillTarget returns the table a statement fills (INSERT INTO table …),
 // or "" for any other statement. The migrations' fills copy the stored
-// requests into a new table while it is empty (TestFillsAreGuarded).
+// requests (or a rollup's rows) into a new table while it is empty
+// (TestFillsAreGuarded).
 func fillTarget(stmt string) string {
 	if f := strings.Fields(stmt); len(f) > 2 && f[0] == "INSERT" && f[1] == "INTO" {
 		return f[2]

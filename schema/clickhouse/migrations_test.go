@@ -85,10 +85,11 @@ func TestChecksumsPinned(t *testing.T) {
 		t.Fatalf("Migrations: %v", err)
 	}
 	migrationtest.Checksums(t, common(migs), map[string]string{
-		"001_init.sql":                        "852e6a25055421d4cc89b8083337d3c024cda3ff3606d917705c952f50363eb8",
-		"002_small_rollups.sql":               "18e201ce02377980b549e6ebfe056f9fa7f811e5c349fed816838d643945dc65",
-		"003_consumer_and_status_rollups.sql": "fcc647d7713bcfd3cc3c2276165023f57381d3fb35a246eef304bd14f7c52945",
-		"004_latency_buckets.sql":             "9dbbfd655e80ca03fd3f4a6cc300d18dc4aca1076190126f2666fef3387f586a",
+		"001_init.sql":                              "852e6a25055421d4cc89b8083337d3c024cda3ff3606d917705c952f50363eb8",
+		"002_small_rollups.sql":                     "18e201ce02377980b549e6ebfe056f9fa7f811e5c349fed816838d643945dc65",
+		"003_consumer_and_status_rollups.sql":       "fcc647d7713bcfd3cc3c2276165023f57381d3fb35a246eef304bd14f7c52945",
+		"004_latency_buckets.sql":                   "9dbbfd655e80ca03fd3f4a6cc300d18dc4aca1076190126f2666fef3387f586a",
+		"005_route_weeks_and_consumer_granules.sql": "9c02d214f7916fced72a0ce03db02372ddd74c3d90d8234cfdab5fb1bab5d4ac",
 	})
 }
 

@@ -6,20 +6,20 @@ import (
 	"fmt"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 )
 
-// droppable are the tables partitioned by day; loaded_offsets is not
-// among them, so that no retention setting can make the collector forget
-// what it loaded.
-var droppable = func() map[string]bool {
-	m := map[string]bool{TableRequests: true}
+// droppable are the tables partitioned by day, with the days each
+// partition holds: one, or seven for a week rollup (its partitions are
+// named after the week's first day). loaded_offsets is not among them, so
+// that no retention setting can make the collector forget what it loaded.
+var droppable = func() map[string]int {
+	m := map[string]int{TableRequests: 1}
 	for _, r := range Rollups {
-		m[r.Table] = true
+		m[r.Table] = max(int(r.Step/Day), 1)
 	}
 	return m
 }()
@@ -32,7 +32,8 @@ type DroppedPartition struct {
 
 // DropOlderThan drops, from each of tables (TrafficTables when none is
 // given), the day partitions whose whole UTC day is older than age: every
-// row in them started before now-age. It stands in for TTL, which 18.16
+// row in them started before now-age (a week rollup's partitions once
+// their whole week is). It stands in for TTL, which 18.16
 // does not have, and is meant to run on a schedule; dropping a partition
 // is a metadata operation, cheap at any size. It returns what it dropped,
 // with an error joining every partition it could not drop.
@@ -51,14 +52,15 @@ func dropOlderThan(ctx context.Context, conn driver.Conn, db string, now time.Ti
 		tables = TrafficTables
 	}
 	for _, t := range tables {
-		if !droppable[t] {
+		if droppable[t] == 0 {
 			return nil, fmt.Errorf("retention: table %q is not partitioned by day (want one of %s)", t,
 				strings.Join(append(slices.Clone(TrafficTables), UsageTables...), ", "))
 		}
 	}
 	// A day partition is older than the cutoff when the cutoff's day is
-	// after it: partitions of the cutoff's own day still hold younger rows.
-	cutoff, _ := strconv.Atoi(now.Add(-age).UTC().Format("20060102"))
+	// after it: partitions of the cutoff's own day still hold younger
+	// rows. A week's partition is when the cutoff's day is after its last.
+	cutoff := now.Add(-age).UTC().Truncate(Day)
 
 	rows, err := conn.Query(ctx,
 		"SELECT DISTINCT table, partition FROM system.parts WHERE database = ? AND active", db)
@@ -79,11 +81,11 @@ func dropOlderThan(ctx context.Context, conn driver.Conn, db string, now time.Ti
 		if !want[p.Table] {
 			continue
 		}
-		day, err := strconv.Atoi(p.Day)
-		if err != nil || len(p.Day) != 8 {
+		day, err := time.Parse("20060102", p.Day)
+		if err != nil {
 			continue // not a day partition: created by hand, left alone
 		}
-		if day < cutoff {
+		if last := day.AddDate(0, 0, droppable[p.Table]-1); last.Before(cutoff) {
 			old = append(old, p)
 		}
 	}

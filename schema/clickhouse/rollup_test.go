@@ -191,15 +191,22 @@ func checkTraffic(t *testing.T, conn driver.Conn, db string) {
 // first 60 of hundredRows, the migrations, 004's index among them, and
 // the rows.
 func beforeLatencyBuckets(t *testing.T) (driver.Conn, string, []Migration, int, []testRow) {
+	return before(t, "004_latency_buckets.sql")
+}
+
+// before returns a database migrated up to the migration file holding
+// the first 60 of hundredRows, the migrations, file's index among them,
+// and the rows.
+func before(t *testing.T, file string) (driver.Conn, string, []Migration, int, []testRow) {
 	t.Helper()
 	conn, db := testDB(t)
 	migs, err := Migrations()
 	if err != nil {
 		t.Fatal(err)
 	}
-	at := slices.IndexFunc(migs, func(m Migration) bool { return m.File == "004_latency_buckets.sql" })
+	at := slices.IndexFunc(migs, func(m Migration) bool { return m.File == file })
 	if at < 0 {
-		t.Fatal("no 004_latency_buckets.sql")
+		t.Fatalf("no %s", file)
 	}
 	if _, err := up(t.Context(), conn, db, nil, migs[:at]); err != nil {
 		t.Fatalf("up to %s: %v", migs[at-1], err)
@@ -266,6 +273,40 @@ func TestUpgradeCutShortIsRunAgain(t *testing.T) {
 	checkTraffic(t, conn, db)
 }
 
+// TestUpgradeAddsRouteWeeks: 005 fills the week route rollup from the
+// day rollup's rows of the requests stored before it, rebuilds the
+// consumer rollups with 32-row granules, and every rollup counts each
+// request once and fills from later inserts, also after 005 is run again.
+func TestUpgradeAddsRouteWeeks(t *testing.T) {
+	conn, db, migs, at, rows := before(t, "005_route_weeks_and_consumer_granules.sql")
+	ctx := t.Context()
+	if _, err := up(ctx, conn, db, testLogger(t), migs); err != nil {
+		t.Fatalf("up: %v", err)
+	}
+	var weekRows uint64
+	if err := conn.QueryRow(ctx, "SELECT count() FROM "+db+"."+TableRequestsByWeekRoute).Scan(&weekRows); err != nil || weekRows == 0 {
+		t.Fatalf("%s has %d rows (%v) after the upgrade; want the stored requests' weeks", TableRequestsByWeekRoute, weekRows, err)
+	}
+	insertRows(t, conn, db, rows[60:])
+	for _, table := range []string{TableRequestsByHourConsumer, TableRequestsByDayConsumer} {
+		var engine string
+		if err := conn.QueryRow(ctx, "SELECT engine_full FROM system.tables WHERE database = ? AND name = ?", db, table).Scan(&engine); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(engine, "index_granularity = 32") {
+			t.Errorf("%s is %q; want 32-row granules", table, engine)
+		}
+	}
+	checkTraffic(t, conn, db)
+
+	again := migs[at]
+	again.Version, again.File = 99, "099_again.sql"
+	if _, err := up(ctx, conn, db, nil, append(slices.Clone(migs), again)); err != nil {
+		t.Fatalf("005 again: %v", err)
+	}
+	checkTraffic(t, conn, db)
+}
+
 // lines returns the rows of a query that selects one string.
 func lines(t *testing.T, conn driver.Conn, query string) []string {
 	t.Helper()
@@ -305,19 +346,24 @@ func TestDropOlderThan(t *testing.T) {
 	}
 	insertRows(t, conn, db, rows)
 
+	// Weeks start on Thursdays: the week rollup has a row for the week
+	// of 7 March, ending on the cutoff's day, and one for 14 March.
 	tests := []struct {
 		name       string
 		tables     []string
+		age        time.Duration // 7 days when zero
 		wantDrop   int
+		wantDays   []string          // the partitions dropped
 		wantCounts map[string]uint64 // table: rows (or, for rollups, rows of the table) left
 	}{
 		{
 			name:     "traffic tables",
-			wantDrop: 24, // 2 days x 12 tables
+			wantDrop: 24, // 2 days x 12 tables, and no week
+			wantDays: []string{"20240310", "20240312"},
 			wantCounts: map[string]uint64{
 				"requests": 3, "requests_by_minute": 3, "requests_by_hour": 3,
 				TableRequestsByHourWorkspace: 3, TableRequestsByHourService: 3, TableRequestsByHourRoute: 3,
-				TableRequestsByDayService: 3, TableRequestsByDayRoute: 3,
+				TableRequestsByDayService: 3, TableRequestsByDayRoute: 3, TableRequestsByWeekRoute: 2,
 				TableRequestsByHourConsumer: 3, TableRequestsByDayConsumer: 3,
 				TableRequestsByHourStatus: 3, TableRequestsByDayStatus: 3,
 				TableConsumerUsage: 5, TableConsumerUsageByDay: 5, "loaded_offsets": 1,
@@ -327,15 +373,28 @@ func TestDropOlderThan(t *testing.T) {
 			name:     "usage when named",
 			tables:   UsageTables,
 			wantDrop: 4,
+			wantDays: []string{"20240310", "20240312"},
 			wantCounts: map[string]uint64{
 				"requests": 3, TableConsumerUsage: 3, TableConsumerUsageByDay: 3, "loaded_offsets": 1,
 			},
 		},
 		{name: "nothing left to drop", wantDrop: 0, wantCounts: map[string]uint64{"requests": 3}},
+		{
+			name:       "a week once all of it is older",
+			tables:     []string{TableRequestsByWeekRoute},
+			age:        6 * 24 * time.Hour,
+			wantDrop:   1,
+			wantDays:   []string{"20240307"},
+			wantCounts: map[string]uint64{TableRequestsByWeekRoute: 1, "requests": 3},
+		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			dropped, err := dropOlderThan(ctx, conn, db, now, 7*24*time.Hour, tc.tables)
+			age := tc.age
+			if age == 0 {
+				age = 7 * 24 * time.Hour
+			}
+			dropped, err := dropOlderThan(ctx, conn, db, now, age, tc.tables)
 			if err != nil {
 				t.Fatalf("DropOlderThan: %v", err)
 			}
@@ -343,7 +402,7 @@ func TestDropOlderThan(t *testing.T) {
 				t.Fatalf("dropped %v; want %d partitions", dropped, tc.wantDrop)
 			}
 			for _, p := range dropped {
-				if p.Day != "20240310" && p.Day != "20240312" {
+				if !slices.Contains(tc.wantDays, p.Day) {
 					t.Errorf("dropped %v, which is not older than the cutoff", p)
 				}
 			}

@@ -24,6 +24,9 @@ const (
 	TableRequestsByHourStatus   = "requests_by_hour_status"
 	TableRequestsByDayStatus    = "requests_by_day_status"
 	TableConsumerUsageByDay     = "consumer_usage_by_day"
+
+	// The weekly route rollup of 005_route_weeks_and_consumer_granules.sql.
+	TableRequestsByWeekRoute = "requests_by_week_route"
 )
 
 // Rollup is a table that a materialized view fills from requests, each
@@ -36,6 +39,10 @@ type Rollup struct {
 	// plain counters (read with sum), rather than a traffic rollup of
 	// aggregate states (read with sumMerge and the like).
 	Usage bool
+	// Days is, for a week rollup, the day rollup with the same keys that
+	// its migration filled it from, and that the collector's reconcile
+	// checks its weeks against and rebuilds them from.
+	Days string
 }
 
 // Requests is the expression that counts the requests a group of the
@@ -50,6 +57,10 @@ func (r Rollup) Requests() string {
 // Day is the period of the day rollups: a UTC day.
 const Day = 24 * time.Hour
 
+// Week is the period of the week rollups: seven UTC days from a multiple
+// of seven days since the Unix epoch (a Thursday, 00:00 UTC).
+const Week = 7 * Day
+
 // Rollups are every rollup of the migrations, traffic first, in the
 // order the collector's reconcile checks them.
 var Rollups = []Rollup{
@@ -60,6 +71,7 @@ var Rollups = []Rollup{
 	{Table: TableRequestsByHourRoute, Column: "hour", Step: time.Hour},
 	{Table: TableRequestsByDayService, Column: "day", Step: Day},
 	{Table: TableRequestsByDayRoute, Column: "day", Step: Day},
+	{Table: TableRequestsByWeekRoute, Column: "week", Step: Week, Days: TableRequestsByDayRoute},
 	{Table: TableRequestsByHourConsumer, Column: "hour", Step: time.Hour},
 	{Table: TableRequestsByDayConsumer, Column: "day", Step: Day},
 	{Table: TableRequestsByHourStatus, Column: "hour", Step: time.Hour},

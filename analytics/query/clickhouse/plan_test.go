@@ -113,8 +113,28 @@ func TestPlanGroupsPicksTheSmallestExactTables(t *testing.T) {
 		},
 		{
 			name: "30 days ending at a minute, by route", from: -30*day + 13*h + 7*m, to: 13*h + 7*m, by: query.ByRoute,
+			// t0 is a Monday; weeks start on Thursdays (-600h and -96h).
 			want: "requests_by_minute [-706h53m0s, -706h0m0s) + requests_by_hour_route [-706h0m0s, -696h0m0s) + " +
-				"requests_by_day_route [-696h0m0s, 0s) + requests_by_hour_route [0s, 13h0m0s) + requests_by_minute [13h0m0s, 13h7m0s)",
+				"requests_by_day_route [-696h0m0s, -600h0m0s) + requests_by_week_route [-600h0m0s, -96h0m0s) + " +
+				"requests_by_day_route [-96h0m0s, 0s) + requests_by_hour_route [0s, 13h0m0s) + requests_by_minute [13h0m0s, 13h7m0s)",
+		},
+		{
+			name: "whole weeks by route", from: 3 * day, to: 17 * day, by: query.ByRoute,
+			want: "requests_by_week_route [72h0m0s, 408h0m0s)",
+		},
+		{
+			name: "whole weeks for a route", f: query.Filter{RouteID: "r"}, from: 3 * day, to: 17 * day, by: query.ByConsumer,
+			want: "requests_by_hour [72h0m0s, 408h0m0s)",
+		},
+		{
+			name: "days and a week by route, errors only", f: query.Filter{ErrorsOnly: true}, from: 0, to: 12 * day, by: query.ByRoute,
+			want: "requests_by_day_route [0s, 72h0m0s) + requests_by_week_route [72h0m0s, 240h0m0s) + requests_by_day_route [240h0m0s, 288h0m0s)",
+		},
+		{
+			// Weeks of the route rollup would merge a state per route
+			// where the service rollup's days merge one.
+			name: "whole weeks by service", from: 3 * day, to: 17 * day, by: query.ByService,
+			want: "requests_by_day_service [72h0m0s, 408h0m0s)",
 		},
 		{
 			name: "30 days ending at a second, by consumer", from: -30*day + 5*s, to: 5 * s, by: query.ByConsumer,
@@ -244,6 +264,41 @@ func TestLeadersFirstOnlyWhereItSavesWork(t *testing.T) {
 	} {
 		if got := leadersFirst(tc.parts, tc.q); got != tc.want {
 			t.Errorf("%s: leadersFirst = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
+// TestSplitRangeReadsEachTableOnce: a split range is one SELECT per
+// table, its parts' ranges joined by OR, with an argument for every
+// placeholder.
+func TestSplitRangeReadsEachTableOnce(t *testing.T) {
+	t0 := time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
+	s := &Store{db: "db"}
+	for _, tc := range []struct {
+		name     string
+		from, to time.Time
+		keys     []any
+		selects  int
+		ors      int
+	}{
+		// Seconds, minutes and hours on both sides, days on both sides
+		// of the weeks: five tables.
+		{"30 days ending at a second", t0.Add(-30*query.Day + 5*time.Second), t0.Add(13*time.Hour + 7*time.Minute + 5*time.Second), nil, 5, 4},
+		{"30 days ending at an hour, some keys", t0.Add(-30*query.Day + 13*time.Hour), t0.Add(13 * time.Hour), []any{"a", "b"}, 3, 2},
+		{"whole weeks", t0.Add(3 * query.Day), t0.Add(17 * query.Day), nil, 1, 0},
+	} {
+		q := query.GroupQuery{Filter: query.Filter{Workspace: "w"}, From: tc.from, To: tc.to, By: query.ByRoute,
+			OrderBy: query.MetricRequests, Limit: 10}
+		parts := PlanGroups(q.Filter, q.From, q.To, q.By)
+		stmt, args := s.groupStatement(parts, q, tc.keys, false)
+		if n := strings.Count(stmt, "SELECT "); n != tc.selects+min(tc.selects-1, 1) {
+			t.Errorf("%s: %d SELECTs for %d tables in %s", tc.name, n, tc.selects, stmt)
+		}
+		if n := strings.Count(stmt, ") OR ("); n != tc.ors {
+			t.Errorf("%s: %d ORs; want %d in %s", tc.name, n, tc.ors, stmt)
+		}
+		if n := strings.Count(stmt, "?"); n != len(args) {
+			t.Errorf("%s: %d placeholders, %d arguments", tc.name, n, len(args))
 		}
 	}
 }

@@ -28,6 +28,7 @@ const (
 	HourRoute     Table = clickhousemigrate.TableRequestsByHourRoute
 	DayService    Table = clickhousemigrate.TableRequestsByDayService
 	DayRoute      Table = clickhousemigrate.TableRequestsByDayRoute
+	WeekRoute     Table = clickhousemigrate.TableRequestsByWeekRoute
 	HourConsumer  Table = clickhousemigrate.TableRequestsByHourConsumer
 	DayConsumer   Table = clickhousemigrate.TableRequestsByDayConsumer
 	HourStatus    Table = clickhousemigrate.TableRequestsByHourStatus
@@ -84,6 +85,7 @@ var rollups = []struct {
 	table Table
 	keys  keys
 }{
+	{WeekRoute, keyService | keyRoute},
 	{DayService, keyService},
 	{DayConsumer, keyConsumer},
 	{DayStatus, keyService | keyStatus},
@@ -97,8 +99,9 @@ var rollups = []struct {
 	{Minute, keyService | keyRoute | keyConsumer},
 }
 
-// steps are the rollups' period lengths, longest first.
-var steps = []time.Duration{query.Day, time.Hour, time.Minute}
+// steps are the rollups' period lengths, longest first. Weeks are
+// multiples of 7 days since the Unix epoch, as query.Floor aligns them.
+var steps = []time.Duration{clickhousemigrate.Week, query.Day, time.Hour, time.Minute}
 
 // needs returns the keys a query with filter f grouped by by reads.
 func needs(f query.Filter, by query.Dimension) keys {
@@ -116,6 +119,16 @@ func needs(f query.Filter, by query.Dimension) keys {
 		k |= keyStatus
 	}
 	return k
+}
+
+// keysOf returns the keys of a traffic rollup.
+func keysOf(t Table) keys {
+	for _, r := range rollups {
+		if r.table == t {
+			return r.keys
+		}
+	}
+	return 0
 }
 
 // rollup returns the smallest rollup of periods of length d that keeps need,
@@ -167,8 +180,12 @@ const splitFrom = 6 * time.Hour
 // whole days from the smallest day rollup that keeps the query's filters
 // and grouping, the whole hours around them from the smallest such hour
 // rollup, the minutes at its edges from the minute rollup and the seconds
-// at its very edges from the raw table. A short one is read from the
-// smallest rollup it is whole periods of, or else from the raw table.
+// at its very edges from the raw table. The whole weeks in the middle
+// come from a week rollup when one keeps the same keys as the day rollup:
+// a week of a busy route is one dense latency state where its days are
+// seven, while a week of a wider rollup saves nothing. A short range is
+// read from the smallest rollup it is whole periods of, or else from the
+// raw table.
 func PlanGroups(f query.Filter, from, to time.Time, by query.Dimension) []Part {
 	if rawOnly(f, by) {
 		return []Part{{Raw, from, to}}
@@ -191,12 +208,14 @@ func PlanGroups(f query.Filter, from, to time.Time, by query.Dimension) []Part {
 		table Table
 	}{{time.Second, Raw}}
 	for i := len(steps) - 1; i >= 0; i-- {
-		if t := rollup(steps[i], need); t != "" {
-			levels = append(levels, struct {
-				step  time.Duration
-				table Table
-			}{steps[i], t})
+		t := rollup(steps[i], need)
+		if t == "" || (steps[i] == clickhousemigrate.Week && keysOf(t) != keysOf(levels[len(levels)-1].table)) {
+			continue
 		}
+		levels = append(levels, struct {
+			step  time.Duration
+			table Table
+		}{steps[i], t})
 	}
 	// Peel each level's edges off until the next level's whole periods
 	// remain; the coarsest level reads the middle.
@@ -379,12 +398,44 @@ func latency(q []float64) query.Latency {
 // The planner sends filters on raw-only columns to Raw, and UsageQuery
 // accepts only the workspace, service and consumer filters.
 func where(t Table, f query.Filter, from, to time.Time) (string, []any) {
+	return whereParts(t, f, []Part{{t, from, to}})
+}
+
+// whereParts is where over the ranges of parts, all of them of table t.
+func whereParts(t Table, f query.Filter, parts []Part) (string, []any) {
 	tc := timeColumn[t]
 	class := "status_class"
 	if t == Raw {
 		class = "intDiv(status, 100)"
 	}
-	return query.Where(tc+" >= toDateTime(?) AND "+tc+" < toDateTime(?)", []any{from.Unix(), to.Unix()}, f, class)
+	spans := make([]string, len(parts))
+	args := make([]any, 0, 2*len(parts))
+	for i, p := range parts {
+		spans[i] = tc + " >= toDateTime(?) AND " + tc + " < toDateTime(?)"
+		args = append(args, p.From.Unix(), p.To.Unix())
+	}
+	span := spans[0]
+	if len(spans) > 1 {
+		span = "((" + strings.Join(spans, ") OR (") + "))"
+	}
+	return query.Where(span, args, f, class)
+}
+
+// byTable groups parts by table, in the order the tables first come: a
+// split range reads each table once, its parts' ranges joined by OR. On
+// 18.16 every SELECT of a UNION ALL costs several milliseconds of its
+// own, as much as reading days of a rollup.
+func byTable(parts []Part) [][]Part {
+	var out [][]Part
+	for _, p := range parts {
+		i := slices.IndexFunc(out, func(g []Part) bool { return g[0].Table == p.Table })
+		if i < 0 {
+			out = append(out, []Part{p})
+			continue
+		}
+		out[i] = append(out[i], p)
+	}
+	return out
 }
 
 func (s *Store) from(t Table) string { return s.db + "." + string(t) }
@@ -420,10 +471,11 @@ func groupKey(t Table, by query.Dimension) string {
 }
 
 // groups runs a GROUP BY a dimension, ordered by a metric. A range read
-// from one table is one SELECT; a split range reads each part's states,
-// the raw table's aggregated by the key as a view would, in a UNION ALL
-// and merges them once, so that counters are exact and percentiles come
-// from one latency state per key as from a rollup.
+// from one table is one SELECT; a split range reads each table's states
+// (over its parts' ranges), the raw table's aggregated by the key as a
+// view would, in a UNION ALL and merges them once, so that counters are
+// exact and percentiles come from one latency state per key as from a
+// rollup.
 //
 // A top-N by a counter over rollups finds its keys first, from the
 // counters alone, and then merges the latency states of those keys only:
@@ -479,11 +531,13 @@ func (s *Store) groupStatement(parts []Part, q query.GroupQuery, keys []any, lea
 	if leaders {
 		lats = nil // the counters alone
 	}
-	// partWhere is a part's WHERE, restricted to keys when there are.
-	partWhere := func(p Part) (string, []any) {
-		w, args := where(p.Table, q.Filter, p.From, p.To)
+	// tableWhere is the WHERE of a table's parts, restricted to keys when
+	// there are.
+	tableWhere := func(ps []Part) (string, []any) {
+		t := ps[0].Table
+		w, args := whereParts(t, q.Filter, ps)
 		if keys != nil {
-			w += " AND " + groupKey(p.Table, q.By) + " IN ?"
+			w += " AND " + groupKey(t, q.By) + " IN ?"
 			args = append(args, clickhousego.GroupSet{Value: keys})
 		}
 		return w, args
@@ -492,23 +546,24 @@ func (s *Store) groupStatement(parts []Part, q query.GroupQuery, keys []any, lea
 		stmt string
 		args []any
 	)
-	if len(parts) == 1 {
-		p := parts[0]
-		w, wargs := partWhere(p)
-		stmt = "SELECT " + groupKey(p.Table, q.By) + " AS k_key, " + metricsSelect(p.Table, lats) +
-			" FROM " + s.from(p.Table) + " WHERE " + w
+	if tables := byTable(parts); len(tables) == 1 {
+		t := tables[0][0].Table
+		w, wargs := tableWhere(tables[0])
+		stmt = "SELECT " + groupKey(t, q.By) + " AS k_key, " + metricsSelect(t, lats) +
+			" FROM " + s.from(t) + " WHERE " + w
 		args = wargs
 	} else {
 		var b strings.Builder
-		for i, p := range parts {
+		for i, ps := range tables {
 			if i > 0 {
 				b.WriteString(" UNION ALL ")
 			}
-			w, wargs := partWhere(p)
+			t := ps[0].Table
+			w, wargs := tableWhere(ps)
 			args = append(args, wargs...)
-			b.WriteString("SELECT " + groupKey(p.Table, q.By) + " AS k_key, ")
-			b.WriteString(states(p.Table, lats) + " FROM " + s.from(p.Table) + " WHERE " + w)
-			if p.Table == Raw {
+			b.WriteString("SELECT " + groupKey(t, q.By) + " AS k_key, ")
+			b.WriteString(states(t, lats) + " FROM " + s.from(t) + " WHERE " + w)
+			if t == Raw {
 				b.WriteString(" GROUP BY k_key")
 			}
 		}

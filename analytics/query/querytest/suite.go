@@ -367,8 +367,8 @@ func (c *checker) series(t *testing.T) {
 }
 
 // ranges that pick each table: whole days, whole hours, whole minutes,
-// seconds, and long ranges that a store may split into whole days, hours
-// and minutes and the seconds at their edges.
+// seconds, and long ranges that a store may split into whole weeks, days,
+// hours and minutes and the seconds at their edges.
 var ranges = []struct {
 	name     string
 	from, to time.Time
@@ -379,6 +379,9 @@ var ranges = []struct {
 	{"seconds", T0.Add(10 * time.Second), T0.Add(2*time.Hour + 5*time.Second)},
 	{"a day and seconds", T0.Add(-20*time.Minute + 7*time.Second), T0.Add(query.Day + 5*time.Second)},
 	{"hours and seconds", T0.Add(time.Hour + 30*time.Minute + 7*time.Second), T0.Add(10*time.Hour + 45*time.Minute + 5*time.Second)},
+	// T0 is a Monday: the week of 7 days since the Unix epoch (from
+	// Thursday) that holds it, and seconds on either side.
+	{"a week and seconds", T0.Add(-4*query.Day - 20*time.Minute + 7*time.Second), T0.Add(3*query.Day + 5*time.Second)},
 }
 
 func (c *checker) breakdown(t *testing.T) {
@@ -420,20 +423,25 @@ func (c *checker) totals(t *testing.T) {
 	for _, rg := range ranges {
 		t.Run(rg.name, func(t *testing.T) {
 			f := acme(query.Filter{})
-			s, err := c.store.Series(t.Context(), query.SeriesQuery{Filter: f, From: rg.from, To: rg.to, Bucket: time.Minute})
+			// Minutes, or hours for a range too long for minutes.
+			bucket := time.Minute
+			if rg.to.Sub(rg.from) > 2*query.Day {
+				bucket = time.Hour
+			}
+			s, err := c.store.Series(t.Context(), query.SeriesQuery{Filter: f, From: rg.from, To: rg.to, Bucket: bucket})
 			if err != nil {
 				t.Fatal(err)
 			}
 			var ms []query.Metrics
 			for _, p := range s.Points {
 				// A series covers whole buckets; count what is in the range.
-				if !p.Start.Before(rg.from.Truncate(time.Minute)) && p.Start.Before(rg.to) {
+				if !p.Start.Before(rg.from.Truncate(bucket)) && p.Start.Before(rg.to) {
 					ms = append(ms, p.Metrics)
 				}
 			}
 			seriesTotal := query.Totals(ms...)
 			for _, by := range query.Dimensions {
-				b, err := c.store.Breakdown(t.Context(), query.BreakdownQuery{Filter: f, From: rg.from.Truncate(time.Minute), To: rg.to.Add(59 * time.Second).Truncate(time.Minute), By: by})
+				b, err := c.store.Breakdown(t.Context(), query.BreakdownQuery{Filter: f, From: rg.from.Truncate(bucket), To: rg.to.Add(bucket - time.Second).Truncate(bucket), By: by})
 				if err != nil {
 					t.Fatal(err)
 				}
