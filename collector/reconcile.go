@@ -35,9 +35,10 @@ type rollup struct {
 	// FINAL {where}.
 	columns string
 	rebuild string
-	// fill is, for a week rollup, its migration's fill from its day
-	// rollup (Days) with {where} for the condition on the days: what
-	// Reconcile rebuilds a week with.
+	// days and fill are, for a week rollup, its day rollup (Days) and
+	// its migration's fill from it with {where} for the condition on the
+	// days: what Reconcile checks and rebuilds a week with.
+	days clickhousemigrate.Rollup
 	fill string
 }
 
@@ -101,11 +102,15 @@ func withRebuilds(rus []rollup, migs []clickhousemigrate.Migration) ([]rollup, e
 		ru.columns = strings.Join(cols, ", ")
 		ru.rebuild = list + "\nFROM " + clickhousemigrate.DatabasePlaceholder + ".requests FINAL\n{where}\n" + groupBy
 		if ru.Days != "" {
+			i := slices.IndexFunc(out, func(d rollup) bool { return d.Table == ru.Days && d.Step == clickhousemigrate.Day })
+			if i < 0 {
+				return nil, fmt.Errorf("reconcile: %s is made of %s, which is not a day rollup", ru.Table, ru.Days)
+			}
 			fill, err := weekFill(ru.Rollup, migs)
 			if err != nil {
 				return nil, err
 			}
-			ru.fill = fill
+			ru.days, ru.fill = out[i].Rollup, fill
 		}
 	}
 	return out, nil
@@ -392,14 +397,16 @@ func (r *reconciler) weeks(ctx context.Context, ru rollup, lo, hi time.Time) err
 	if !first.Before(last) {
 		return nil
 	}
-	weekOf := "toDateTime(intDiv(toUInt32(day), " + strconv.Itoa(int(week/time.Second)) + ") * " + strconv.Itoa(int(week/time.Second)) + ")"
-	want, err := r.counts(ctx, "SELECT "+weekOf+" AS t, toUInt64(sumMerge(requests)) FROM "+r.db+"."+ru.Days+
-		" WHERE "+timeRange("day", first, last)+" GROUP BY t")
+	days := ru.days
+	secs := strconv.Itoa(int(week / time.Second))
+	weekOf := "toDateTime(intDiv(toUInt32(" + days.Column + "), " + secs + ") * " + secs + ")"
+	want, err := r.counts(ctx, "SELECT "+weekOf+" AS t, toUInt64("+days.Requests()+") FROM "+r.db+"."+days.Table+
+		" WHERE "+timeRange(days.Column, first, last)+" GROUP BY t")
 	if err != nil {
 		return err
 	}
-	got, err := r.counts(ctx, "SELECT week AS t, toUInt64(sumMerge(requests)) FROM "+r.db+"."+ru.Table+
-		" WHERE "+timeRange("week", first, last)+" GROUP BY t")
+	got, err := r.counts(ctx, "SELECT "+ru.Column+" AS t, toUInt64("+ru.Requests()+") FROM "+r.db+"."+ru.Table+
+		" WHERE "+timeRange(ru.Column, first, last)+" GROUP BY t")
 	if err != nil {
 		return err
 	}
@@ -427,14 +434,14 @@ func (r *reconciler) weeks(ctx context.Context, ru rollup, lo, hi time.Time) err
 func (r *reconciler) rebuildWeek(ctx context.Context, ru rollup, w time.Time, want uint64) error {
 	table := r.db + "." + ru.Table
 	end := w.Add(clickhousemigrate.Week)
-	if err := r.conn.Exec(ctx, "ALTER TABLE "+table+" DELETE WHERE "+timeRange("week", w, end)); err != nil {
+	if err := r.conn.Exec(ctx, "ALTER TABLE "+table+" DELETE WHERE "+timeRange(ru.Column, w, end)); err != nil {
 		return fmt.Errorf("reconcile: delete %s week %s: %w", table, w.Format(time.DateOnly), err)
 	}
 	if err := r.waitMutations(ctx, ru.Table); err != nil {
 		return err
 	}
 	// Another Reconcile may have rebuilt the week meanwhile.
-	n, err := r.count(ctx, "SELECT toUInt64(sumMerge(requests)) FROM "+table+" WHERE "+timeRange("week", w, end))
+	n, err := r.count(ctx, "SELECT toUInt64("+ru.Requests()+") FROM "+table+" WHERE "+timeRange(ru.Column, w, end))
 	if err != nil {
 		return err
 	}
@@ -443,7 +450,7 @@ func (r *reconciler) rebuildWeek(ctx context.Context, ru rollup, w time.Time, wa
 		return nil
 	}
 	q := strings.ReplaceAll(ru.fill, clickhousemigrate.DatabasePlaceholder, r.db)
-	q = strings.ReplaceAll(q, "{where}", "WHERE "+timeRange("day", w, end))
+	q = strings.ReplaceAll(q, "{where}", "WHERE "+timeRange(ru.days.Column, w, end))
 	if err := r.conn.Exec(ctx, q); err != nil {
 		return fmt.Errorf("reconcile: rebuild %s week %s: %w", table, w.Format(time.DateOnly), err)
 	}

@@ -555,6 +555,15 @@ func TestRebuildQueries(t *testing.T) {
 			t.Errorf("rebuild of %s does not aggregate by day:\n%s", ru.Table, ru.rebuild)
 		}
 	}
+	for _, ru := range rus {
+		if ru.Days == "" {
+			continue
+		}
+		if ru.days.Table != ru.Days || ru.days.Step != clickhousemigrate.Day ||
+			!strings.Contains(ru.fill, "\nFROM {database}."+ru.Days+"\n{where}\nGROUP BY week,") {
+			t.Errorf("week rollup %s: days %+v, rebuild from them:\n%s", ru.Table, ru.days, ru.fill)
+		}
+	}
 	if !strings.Contains(rus[0].rebuild, "\nFROM {database}.requests FINAL\n{where}\nGROUP BY minute,") {
 		t.Errorf("rebuild of %s does not read requests FINAL {where}:\n%s", rus[0].Table, rus[0].rebuild)
 	}
