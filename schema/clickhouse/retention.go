@@ -24,10 +24,10 @@ var droppable = func() map[string]int {
 	return m
 }()
 
-// DroppedPartition is one day partition DropOlderThan dropped.
+// DroppedPartition is one day (or week) partition DropOlderThan dropped.
 type DroppedPartition struct {
 	Table string
-	Day   string // YYYYMMDD (UTC), the partition's value
+	Day   string // YYYYMMDD (UTC), the partition's value: a week's first day for a week rollup
 }
 
 // DropOlderThan drops, from each of tables (TrafficTables when none is
