@@ -140,9 +140,11 @@ type Context struct {
 	shared     map[string]any
 	credential entity.Ref
 
-	// Pipeline state owned by Set: the instances chosen during Access,
-	// which the response phases run. The buffers keep a typical request
-	// free of allocations. A Context serves one request; zero it to reuse.
+	// Pipeline state owned by Set: the plan Access ran and the instances
+	// it chose, which the response phases run. The buffers keep a typical
+	// request free of allocations. A Context serves one request; zero it
+	// to reuse.
+	plan      *plan
 	chosen    []*instance
 	chosenBuf [16]*instance
 

@@ -365,6 +365,7 @@ func requestProto(c *Context) uint16 {
 // Kong collects its plugins past a short-circuited response.
 func (s *Set) Access(c *Context) {
 	p := s.planFor(c.Workspace, c.RouteID, c.ServiceID)
+	c.plan = p
 	c.chosen = c.chosenBuf[:0]
 	proto := requestProto(c)
 	for _, in := range p.rewriters {
@@ -451,6 +452,16 @@ func (s *Set) Log(c *Context) {
 // proxy buffers responses there and streams them everywhere else.
 func (s *Set) NeedsResponseBody(workspace, routeID, serviceID string) bool {
 	return s.planFor(workspace, routeID, serviceID).needsRespBody
+}
+
+// FiltersResponseBody is NeedsResponseBody for c's workspace, route and
+// service, from the plan Access ran for c when it ran: a request looks its
+// plan up once.
+func (s *Set) FiltersResponseBody(c *Context) bool {
+	if c.plan != nil {
+		return c.plan.needsRespBody
+	}
+	return s.NeedsResponseBody(c.Workspace, c.RouteID, c.ServiceID)
 }
 
 // NeedsRequestBody reports whether any plugin that may apply to the route and

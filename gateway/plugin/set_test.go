@@ -360,6 +360,13 @@ func TestNeedsBody(t *testing.T) {
 		if got := set.NeedsResponseBody("default", tt.route, tt.service); got != tt.resp {
 			t.Errorf("NeedsResponseBody(%s,%s) = %v", tt.route, tt.service, got)
 		}
+		// The same for a request, before its access phase and after.
+		c := request(tt.route, tt.service)
+		before := set.FiltersResponseBody(c)
+		set.Access(c)
+		if after := set.FiltersResponseBody(c); before != tt.resp || after != tt.resp {
+			t.Errorf("FiltersResponseBody(%s,%s) = %v before Access, %v after", tt.route, tt.service, before, after)
+		}
 	}
 }
 
