@@ -447,21 +447,16 @@ func (s *Set) Log(c *Context) {
 	}
 }
 
-// NeedsResponseBody reports whether any plugin that may apply to the route
-// and service (for any consumer) rewrites the response body, so that the
-// proxy buffers responses there and streams them everywhere else.
-func (s *Set) NeedsResponseBody(workspace, routeID, serviceID string) bool {
-	return s.planFor(workspace, routeID, serviceID).needsRespBody
-}
-
-// FiltersResponseBody is NeedsResponseBody for c's workspace, route and
-// service, from the plan Access ran for c when it ran: a request looks its
-// plan up once.
-func (s *Set) FiltersResponseBody(c *Context) bool {
+// NeedsResponseBody reports whether any plugin that may apply to c's
+// route and service (for any consumer) rewrites the response body, so that
+// the proxy buffers responses there and streams them everywhere else. It
+// reads the plan Access ran for c when it ran: a request looks its plan up
+// once.
+func (s *Set) NeedsResponseBody(c *Context) bool {
 	if c.plan != nil {
 		return c.plan.needsRespBody
 	}
-	return s.NeedsResponseBody(c.Workspace, c.RouteID, c.ServiceID)
+	return s.planFor(c.Workspace, c.RouteID, c.ServiceID).needsRespBody
 }
 
 // NeedsRequestBody reports whether any plugin that may apply to the route and

@@ -357,15 +357,12 @@ func TestNeedsBody(t *testing.T) {
 		if got := set.NeedsRequestBody("", tt.route, tt.service); got != tt.req {
 			t.Errorf("NeedsRequestBody(%s,%s) = %v", tt.route, tt.service, got)
 		}
-		if got := set.NeedsResponseBody("default", tt.route, tt.service); got != tt.resp {
-			t.Errorf("NeedsResponseBody(%s,%s) = %v", tt.route, tt.service, got)
-		}
-		// The same for a request, before its access phase and after.
+		// Before the request's access phase, and from its plan after.
 		c := request(tt.route, tt.service)
-		before := set.FiltersResponseBody(c)
+		before := set.NeedsResponseBody(c)
 		set.Access(c)
-		if after := set.FiltersResponseBody(c); before != tt.resp || after != tt.resp {
-			t.Errorf("FiltersResponseBody(%s,%s) = %v before Access, %v after", tt.route, tt.service, before, after)
+		if after := set.NeedsResponseBody(c); before != tt.resp || after != tt.resp {
+			t.Errorf("NeedsResponseBody(%s,%s) = %v before Access, %v after", tt.route, tt.service, before, after)
 		}
 	}
 }

@@ -454,7 +454,7 @@ func (x *exchange) relay() {
 	x.responder = "upstream"
 	if bs := up.BodyStream(); bs != nil {
 		x.body.init(x, bs)
-		if x.set != nil && x.set.FiltersResponseBody(&x.pc) {
+		if x.set != nil && x.set.NeedsResponseBody(&x.pc) {
 			// A body filter needs the whole body: buffer it while the
 			// response can still become a gateway error.
 			resp.ResetBody()
@@ -531,7 +531,7 @@ func (x *exchange) finish() {
 	}
 	x.pc.Response = &x.resp
 	x.set.HeaderFilter(&x.pc)
-	if !resp.IsBodyStream() && x.set.FiltersResponseBody(&x.pc) {
+	if !resp.IsBodyStream() && x.set.NeedsResponseBody(&x.pc) {
 		x.set.BodyFilter(&x.pc)
 	}
 }
