@@ -14,6 +14,7 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
+	"github.com/tollgate/tollgate/analytics/query"
 	clickhousemigrate "github.com/tollgate/tollgate/schema/clickhouse"
 )
 
@@ -348,37 +349,44 @@ func (r *reconciler) day(ctx context.Context, day, lo, hi time.Time) error {
 // rebuild replaces the rows of ru in the hours [lo, hi) with what its view
 // would write from requests FINAL.
 func (r *reconciler) rebuild(ctx context.Context, ru rollup, lo, hi time.Time, rawHours map[time.Time]uint64) error {
+	var want uint64
+	for h := lo; h.Before(hi); h = h.Add(time.Hour) {
+		want += rawHours[h]
+	}
+	q := strings.ReplaceAll(ru.rebuild, clickhousemigrate.DatabasePlaceholder, r.db)
+	q = strings.ReplaceAll(q, "{where}", "WHERE "+timeRange("started_at", lo, hi))
+	return r.replace(ctx, ru, lo, hi, want, "INSERT INTO "+r.db+"."+ru.Table+" ("+ru.columns+") "+q, ru.rebuildStep(), "the raw table")
+}
+
+// replace deletes the rows of ru in [lo, hi), waits for the delete, and
+// runs insert, which writes want requests' rows again from source, unless
+// the rows count want already: another Reconcile may have rebuilt them
+// meanwhile, and inserting again would count them twice. It reports the
+// periods of length step it rebuilt.
+func (r *reconciler) replace(ctx context.Context, ru rollup, lo, hi time.Time, want uint64, insert string, step time.Duration, source string) error {
 	table := r.db + "." + ru.Table
+	span := fmt.Sprintf("[%s, %s)", lo.Format(time.RFC3339), hi.Format(time.RFC3339))
 	if err := r.conn.Exec(ctx, "ALTER TABLE "+table+" DELETE WHERE "+timeRange(ru.Column, lo, hi)); err != nil {
-		return fmt.Errorf("reconcile: delete %s [%s, %s): %w", table, lo.Format(time.RFC3339), hi.Format(time.RFC3339), err)
+		return fmt.Errorf("reconcile: delete %s %s: %w", table, span, err)
 	}
 	if err := r.waitMutations(ctx, ru.Table); err != nil {
 		return err
 	}
-	// Another Reconcile may have rebuilt these hours meanwhile: inserting
-	// again would count them twice.
 	n, err := r.count(ctx, "SELECT toUInt64("+ru.Requests()+") FROM "+table+" WHERE "+timeRange(ru.Column, lo, hi))
 	if err != nil {
 		return err
-	}
-	var want uint64
-	for h := lo; h.Before(hi); h = h.Add(time.Hour) {
-		want += rawHours[h]
 	}
 	if n != 0 && n == want {
 		r.log.Info("rollup already rebuilt", "table", ru.Table, "from", lo, "to", hi)
 		return nil
 	}
-	q := strings.ReplaceAll(ru.rebuild, clickhousemigrate.DatabasePlaceholder, r.db)
-	q = strings.ReplaceAll(q, "{where}", "WHERE "+timeRange("started_at", lo, hi))
-	if err := r.conn.Exec(ctx, "INSERT INTO "+table+" ("+ru.columns+") "+q); err != nil {
-		return fmt.Errorf("reconcile: rebuild %s [%s, %s): %w", table, lo.Format(time.RFC3339), hi.Format(time.RFC3339), err)
+	if err := r.conn.Exec(ctx, insert); err != nil {
+		return fmt.Errorf("reconcile: rebuild %s %s: %w", table, span, err)
 	}
-	step := ru.rebuildStep()
-	for h := lo; h.Before(hi); h = h.Add(step) {
-		r.rep.Rebuilt = append(r.rep.Rebuilt, Period{Table: ru.Table, Start: h, Length: step})
+	for p := lo; p.Before(hi); p = p.Add(step) {
+		r.rep.Rebuilt = append(r.rep.Rebuilt, Period{Table: ru.Table, Start: p, Length: step})
 	}
-	r.log.Info("rebuilt rollup from the raw table", "table", ru.Table, "from", lo, "to", hi)
+	r.log.Info("rebuilt rollup", "table", ru.Table, "from", lo, "to", hi, "source", source)
 	return nil
 }
 
@@ -389,11 +397,10 @@ func (r *reconciler) rebuild(ctx context.Context, ru rollup, lo, hi time.Time, r
 // its days have no rows at all (retention dropped them).
 func (r *reconciler) weeks(ctx context.Context, ru rollup, lo, hi time.Time) error {
 	const week = clickhousemigrate.Week
-	first := floorUnix(lo.Add(-week+clickhousemigrate.Day), week)
-	if first.Add(week - clickhousemigrate.Day).Before(lo) {
-		first = first.Add(week)
-	}
-	last := floorUnix(hi, week) // the weeks end by hi
+	// Weeks align as the planner splits ranges at them: the first whose
+	// last day starts at lo or later, up to the last that ends by hi.
+	first := query.Ceil(lo.Add(-(week - clickhousemigrate.Day)), week)
+	last := query.Floor(hi, week)
 	if !first.Before(last) {
 		return nil
 	}
@@ -432,38 +439,10 @@ func (r *reconciler) weeks(ctx context.Context, ru rollup, lo, hi time.Time) err
 // rebuildWeek replaces the rows of the week rollup ru in the week from w
 // with its days' from ru.Days, which count want requests.
 func (r *reconciler) rebuildWeek(ctx context.Context, ru rollup, w time.Time, want uint64) error {
-	table := r.db + "." + ru.Table
 	end := w.Add(clickhousemigrate.Week)
-	if err := r.conn.Exec(ctx, "ALTER TABLE "+table+" DELETE WHERE "+timeRange(ru.Column, w, end)); err != nil {
-		return fmt.Errorf("reconcile: delete %s week %s: %w", table, w.Format(time.DateOnly), err)
-	}
-	if err := r.waitMutations(ctx, ru.Table); err != nil {
-		return err
-	}
-	// Another Reconcile may have rebuilt the week meanwhile.
-	n, err := r.count(ctx, "SELECT toUInt64("+ru.Requests()+") FROM "+table+" WHERE "+timeRange(ru.Column, w, end))
-	if err != nil {
-		return err
-	}
-	if n == want {
-		r.log.Info("rollup already rebuilt", "table", ru.Table, "week", w)
-		return nil
-	}
 	q := strings.ReplaceAll(ru.fill, clickhousemigrate.DatabasePlaceholder, r.db)
 	q = strings.ReplaceAll(q, "{where}", "WHERE "+timeRange(ru.days.Column, w, end))
-	if err := r.conn.Exec(ctx, q); err != nil {
-		return fmt.Errorf("reconcile: rebuild %s week %s: %w", table, w.Format(time.DateOnly), err)
-	}
-	r.rep.Rebuilt = append(r.rep.Rebuilt, Period{Table: ru.Table, Start: w, Length: clickhousemigrate.Week})
-	r.log.Info("rebuilt week rollup from its days", "table", ru.Table, "days", ru.Days, "week", w)
-	return nil
-}
-
-// floorUnix rounds t down to a multiple of d since the Unix epoch, as
-// the week rollups' periods are.
-func floorUnix(t time.Time, d time.Duration) time.Time {
-	s, ds := t.Unix(), int64(d/time.Second)
-	return time.Unix(s-s%ds, 0).UTC()
+	return r.replace(ctx, ru, w, end, want, q, clickhousemigrate.Week, ru.Days)
 }
 
 // waitMutations waits until table has no unfinished mutation. 18.16 has

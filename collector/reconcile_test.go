@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tollgate/tollgate/analytics/query"
 	clickhousemigrate "github.com/tollgate/tollgate/schema/clickhouse"
 )
 
@@ -292,7 +293,7 @@ func TestReconcileRebuildsWeeks(t *testing.T) {
 	const week = clickhousemigrate.Week
 	// The last whole Unix week that ended more than two hours ago, with
 	// 3000 records, one every 200 s, over all of its seven days.
-	w := floorUnix(time.Now().Add(-2*time.Hour), week).Add(-week)
+	w := query.Floor(time.Now().Add(-2*time.Hour), week).Add(-week)
 	end := w.Add(week - time.Second)
 	const n, spacing = 3000, 200 * time.Second
 	lastDay := w.Add(week - clickhousemigrate.Day)
