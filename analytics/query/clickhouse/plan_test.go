@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tollgate/tollgate/analytics/query"
+	"github.com/tollgate/tollgate/analytics/query/querytest"
 )
 
 func TestPlanSeriesPicksTheSmallestExactTable(t *testing.T) {
@@ -72,7 +73,7 @@ func plan(t0 time.Time, parts []Part) string {
 }
 
 func TestPlanGroupsPicksTheSmallestExactTables(t *testing.T) {
-	t0 := time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
+	t0 := querytest.T0 // a Monday: weeks start on the Thursday before
 	w := query.Filter{Workspace: "w"}
 	at := func(d time.Duration) time.Time { return t0.Add(d) }
 	const h, m, s, day = time.Hour, time.Minute, time.Second, query.Day
@@ -117,6 +118,13 @@ func TestPlanGroupsPicksTheSmallestExactTables(t *testing.T) {
 			want: "requests_by_minute [-706h53m0s, -706h0m0s) + requests_by_hour_route [-706h0m0s, -696h0m0s) + " +
 				"requests_by_day_route [-696h0m0s, -600h0m0s) + requests_by_week_route [-600h0m0s, -96h0m0s) + " +
 				"requests_by_day_route [-96h0m0s, 0s) + requests_by_hour_route [0s, 13h0m0s) + requests_by_minute [13h0m0s, 13h7m0s)",
+		},
+		{
+			// The conformance suite's "a week and seconds": its records
+			// are read from the week rollup.
+			name: "the suite's week and seconds, by route", from: -4*day - 20*m + 7*s, to: 3*day + 5*s, by: query.ByRoute,
+			want: "requests [-96h19m53s, -96h19m0s) + requests_by_minute [-96h19m0s, -96h0m0s) + " +
+				"requests_by_week_route [-96h0m0s, 72h0m0s) + requests [72h0m0s, 72h0m5s)",
 		},
 		{
 			name: "whole weeks by route", from: 3 * day, to: 17 * day, by: query.ByRoute,
