@@ -29,10 +29,21 @@ func TestLoadsEveryRecordOnce(t *testing.T) {
 	}
 }
 
+// TestRowHoldsEveryField loads records with each insert compression:
+// an LZ4 block is encoded into one buffer and compressed, an uncompressed
+// one hands ClickHouse the columns as they are.
 func TestRowHoldsEveryField(t *testing.T) {
+	for _, compression := range []string{CompressionLZ4, CompressionNone} {
+		t.Run(compression, func(t *testing.T) { testRowHoldsEveryField(t, compression) })
+	}
+}
+
+func testRowHoldsEveryField(t *testing.T, compression string) {
 	e := newEnv(t, 1, nil)
 	e.produce(e.producer(), 0, 50)
-	r := e.start(e.config())
+	cfg := e.config()
+	cfg.InsertCompression = compression
+	r := e.start(cfg)
 	e.waitRows(50, time.Minute)
 	if err := r.stop(); err != nil {
 		t.Fatal(err)

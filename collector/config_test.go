@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ClickHouse/ch-go"
 	"github.com/segmentio/kafka-go"
 )
 
@@ -39,6 +40,7 @@ func TestConfigValidate(t *testing.T) {
 		{name: "negative reconcile period", modify: func(c *Config) { c.ReconcileEvery = -time.Second }, fields: []string{"reconcile_every"}},
 		{name: "reconciling nothing", modify: func(c *Config) { c.ReconcileEvery = time.Hour; c.ReconcileWindow = 0 }, fields: []string{"reconcile_window"}},
 		{name: "negative settle time", modify: func(c *Config) { c.ReconcileSettle = -time.Second }, fields: []string{"reconcile_settle"}},
+		{name: "unknown insert compression", modify: func(c *Config) { c.InsertCompression = "zstd" }, fields: []string{"insert_compression"}},
 		{name: "no window", modify: func(c *Config) { c.MaxAge = 0; c.MaxFuture = -time.Second }, fields: []string{"max_age", "max_future"}},
 	}
 	for _, tc := range tests {
@@ -98,5 +100,29 @@ func TestRunAfterClose(t *testing.T) {
 	}
 	if err := c.Run(t.Context()); err != ErrClosed {
 		t.Fatalf("Run after Close = %v; want ErrClosed", err)
+	}
+}
+
+func TestInsertCompression(t *testing.T) {
+	for _, tc := range []struct {
+		setting, addr string
+		want          ch.Compression
+	}{
+		{CompressionAuto, "127.0.0.1:9000", ch.CompressionDisabled},
+		{CompressionAuto, "127.0.0.53:9000", ch.CompressionDisabled},
+		{CompressionAuto, "[::1]:9000", ch.CompressionDisabled},
+		{CompressionAuto, "localhost:9000", ch.CompressionDisabled},
+		{CompressionAuto, "LocalHost:9000", ch.CompressionDisabled},
+		{CompressionAuto, "clickhouse:9000", ch.CompressionLZ4},
+		{CompressionAuto, "10.0.0.7:9000", ch.CompressionLZ4},
+		{CompressionAuto, "[2001:db8::1]:9000", ch.CompressionLZ4},
+		{CompressionLZ4, "127.0.0.1:9000", ch.CompressionLZ4},
+		{CompressionNone, "clickhouse:9000", ch.CompressionDisabled},
+	} {
+		cfg := DefaultConfig()
+		cfg.InsertCompression, cfg.ClickHouseAddr = tc.setting, tc.addr
+		if got := cfg.insertOptions().Compression; got != tc.want {
+			t.Errorf("%s to %s: compression %v; want %v", tc.setting, tc.addr, got, tc.want)
+		}
 	}
 }

@@ -45,6 +45,7 @@ func collectorConfig(s Settings) (collector.Config, error) {
 	cfg.ClickHousePassword = p.ClickHousePassword
 	cfg.BatchRows, _ = strconv.Atoi(p.CollectorBatchRows)
 	cfg.BatchInterval, _ = parseInterval(p.CollectorBatchTime)
+	cfg.InsertCompression = p.CollectorInsertCompression
 	cfg.ReconcileEvery, _ = p.reconcileEvery()
 	cfg.ReconcileWindow, _ = parseInterval(p.CollectorReconcileWindow)
 	return cfg, cfg.Validate()

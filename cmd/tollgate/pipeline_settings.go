@@ -41,6 +41,10 @@ type PipelineSettings struct {
 	CollectorGroup, CollectorDeadLetterTopic string
 	// CollectorBatchRows and CollectorBatchTime close a batch.
 	CollectorBatchRows, CollectorBatchTime string
+	// CollectorInsertCompression (auto, lz4 or none) compresses the
+	// collector's INSERTs; auto leaves them uncompressed to a loopback
+	// ClickHouse.
+	CollectorInsertCompression string
 	// CollectorReconcileEvery ("off" or a duration) checks the rollups
 	// against the raw table that often, over the last
 	// CollectorReconcileWindow, and rebuilds the hours that differ.
@@ -63,6 +67,8 @@ func DefaultPipelineSettings() PipelineSettings {
 		CollectorGroup:      "tollgate-collector",
 		CollectorBatchRows:  "50000",
 		CollectorBatchTime:  "1s",
+
+		CollectorInsertCompression: "auto",
 
 		CollectorReconcileEvery:  "1h",
 		CollectorReconcileWindow: "48h",
@@ -92,6 +98,7 @@ func (p *PipelineSettings) table() []setting {
 		{"collector_dead_letter_topic", "topic for records that cannot be loaded (default: <kafka_topic>.dead)", &p.CollectorDeadLetterTopic},
 		{"collector_batch_rows", "rows that close a collector batch", &p.CollectorBatchRows},
 		{"collector_batch_time", "time that closes a collector batch", &p.CollectorBatchTime},
+		{"collector_insert_compression", "compression of the collector's INSERTs: lz4, none, or auto (none to a loopback ClickHouse, lz4 otherwise)", &p.CollectorInsertCompression},
 		{"collector_reconcile_every", "how often the collector checks the rollups against the raw table and rebuilds what differs (off to never)", &p.CollectorReconcileEvery},
 		{"collector_reconcile_window", "how far back each reconciliation looks", &p.CollectorReconcileWindow},
 	}
@@ -140,6 +147,11 @@ func (p *PipelineSettings) validate() []error {
 	}
 	if _, err := parseInterval(p.CollectorBatchTime); err != nil {
 		errs = append(errs, fmt.Errorf("collector_batch_time: %w", err))
+	}
+	switch p.CollectorInsertCompression {
+	case "auto", "lz4", "none":
+	default:
+		errs = append(errs, fmt.Errorf("collector_insert_compression %q: must be auto, lz4 or none", p.CollectorInsertCompression))
 	}
 	if _, err := p.reconcileEvery(); err != nil {
 		errs = append(errs, err)

@@ -92,6 +92,7 @@ func TestSettingsRejected(t *testing.T) {
 		{"bad retention", func(s *Settings) { s.Pipeline.ClickHouseRetention = "3h" }, "clickhouse_retention"},
 		{"zero batch rows", func(s *Settings) { s.Pipeline.CollectorBatchRows = "0" }, "collector_batch_rows"},
 		{"bad batch time", func(s *Settings) { s.Pipeline.CollectorBatchTime = "later" }, "collector_batch_time"},
+		{"unknown insert compression", func(s *Settings) { s.Pipeline.CollectorInsertCompression = "zstd" }, "collector_insert_compression"},
 		{"bad reconcile interval", func(s *Settings) { s.Pipeline.CollectorReconcileEvery = "daily" }, "collector_reconcile_every"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
