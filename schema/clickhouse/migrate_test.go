@@ -81,7 +81,7 @@ func TestUpAndStatus(t *testing.T) {
 	}
 	want := "consumer_usage_by_day consumer_usage_by_day_mv consumer_usage_by_hour consumer_usage_by_hour_mv " +
 		"loaded_offsets loaded_offsets_mv requests " +
-		"requests_by_day_consumer requests_by_day_consumer_all requests_by_day_consumer_all_mv requests_by_day_consumer_mv " +
+		"requests_by_day_consumer requests_by_day_consumer_mv " +
 		"requests_by_day_route requests_by_day_route_mv requests_by_day_service requests_by_day_service_mv " +
 		"requests_by_day_status requests_by_day_status_mv " +
 		"requests_by_hour requests_by_hour_consumer requests_by_hour_consumer_mv requests_by_hour_mv " +

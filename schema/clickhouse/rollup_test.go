@@ -295,31 +295,6 @@ func TestUpgradeAddsRouteWeeks(t *testing.T) {
 	runAgain(t, conn, db, migs, at)
 }
 
-// TestUpgradeAddsConsumerDaysAllClasses: 006 fills the daily consumer
-// rollup without the status class from the class rollup's rows of the
-// requests stored before it, and every rollup counts each request once and
-// fills from later inserts, also after 006 is run again.
-func TestUpgradeAddsConsumerDaysAllClasses(t *testing.T) {
-	conn, db, migs, at, rows := before(t, "006_consumer_days_all_classes.sql")
-	ctx := t.Context()
-	if _, err := up(ctx, conn, db, testLogger(t), migs); err != nil {
-		t.Fatalf("up: %v", err)
-	}
-	var filled, stored uint64
-	if err := conn.QueryRow(ctx, "SELECT toUInt64(sumMerge(requests)) FROM "+db+"."+TableRequestsByDayConsumerAll).Scan(&filled); err != nil {
-		t.Fatal(err)
-	}
-	if err := conn.QueryRow(ctx, "SELECT count() FROM "+db+".requests FINAL").Scan(&stored); err != nil {
-		t.Fatal(err)
-	}
-	if filled == 0 || filled != stored {
-		t.Fatalf("%s counts %d requests after the upgrade; want the %d stored", TableRequestsByDayConsumerAll, filled, stored)
-	}
-	insertRows(t, conn, db, rows[60:])
-	checkTraffic(t, conn, db)
-	runAgain(t, conn, db, migs, at)
-}
-
 // runAgain runs migs[at] once more, as a migration of its own, as after a
 // failure that left it unrecorded, and checks the rollups after.
 func runAgain(t *testing.T, conn driver.Conn, db string, migs []Migration, at int) {
@@ -383,13 +358,13 @@ func TestDropOlderThan(t *testing.T) {
 	}{
 		{
 			name:     "traffic tables",
-			wantDrop: 26, // 2 days x 13 tables, and no week
+			wantDrop: 24, // 2 days x 12 tables, and no week
 			wantDays: []string{"20240310", "20240312"},
 			wantCounts: map[string]uint64{
 				"requests": 3, "requests_by_minute": 3, "requests_by_hour": 3,
 				TableRequestsByHourWorkspace: 3, TableRequestsByHourService: 3, TableRequestsByHourRoute: 3,
 				TableRequestsByDayService: 3, TableRequestsByDayRoute: 3, TableRequestsByWeekRoute: 2,
-				TableRequestsByHourConsumer: 3, TableRequestsByDayConsumer: 3, TableRequestsByDayConsumerAll: 3,
+				TableRequestsByHourConsumer: 3, TableRequestsByDayConsumer: 3,
 				TableRequestsByHourStatus: 3, TableRequestsByDayStatus: 3,
 				TableConsumerUsage: 5, TableConsumerUsageByDay: 5, "loaded_offsets": 1,
 			},

@@ -27,10 +27,6 @@ const (
 
 	// The weekly route rollup of 005_route_weeks_and_consumer_granules.sql.
 	TableRequestsByWeekRoute = "requests_by_week_route"
-
-	// The daily consumer rollup without the status class of
-	// 006_consumer_days_all_classes.sql.
-	TableRequestsByDayConsumerAll = "requests_by_day_consumer_all"
 )
 
 // Rollup is a table that a materialized view fills from requests, each
@@ -78,7 +74,6 @@ var Rollups = []Rollup{
 	{Table: TableRequestsByWeekRoute, Column: "week", Step: Week, Days: TableRequestsByDayRoute},
 	{Table: TableRequestsByHourConsumer, Column: "hour", Step: time.Hour},
 	{Table: TableRequestsByDayConsumer, Column: "day", Step: Day},
-	{Table: TableRequestsByDayConsumerAll, Column: "day", Step: Day},
 	{Table: TableRequestsByHourStatus, Column: "hour", Step: time.Hour},
 	{Table: TableRequestsByDayStatus, Column: "day", Step: Day},
 	{Table: TableConsumerUsage, Column: "hour", Step: time.Hour, Usage: true},

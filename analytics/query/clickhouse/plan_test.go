@@ -42,9 +42,7 @@ func TestPlanSeriesPicksTheSmallestExactTable(t *testing.T) {
 		{"a route by hour", series(query.SeriesQuery{Filter: query.Filter{RouteID: "r"}, Bucket: time.Hour}), HourRoute},
 		{"a route by day", series(query.SeriesQuery{Filter: query.Filter{RouteID: "r"}, Bucket: query.Day, To: t0.Add(30 * query.Day)}), DayRoute},
 		{"a consumer by hour", series(query.SeriesQuery{Filter: query.Filter{ConsumerID: "c"}, Bucket: time.Hour}), HourConsumer},
-		{"a consumer by day", series(query.SeriesQuery{Filter: query.Filter{ConsumerID: "c"}, Bucket: query.Day, To: t0.Add(30 * query.Day)}), DayConsumerAll},
-		{"a consumer's 5xx by day", series(query.SeriesQuery{Filter: query.Filter{ConsumerID: "c", StatusClass: 5}, Bucket: query.Day, To: t0.Add(30 * query.Day)}), DayConsumer},
-		{"a consumer's errors by day", series(query.SeriesQuery{Filter: query.Filter{ConsumerID: "c", ErrorsOnly: true}, Bucket: query.Day, To: t0.Add(30 * query.Day)}), DayConsumer},
+		{"a consumer by day", series(query.SeriesQuery{Filter: query.Filter{ConsumerID: "c"}, Bucket: query.Day, To: t0.Add(30 * query.Day)}), DayConsumer},
 		{"a consumer of a service by hour", series(query.SeriesQuery{Filter: query.Filter{ConsumerID: "c", ServiceID: "s"}, Bucket: time.Hour}), Hour},
 		{"a consumer by minute", series(query.SeriesQuery{Filter: query.Filter{ConsumerID: "c"}, Bucket: time.Minute}), Minute},
 		{"status class by hour", series(query.SeriesQuery{Filter: query.Filter{StatusClass: 5, ErrorsOnly: true}, Bucket: time.Hour}), HourWorkspace},
@@ -90,9 +88,7 @@ func TestPlanGroupsPicksTheSmallestExactTables(t *testing.T) {
 		{name: "days by status class", from: 0, to: day, by: query.ByStatusClass, want: "requests_by_day_service [0s, 24h0m0s)"},
 		{name: "days by route", from: 0, to: day, by: query.ByRoute, want: "requests_by_day_route [0s, 24h0m0s)"},
 		{name: "days by workspace for a route", f: query.Filter{RouteID: "r"}, from: 0, to: day, by: query.ByWorkspace, want: "requests_by_day_route [0s, 24h0m0s)"},
-		{name: "days by consumer", from: 0, to: day, by: query.ByConsumer, want: "requests_by_day_consumer_all [0s, 24h0m0s)"},
-		{name: "days by consumer for a status class", f: query.Filter{StatusClass: 4}, from: 0, to: day, by: query.ByConsumer, want: "requests_by_day_consumer [0s, 24h0m0s)"},
-		{name: "days by status class for a consumer", f: query.Filter{ConsumerID: "c"}, from: 0, to: day, by: query.ByStatusClass, want: "requests_by_day_consumer [0s, 24h0m0s)"},
+		{name: "days by consumer", from: 0, to: day, by: query.ByConsumer, want: "requests_by_day_consumer [0s, 24h0m0s)"},
 		{name: "hours by consumer", from: 0, to: h, by: query.ByConsumer, want: "requests_by_hour_consumer [0s, 1h0m0s)"},
 		{name: "hours by consumer for a route", f: query.Filter{RouteID: "r"}, from: 0, to: h, by: query.ByConsumer, want: "requests_by_hour [0s, 1h0m0s)"},
 		{name: "hours by service", from: 0, to: h, by: query.ByService, want: "requests_by_hour_service [0s, 1h0m0s)"},
@@ -151,7 +147,7 @@ func TestPlanGroupsPicksTheSmallestExactTables(t *testing.T) {
 		{
 			name: "30 days ending at a second, by consumer", from: -30*day + 5*s, to: 5 * s, by: query.ByConsumer,
 			want: "requests [-719h59m55s, -719h59m0s) + requests_by_minute [-719h59m0s, -719h0m0s) + " +
-				"requests_by_hour_consumer [-719h0m0s, -696h0m0s) + requests_by_day_consumer_all [-696h0m0s, 0s) + requests [0s, 5s)",
+				"requests_by_hour_consumer [-719h0m0s, -696h0m0s) + requests_by_day_consumer [-696h0m0s, 0s) + requests [0s, 5s)",
 		},
 		{
 			// No minute rollup keeps status codes: the raw table reads
@@ -170,10 +166,6 @@ func TestPlanGroupsPicksTheSmallestExactTables(t *testing.T) {
 		},
 		{
 			name: "30 whole days by consumer", from: 0, to: 30 * day, by: query.ByConsumer,
-			want: "requests_by_day_consumer_all [0s, 720h0m0s)",
-		},
-		{
-			name: "30 whole days by consumer, errors only", f: query.Filter{ErrorsOnly: true}, from: 0, to: 30 * day, by: query.ByConsumer,
 			want: "requests_by_day_consumer [0s, 720h0m0s)",
 		},
 		{

@@ -20,22 +20,21 @@ type Table string
 
 // The tables of schema/clickhouse that queries read.
 const (
-	Raw            Table = clickhousemigrate.TableRequests
-	Minute         Table = clickhousemigrate.TableRequestsByMinute
-	Hour           Table = clickhousemigrate.TableRequestsByHour
-	HourWorkspace  Table = clickhousemigrate.TableRequestsByHourWorkspace
-	HourService    Table = clickhousemigrate.TableRequestsByHourService
-	HourRoute      Table = clickhousemigrate.TableRequestsByHourRoute
-	DayService     Table = clickhousemigrate.TableRequestsByDayService
-	DayRoute       Table = clickhousemigrate.TableRequestsByDayRoute
-	WeekRoute      Table = clickhousemigrate.TableRequestsByWeekRoute
-	HourConsumer   Table = clickhousemigrate.TableRequestsByHourConsumer
-	DayConsumer    Table = clickhousemigrate.TableRequestsByDayConsumer
-	DayConsumerAll Table = clickhousemigrate.TableRequestsByDayConsumerAll
-	HourStatus     Table = clickhousemigrate.TableRequestsByHourStatus
-	DayStatus      Table = clickhousemigrate.TableRequestsByDayStatus
-	Usage          Table = clickhousemigrate.TableConsumerUsage
-	UsageDay       Table = clickhousemigrate.TableConsumerUsageByDay
+	Raw           Table = clickhousemigrate.TableRequests
+	Minute        Table = clickhousemigrate.TableRequestsByMinute
+	Hour          Table = clickhousemigrate.TableRequestsByHour
+	HourWorkspace Table = clickhousemigrate.TableRequestsByHourWorkspace
+	HourService   Table = clickhousemigrate.TableRequestsByHourService
+	HourRoute     Table = clickhousemigrate.TableRequestsByHourRoute
+	DayService    Table = clickhousemigrate.TableRequestsByDayService
+	DayRoute      Table = clickhousemigrate.TableRequestsByDayRoute
+	WeekRoute     Table = clickhousemigrate.TableRequestsByWeekRoute
+	HourConsumer  Table = clickhousemigrate.TableRequestsByHourConsumer
+	DayConsumer   Table = clickhousemigrate.TableRequestsByDayConsumer
+	HourStatus    Table = clickhousemigrate.TableRequestsByHourStatus
+	DayStatus     Table = clickhousemigrate.TableRequestsByDayStatus
+	Usage         Table = clickhousemigrate.TableConsumerUsage
+	UsageDay      Table = clickhousemigrate.TableConsumerUsageByDay
 )
 
 // Store is query.Store over a ClickHouse database. It is safe for
@@ -67,8 +66,8 @@ func rawOnly(f query.Filter, by query.Dimension) bool {
 	return f.Method != "" || f.NodeID != ""
 }
 
-// keys are the columns a traffic rollup keeps beyond the workspace and its
-// time, which every one keeps.
+// keys are the columns a traffic rollup keeps beyond the workspace, its
+// time and the status class, which every one keeps.
 type keys uint8
 
 const (
@@ -76,7 +75,6 @@ const (
 	keyRoute
 	keyConsumer
 	keyStatus // the status code and the error class
-	keyClass  // the status class, which every rollup but one keeps
 )
 
 // rollups are the traffic rollups with their keys, smallest first among
@@ -87,19 +85,18 @@ var rollups = []struct {
 	table Table
 	keys  keys
 }{
-	{WeekRoute, keyService | keyRoute | keyClass},
-	{DayService, keyService | keyClass},
-	{DayConsumerAll, keyConsumer},
-	{DayConsumer, keyConsumer | keyClass},
-	{DayStatus, keyService | keyStatus | keyClass},
-	{DayRoute, keyService | keyRoute | keyClass},
-	{HourWorkspace, keyClass},
-	{HourService, keyService | keyClass},
-	{HourConsumer, keyConsumer | keyClass},
-	{HourStatus, keyService | keyStatus | keyClass},
-	{HourRoute, keyService | keyRoute | keyClass},
-	{Hour, keyService | keyRoute | keyConsumer | keyClass},
-	{Minute, keyService | keyRoute | keyConsumer | keyClass},
+	{WeekRoute, keyService | keyRoute},
+	{DayService, keyService},
+	{DayConsumer, keyConsumer},
+	{DayStatus, keyService | keyStatus},
+	{DayRoute, keyService | keyRoute},
+	{HourWorkspace, 0},
+	{HourService, keyService},
+	{HourConsumer, keyConsumer},
+	{HourStatus, keyService | keyStatus},
+	{HourRoute, keyService | keyRoute},
+	{Hour, keyService | keyRoute | keyConsumer},
+	{Minute, keyService | keyRoute | keyConsumer},
 }
 
 // steps are the rollups' period lengths, longest first. Weeks are
@@ -120,9 +117,6 @@ func needs(f query.Filter, by query.Dimension) keys {
 	}
 	if f.Status != 0 || f.ErrorClass != "" || by == query.ByStatus || by == query.ByErrorClass {
 		k |= keyStatus
-	}
-	if f.StatusClass != 0 || f.ErrorsOnly || by == query.ByStatusClass {
-		k |= keyClass
 	}
 	return k
 }
