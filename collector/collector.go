@@ -19,6 +19,7 @@ import (
 
 	"github.com/tollgate/tollgate/internal/keep"
 	"github.com/tollgate/tollgate/internal/logrecord"
+	clickhousemigrate "github.com/tollgate/tollgate/schema/clickhouse"
 )
 
 // Errors.
@@ -355,6 +356,27 @@ func (c *Collector) reconcileEvery(ctx context.Context) {
 		if c.hooks.Reconciled != nil {
 			c.hooks.Reconciled(rep, err)
 		}
+		c.compact(ctx, now)
+	}
+}
+
+// compact merges the settled days' partitions of the rollups that the
+// window holds into one part each (clickhousemigrate.Compact): the
+// background merges leave several, and queries of long ranges read every
+// part of every day. A day is settled once Reconcile would check it.
+func (c *Collector) compact(ctx context.Context, now time.Time) {
+	merged, err := clickhousemigrate.Compact(ctx, c.reconcileConn, c.cfg.ClickHouseDatabase,
+		now.Add(-c.cfg.ReconcileWindow), now.Add(-c.cfg.ReconcileSettle))
+	c.stats.compacted.Add(uint64(len(merged)))
+	if err != nil && ctx.Err() == nil {
+		c.stats.compactErrors.Add(1)
+		c.log.Warn("merging settled rollup partitions failed", "err", err)
+	}
+	if len(merged) > 0 {
+		c.log.Info("merged settled rollup partitions", "partitions", len(merged))
+	}
+	if c.hooks.Compacted != nil {
+		c.hooks.Compacted(len(merged), err)
 	}
 }
 

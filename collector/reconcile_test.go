@@ -610,3 +610,56 @@ var dayTables = func() []string {
 	}
 	return out
 }()
+
+// TestCollectorCompacts runs the collector with ReconcileEvery over a
+// settled day loaded in several INSERTs: after its reconciles, each
+// compactable rollup holds that day in one part, and the hooks and
+// counters say so.
+func TestCollectorCompacts(t *testing.T) {
+	e := newEnv(t, 1, nil)
+	yesterday := time.Now().UTC().Truncate(24 * time.Hour).Add(-12 * time.Hour)
+	for i := range 6 {
+		e.loadRows(100*i, 100*i+100, yesterday, 10*time.Second)
+	}
+	compacted := make(chan int, 100)
+	cfg := e.config()
+	cfg.ReconcileEvery = 200 * time.Millisecond
+	cfg.ReconcileWindow = 48 * time.Hour
+	r := e.startHooks(cfg, Hooks{
+		Compacted: func(n int, err error) {
+			if err != nil {
+				t.Errorf("compact: %v", err)
+			}
+			compacted <- n
+		},
+	}, nil)
+	for range 2 {
+		select {
+		case <-compacted:
+		case <-time.After(time.Minute):
+			t.Fatal("no compaction within a minute")
+		}
+	}
+	if err := r.stop(); err != nil {
+		t.Fatal(err)
+	}
+	day := yesterday.Format("20060102")
+	for _, table := range clickhousemigrate.Compactable {
+		if table == clickhousemigrate.TableRequestsByWeekRoute {
+			continue // its partition is a week, over only on Thursdays
+		}
+		var parts uint64
+		err := e.conn.QueryRow(t.Context(), "SELECT count() FROM system.parts WHERE database = ? AND table = ? AND active AND partition = ?",
+			e.db, table, day).Scan(&parts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if parts != 1 {
+			t.Errorf("%s: %d active parts of %s; want 1", table, parts, day)
+		}
+	}
+	if st := r.c.Stats(); st.CompactErrors != 0 {
+		t.Errorf("stats %+v; want no compaction errors", st)
+	}
+	e.checkExactlyOnce(600)
+}

@@ -42,6 +42,10 @@ type Hooks struct {
 	// PeriodRebuilt is called for every rollup hour a periodic reconcile
 	// rebuilt, with the rollup table's name.
 	PeriodRebuilt func(table string)
+	// Compacted is called after every periodic reconcile with the number
+	// of settled rollup partitions merged into one part, and the error
+	// of those that could not be.
+	Compacted func(partitions int, err error)
 }
 
 // Stats are the collector's counters since it was created.
@@ -58,15 +62,20 @@ type Stats struct {
 	ReconcileErrors   uint64 // periodic reconciles that failed
 	RollupMismatches  uint64 // rollup periods found differing from the raw table
 	PeriodsRebuilt    uint64 // rollup hours rebuilt from the raw table
-	LastBatchRows     int
-	LastInsert        time.Duration // duration of the last successful insert
-	Lag               map[int]int64 // per assigned partition
+	// PartitionsCompacted counts the settled day partitions of rollups
+	// merged into one part after periodic reconciles, CompactErrors the
+	// runs that failed to merge some.
+	PartitionsCompacted uint64
+	CompactErrors       uint64
+	LastBatchRows       int
+	LastInsert          time.Duration // duration of the last successful insert
+	Lag                 map[int]int64 // per assigned partition
 }
 
 // counters are Stats as the goroutines update them.
 type counters struct {
 	consumed, inserted, deadLettered, duplicates, batches, insertErrors, commitErrors, generations atomic.Uint64
-	reconciles, reconcileErrors, mismatches, rebuilt                                               atomic.Uint64
+	reconciles, reconcileErrors, mismatches, rebuilt, compacted, compactErrors                     atomic.Uint64
 
 	mu            sync.Mutex
 	lastBatchRows int
@@ -78,21 +87,23 @@ func (c *counters) snapshot() Stats {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return Stats{
-		Consumed:          c.consumed.Load(),
-		Inserted:          c.inserted.Load(),
-		DeadLettered:      c.deadLettered.Load(),
-		DuplicatesSkipped: c.duplicates.Load(),
-		Batches:           c.batches.Load(),
-		InsertErrors:      c.insertErrors.Load(),
-		CommitErrors:      c.commitErrors.Load(),
-		Generations:       c.generations.Load(),
-		Reconciles:        c.reconciles.Load(),
-		ReconcileErrors:   c.reconcileErrors.Load(),
-		RollupMismatches:  c.mismatches.Load(),
-		PeriodsRebuilt:    c.rebuilt.Load(),
-		LastBatchRows:     c.lastBatchRows,
-		LastInsert:        c.lastInsert,
-		Lag:               maps.Clone(c.lag),
+		Consumed:            c.consumed.Load(),
+		Inserted:            c.inserted.Load(),
+		DeadLettered:        c.deadLettered.Load(),
+		DuplicatesSkipped:   c.duplicates.Load(),
+		Batches:             c.batches.Load(),
+		InsertErrors:        c.insertErrors.Load(),
+		CommitErrors:        c.commitErrors.Load(),
+		Generations:         c.generations.Load(),
+		Reconciles:          c.reconciles.Load(),
+		ReconcileErrors:     c.reconcileErrors.Load(),
+		RollupMismatches:    c.mismatches.Load(),
+		PeriodsRebuilt:      c.rebuilt.Load(),
+		PartitionsCompacted: c.compacted.Load(),
+		CompactErrors:       c.compactErrors.Load(),
+		LastBatchRows:       c.lastBatchRows,
+		LastInsert:          c.lastInsert,
+		Lag:                 maps.Clone(c.lag),
 	}
 }
 

@@ -63,6 +63,7 @@ type collectorMetrics struct {
 	lag          *prometheus.GaugeVec
 	rebuilt      *prometheus.CounterVec
 	reconciles   *prometheus.CounterVec
+	compacted    prometheus.Counter
 }
 
 func newCollectorMetrics(reg prometheus.Registerer) *collectorMetrics {
@@ -100,7 +101,10 @@ func newCollectorMetrics(reg prometheus.Registerer) *collectorMetrics {
 	m.reconciles = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "tollgate_collector_reconciles_total", Help: "Reconciliation runs, by result (ok or error).",
 	}, []string{"result"})
-	reg.MustRegister(m.consumed, m.inserted, m.dead, m.duplicates, m.insertErrors, m.batchRows, m.insertTime, m.lag, m.rebuilt, m.reconciles)
+	m.compacted = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "tollgate_collector_partitions_compacted_total", Help: "Settled day partitions of rollups merged into one part after reconciliation.",
+	})
+	reg.MustRegister(m.consumed, m.inserted, m.dead, m.duplicates, m.insertErrors, m.batchRows, m.insertTime, m.lag, m.rebuilt, m.reconciles, m.compacted)
 	return m
 }
 
@@ -124,6 +128,7 @@ func (m *collectorMetrics) hooks() collector.Hooks {
 			}
 			m.reconciles.WithLabelValues(result).Inc()
 		},
+		Compacted: func(n int, _ error) { m.compacted.Add(float64(n)) },
 	}
 }
 
@@ -188,6 +193,7 @@ func collectorStatus(c *collector.Collector, running *atomic.Bool, reg *promethe
 			"duplicates_skipped": st.DuplicatesSkipped, "batches": st.Batches, "insert_errors": st.InsertErrors,
 			"generations": st.Generations, "last_batch_rows": st.LastBatchRows,
 			"last_insert_ms": st.LastInsert.Milliseconds(), "lag": st.Lag,
+			"partitions_compacted": st.PartitionsCompacted, "compact_errors": st.CompactErrors,
 		})
 	})
 	mux.HandleFunc("GET /ready", func(w http.ResponseWriter, r *http.Request) {

@@ -99,7 +99,7 @@ func (p *PipelineSettings) table() []setting {
 		{"collector_batch_rows", "rows that close a collector batch", &p.CollectorBatchRows},
 		{"collector_batch_time", "time that closes a collector batch", &p.CollectorBatchTime},
 		{"collector_insert_compression", "compression of the collector's INSERTs: lz4, none, or auto (none to a loopback ClickHouse, lz4 otherwise)", &p.CollectorInsertCompression},
-		{"collector_reconcile_every", "how often the collector checks the rollups against the raw table and rebuilds what differs (off to never)", &p.CollectorReconcileEvery},
+		{"collector_reconcile_every", "how often the collector checks the rollups against the raw table, rebuilds what differs and merges settled days into one part (off to never)", &p.CollectorReconcileEvery},
 		{"collector_reconcile_window", "how far back each reconciliation looks", &p.CollectorReconcileWindow},
 	}
 }

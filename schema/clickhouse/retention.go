@@ -24,11 +24,14 @@ var droppable = func() map[string]int {
 	return m
 }()
 
-// DroppedPartition is one day (or week) partition DropOlderThan dropped.
-type DroppedPartition struct {
+// Partition is one day (or week) partition of a table.
+type Partition struct {
 	Table string
 	Day   string // YYYYMMDD (UTC), the partition's value: a week's first day for a week rollup
 }
+
+// DroppedPartition is one partition DropOlderThan dropped.
+type DroppedPartition = Partition
 
 // DropOlderThan drops, from each of tables (TrafficTables when none is
 // given), the day partitions whose whole UTC day is older than age: every
