@@ -2,9 +2,7 @@ package clickhousemigrate
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"sort"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -31,66 +29,25 @@ func Compact(ctx context.Context, conn driver.Conn, database string, from, befor
 	if !ValidDatabase(database) {
 		return nil, fmt.Errorf("compact: %q is not a valid database name", database)
 	}
-	rows, err := conn.Query(ctx, "SELECT table, partition FROM system.parts WHERE database = ? AND active "+
-		"GROUP BY table, partition HAVING count() > 1", database)
+	split, err := partitions(ctx, conn, database, 2)
 	if err != nil {
-		return nil, fmt.Errorf("compact: list partitions of %s: %w", database, err)
-	}
-	var split []Partition
-	for rows.Next() {
-		var p Partition
-		if err := rows.Scan(&p.Table, &p.Day); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("compact: list partitions of %s: %w", database, err)
-		}
-		split = append(split, p)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("compact: list partitions of %s: %w", database, err)
+		return nil, fmt.Errorf("compact: %w", err)
 	}
 	split = settled(split, from, before)
-	var (
-		merged []Partition
-		errs   []error
-	)
-	for _, p := range split {
+	return eachPartition(split, func(p Partition) error {
 		if err := conn.Exec(ctx, fmt.Sprintf("OPTIMIZE TABLE %s.%s PARTITION %s FINAL", database, p.Table, p.Day)); err != nil {
-			errs = append(errs, fmt.Errorf("compact: merge partition %s of %s.%s: %w", p.Day, database, p.Table, err))
-			continue
+			return fmt.Errorf("compact: merge partition %s of %s.%s: %w", p.Day, database, p.Table, err)
 		}
-		merged = append(merged, p)
-	}
-	return merged, errors.Join(errs...)
+		return nil
+	})
 }
 
 // settled returns, in order of day and table, the partitions of split
 // that belong to Compactable rollups and whose days lie wholly within
 // [from, before), from's day included.
 func settled(split []Partition, from, before time.Time) []Partition {
-	want := map[string]bool{}
-	for _, t := range Compactable {
-		want[t] = true
-	}
 	first, end := from.UTC().Truncate(Day), before.UTC()
-	var out []Partition
-	for _, p := range split {
-		if !want[p.Table] {
-			continue
-		}
-		day, err := time.Parse("20060102", p.Day)
-		if err != nil {
-			continue // not a day partition: created by hand, left alone
-		}
-		if !day.Before(first) && !day.AddDate(0, 0, droppable[p.Table]).After(end) {
-			out = append(out, p)
-		}
-	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].Day != out[j].Day {
-			return out[i].Day < out[j].Day
-		}
-		return out[i].Table < out[j].Table
+	return dayPartitions(split, Compactable, func(start, stop time.Time) bool {
+		return !start.Before(first) && !stop.After(end)
 	})
-	return out
 }

@@ -65,54 +65,88 @@ func dropOlderThan(ctx context.Context, conn driver.Conn, db string, now time.Ti
 	// rows. A week's partition is when the cutoff's day is after its last.
 	cutoff := now.Add(-age).UTC().Truncate(Day)
 
-	rows, err := conn.Query(ctx,
-		"SELECT DISTINCT table, partition FROM system.parts WHERE database = ? AND active", db)
+	all, err := partitions(ctx, conn, db, 1)
 	if err != nil {
-		return nil, fmt.Errorf("retention: list partitions of %s: %w", db, err)
+		return nil, fmt.Errorf("retention: %w", err)
 	}
-	want := map[string]bool{}
-	for _, t := range tables {
-		want[t] = true
-	}
-	var old []DroppedPartition
-	for rows.Next() {
-		var p DroppedPartition
-		if err := rows.Scan(&p.Table, &p.Day); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("retention: list partitions of %s: %w", db, err)
+	old := dayPartitions(all, tables, func(_, end time.Time) bool { return !end.After(cutoff) })
+	return eachPartition(old, func(p Partition) error {
+		if err := conn.Exec(ctx, fmt.Sprintf("ALTER TABLE %s.%s DROP PARTITION %s", db, p.Table, p.Day)); err != nil {
+			return fmt.Errorf("retention: drop partition %s of %s.%s: %w", p.Day, db, p.Table, err)
 		}
-		if !want[p.Table] {
+		return nil
+	})
+}
+
+// partitions lists the partitions of db's tables that have at least
+// minParts active parts.
+func partitions(ctx context.Context, conn driver.Conn, db string, minParts uint64) ([]Partition, error) {
+	rows, err := conn.Query(ctx, "SELECT table, partition FROM system.parts WHERE database = ? AND active "+
+		"GROUP BY table, partition HAVING count() >= ?", db, minParts)
+	if err != nil {
+		return nil, fmt.Errorf("list partitions of %s: %w", db, err)
+	}
+	defer rows.Close()
+	var out []Partition
+	for rows.Next() {
+		var p Partition
+		if err := rows.Scan(&p.Table, &p.Day); err != nil {
+			return nil, fmt.Errorf("list partitions of %s: %w", db, err)
+		}
+		out = append(out, p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list partitions of %s: %w", db, err)
+	}
+	return out, nil
+}
+
+// dayPartitions returns, ordered by day and table, the partitions of ps
+// that belong to tables, are named after a day (a week rollup's after its
+// week's first) and that keep says to keep, given the partition's first
+// day and the end of its last. Partitions not named after a day were made
+// by hand and are left alone.
+func dayPartitions(ps []Partition, tables []string, keep func(start, end time.Time) bool) []Partition {
+	var out []Partition
+	for _, p := range ps {
+		if !slices.Contains(tables, p.Table) {
 			continue
 		}
 		day, err := time.Parse("20060102", p.Day)
 		if err != nil {
-			continue // not a day partition: created by hand, left alone
-		}
-		if last := day.AddDate(0, 0, droppable[p.Table]-1); last.Before(cutoff) {
-			old = append(old, p)
-		}
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("retention: list partitions of %s: %w", db, err)
-	}
-	sort.Slice(old, func(i, j int) bool {
-		if old[i].Day != old[j].Day {
-			return old[i].Day < old[j].Day
-		}
-		return old[i].Table < old[j].Table
-	})
-
-	var (
-		dropped []DroppedPartition
-		errs    []error
-	)
-	for _, p := range old {
-		if err := conn.Exec(ctx, fmt.Sprintf("ALTER TABLE %s.%s DROP PARTITION %s", db, p.Table, p.Day)); err != nil {
-			errs = append(errs, fmt.Errorf("retention: drop partition %s of %s.%s: %w", p.Day, db, p.Table, err))
 			continue
 		}
-		dropped = append(dropped, p)
+		if keep(day, day.AddDate(0, 0, droppable[p.Table])) {
+			out = append(out, p)
+		}
 	}
-	return dropped, errors.Join(errs...)
+	sortPartitions(out)
+	return out
+}
+
+// sortPartitions orders ps by day, then table.
+func sortPartitions(ps []Partition) {
+	sort.Slice(ps, func(i, j int) bool {
+		if ps[i].Day != ps[j].Day {
+			return ps[i].Day < ps[j].Day
+		}
+		return ps[i].Table < ps[j].Table
+	})
+}
+
+// eachPartition calls do for every partition of ps, and returns those it
+// succeeded for, with an error joining the others'.
+func eachPartition(ps []Partition, do func(Partition) error) ([]Partition, error) {
+	var (
+		done []Partition
+		errs []error
+	)
+	for _, p := range ps {
+		if err := do(p); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		done = append(done, p)
+	}
+	return done, errors.Join(errs...)
 }
