@@ -366,7 +366,7 @@ func (c *Collector) reconcileEvery(ctx context.Context) {
 // part of every day. A day is settled once Reconcile would check it.
 func (c *Collector) compact(ctx context.Context, now time.Time) {
 	merged, err := clickhousemigrate.Compact(ctx, c.reconcileConn, c.cfg.ClickHouseDatabase,
-		now.Add(-c.cfg.ReconcileWindow), now.Add(-c.cfg.ReconcileSettle))
+		now.Add(-c.cfg.ReconcileWindow), now.Add(-c.cfg.ReconcileSettle), nil)
 	c.stats.compacted.Add(uint64(len(merged)))
 	if err != nil && ctx.Err() == nil {
 		c.stats.compactErrors.Add(1)

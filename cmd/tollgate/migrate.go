@@ -8,6 +8,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/tollgate/tollgate/collector"
 	"github.com/tollgate/tollgate/internal/migration"
 	cassandramigrate "github.com/tollgate/tollgate/schema/cassandra"
 	clickhousemigrate "github.com/tollgate/tollgate/schema/clickhouse"
@@ -22,10 +23,17 @@ const migrateUsage = `Usage:
   tollgate migrate cassandra status [flags]   list migrations, applied and pending
   tollgate migrate clickhouse up [flags]      create the request-log database and apply pending migrations
   tollgate migrate clickhouse status [flags]  list migrations, applied and pending
+  tollgate migrate clickhouse compact [flags] merge every settled day of the rollups into one part
 
 The keyspace's replication comes from cassandra_repl_strategy,
 cassandra_repl_factor and cassandra_data_centers (as in Kong); it is set when
 the keyspace is created and never changed afterwards.
+
+compact merges each day partition of the rollups (of hours and longer
+periods) that holds several parts, for every day that ended 10 minutes ago
+or more: queries over long ranges then read one part per day. A collector
+with collector_reconcile_every does this for the days of its window; run
+compact once after an upgrade, for the days before.
 `
 
 // runMigrate runs `tollgate migrate cassandra up|status`.
@@ -87,9 +95,9 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 	return errUsage
 }
 
-// runMigrateClickHouse runs `tollgate migrate clickhouse up|status`.
+// runMigrateClickHouse runs `tollgate migrate clickhouse up|status|compact`.
 func runMigrateClickHouse(ctx context.Context, action string, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
-	if action != "up" && action != "status" {
+	if action != "up" && action != "status" && action != "compact" {
 		fmt.Fprint(stderr, migrateUsage)
 		return errUsage
 	}
@@ -127,6 +135,15 @@ func runMigrateClickHouse(ctx context.Context, action string, args []string, std
 			fmt.Fprintf(stdout, "applied %s\n", m.File)
 		}
 		fmt.Fprintf(stdout, "database %s: %d migration(s) applied\n", db, len(applied))
+		return nil
+	case "compact":
+		// No deadline either: a month of a large rollup takes minutes.
+		merged, err := clickhousemigrate.Compact(ctx, conn, db, time.Unix(0, 0),
+			time.Now().Add(-collector.DefaultReconcileSettle), log)
+		fmt.Fprintf(stdout, "database %s: %d partition(s) merged into one part\n", db, len(merged))
+		if err != nil {
+			return fmt.Errorf("migrate clickhouse compact on %s: %w", s.Pipeline.ClickHouseAddr, err)
+		}
 		return nil
 	default:
 		ctx, cancel := context.WithTimeout(ctx, time.Minute)

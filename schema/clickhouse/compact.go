@@ -3,6 +3,7 @@ package clickhousemigrate
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -23,9 +24,10 @@ var Compactable = tables(func(r Rollup) bool { return r.Step >= time.Hour })
 // benchmark's 100 million requests, a consumer's 30-day hourly series took
 // 69 ms with three to four parts per day and 26 ms with one. Partitions of
 // days still written to are left alone; pass as before a time their
-// records have all arrived by. It returns the partitions it merged, with
-// an error joining every partition it could not merge.
-func Compact(ctx context.Context, conn driver.Conn, database string, from, before time.Time) ([]Partition, error) {
+// records have all arrived by. log, when not nil, says which partition it
+// merges as it goes. It returns the partitions it merged, with an error
+// joining every partition it could not merge.
+func Compact(ctx context.Context, conn driver.Conn, database string, from, before time.Time, log *slog.Logger) ([]Partition, error) {
 	if !ValidDatabase(database) {
 		return nil, fmt.Errorf("compact: %q is not a valid database name", database)
 	}
@@ -34,10 +36,18 @@ func Compact(ctx context.Context, conn driver.Conn, database string, from, befor
 		return nil, fmt.Errorf("compact: %w", err)
 	}
 	split = settled(split, from, before)
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	n := 0
 	return eachPartition(split, func(p Partition) error {
+		n++
+		start := time.Now()
 		if err := conn.Exec(ctx, fmt.Sprintf("OPTIMIZE TABLE %s.%s PARTITION %s FINAL", database, p.Table, p.Day)); err != nil {
 			return fmt.Errorf("compact: merge partition %s of %s.%s: %w", p.Day, database, p.Table, err)
 		}
+		log.Info("merged a partition into one part", "table", p.Table, "partition", p.Day,
+			"progress", fmt.Sprintf("%d of %d", n, len(split)), "took", time.Since(start).Round(time.Millisecond))
 		return nil
 	})
 }

@@ -71,7 +71,7 @@ func TestCompact(t *testing.T) {
 			{id: fmt.Sprint("t", i), at: today.Add(time.Duration(i) * time.Minute), service: "s", consumer: "c", status: 200, offset: int64(2*i + 1)},
 		})
 	}
-	merged, err := Compact(ctx, conn, db, settledDay, today.Add(10*time.Minute))
+	merged, err := Compact(ctx, conn, db, settledDay, today.Add(10*time.Minute), testLogger(t))
 	if err != nil {
 		t.Fatalf("Compact: %v", err)
 	}
