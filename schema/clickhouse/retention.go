@@ -30,9 +30,6 @@ type Partition struct {
 	Day   string // YYYYMMDD (UTC), the partition's value: a week's first day for a week rollup
 }
 
-// DroppedPartition is one partition DropOlderThan dropped.
-type DroppedPartition = Partition
-
 // DropOlderThan drops, from each of tables (TrafficTables when none is
 // given), the day partitions whose whole UTC day is older than age: every
 // row in them started before now-age (a week rollup's partitions once
@@ -40,11 +37,11 @@ type DroppedPartition = Partition
 // does not have, and is meant to run on a schedule; dropping a partition
 // is a metadata operation, cheap at any size. It returns what it dropped,
 // with an error joining every partition it could not drop.
-func DropOlderThan(ctx context.Context, conn driver.Conn, database string, age time.Duration, tables ...string) ([]DroppedPartition, error) {
+func DropOlderThan(ctx context.Context, conn driver.Conn, database string, age time.Duration, tables ...string) ([]Partition, error) {
 	return dropOlderThan(ctx, conn, database, time.Now(), age, tables)
 }
 
-func dropOlderThan(ctx context.Context, conn driver.Conn, db string, now time.Time, age time.Duration, tables []string) ([]DroppedPartition, error) {
+func dropOlderThan(ctx context.Context, conn driver.Conn, db string, now time.Time, age time.Duration, tables []string) ([]Partition, error) {
 	if !ValidDatabase(db) {
 		return nil, fmt.Errorf("retention: %q is not a valid database name", db)
 	}
