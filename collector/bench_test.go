@@ -30,7 +30,7 @@ func benchMessages(n int, now time.Time) []kafka.Message {
 func benchCollector(now time.Time) *Collector {
 	cfg := DefaultConfig()
 	cfg.Topic = testTopic
-	return &Collector{cfg: cfg, now: func() time.Time { return now }, log: slog.New(slog.DiscardHandler), arenas: newArenaPool(), msgs: newMsgPool()}
+	return &Collector{cfg: cfg, now: func() time.Time { return now }, log: slog.New(slog.DiscardHandler), arenas: newArenaPool(), msgs: newMsgs()}
 }
 
 // BenchmarkAdd is the batcher's cost per record: decode, validate and
@@ -153,7 +153,7 @@ func BenchmarkReadPartition(b *testing.B) {
 		for n := 0; n < records; {
 			f := <-out
 			n += len(f.msgs)
-			c.msgs.put(f.msgs)
+			c.msgs.Put(f.msgs)
 			bt.arenas = append(bt.arenas, f.arenas...)
 			c.release(bt)
 		}

@@ -76,7 +76,7 @@ type Collector struct {
 	// arenas are the buffers the partition readers copy records into.
 	arenas arenaPool
 	// msgs are the fetches' slices of messages, back from the batcher.
-	msgs msgPool
+	msgs *keep.Slices[kafka.Message]
 
 	mu      sync.Mutex
 	closed  bool
@@ -174,7 +174,7 @@ func New(cfg Config, log *slog.Logger, hooks Hooks) (*Collector, error) {
 		dead:          dead,
 		transport:     transport,
 		arenas:        newArenaPool(),
-		msgs:          newMsgPool(),
+		msgs:          newMsgs(),
 	}, nil
 }
 
@@ -438,7 +438,7 @@ func (c *Collector) runGeneration(gctx context.Context, gen *kafka.Generation, p
 			}
 			// add copied the messages: their slice goes back for a later
 			// fetch, their bytes stay in the arenas.
-			c.msgs.put(f.msgs)
+			c.msgs.Put(f.msgs)
 			// The records hold on to their arenas until the batch that
 			// has the last of them is flushed.
 			b.arenas = append(b.arenas, f.arenas...)
@@ -504,7 +504,7 @@ func (c *Collector) readPartition(ctx context.Context, partition int, start int6
 			}
 		} else {
 			c.arenas.put(f.arenas...)
-			c.msgs.put(f.msgs)
+			c.msgs.Put(f.msgs)
 		}
 		switch {
 		case ctx.Err() != nil:
@@ -540,7 +540,7 @@ func (c *Collector) readFetch(res *kafka.FetchResponse, partition int, offset in
 	if res.Records == nil {
 		return f, nil
 	}
-	f.msgs = c.msgs.get()
+	f.msgs = c.msgs.Get()
 	var buf []byte // the arena being filled (f.arenas' last, at the length it had then)
 	// copyOut copies n bytes of r into the arena.
 	copyOut := func(r io.Reader, n int) ([]byte, error) {
@@ -623,12 +623,14 @@ func (p arenaPool) put(arenas ...[]byte) {
 	}
 }
 
-// msgPool keeps the slices that fetches hand their messages over in. A
+// newMsgs keeps the slices that fetches hand their messages over in. A
 // fetch holds up to fetchMaxBytes of compressed record batches, tens of
 // thousands of records; growing a fresh slice of 150-byte messages to
 // that size, copying it at every step, took half of a partition reader's
 // time in BenchmarkReadPartition.
-type msgPool struct{ kept *keep.Slices[kafka.Message] }
+func newMsgs() *keep.Slices[kafka.Message] {
+	return keep.NewSlices[kafka.Message](keptMsgs, maxKeptMsgs)
+}
 
 // keptMsgs is one slice per fetch the read queue holds, and two for the
 // fetches being read. Kept slices are as large as the fetches were: with
@@ -638,15 +640,6 @@ const keptMsgs = readQueue + 2
 // maxKeptMsgs is the most messages a kept slice holds (20 MB): a fetch of
 // records compressed to 32 bytes each. A larger one is left to the GC.
 const maxKeptMsgs = fetchMaxBytes / 32
-
-func newMsgPool() msgPool { return msgPool{keep.NewSlices[kafka.Message](keptMsgs, maxKeptMsgs)} }
-
-// get returns an empty slice, with room for a fetch's messages when one
-// was kept.
-func (p msgPool) get() []kafka.Message { return p.kept.Get() }
-
-// put keeps msgs for a later fetch; nothing may use it after.
-func (p msgPool) put(msgs []kafka.Message) { p.kept.Put(msgs) }
 
 func closeBytes(b kafka.Bytes) {
 	if b != nil {
