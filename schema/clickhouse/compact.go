@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"time"
 
+	clickhousego "github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 )
 
@@ -39,11 +40,25 @@ func Compact(ctx context.Context, conn driver.Conn, database string, from, befor
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	// Without optimize_throw_if_noop, OPTIMIZE returns as if done when it
+	// could not start the merge: when a background merge holds some of
+	// the partition's parts. That merge ends within seconds for a day of
+	// a rollup, so a refused merge is tried again a few times.
+	noop := clickhousego.Context(ctx, clickhousego.WithSettings(clickhousego.Settings{"optimize_throw_if_noop": 1}))
 	n := 0
 	return eachPartition(split, func(p Partition) error {
 		n++
 		start := time.Now()
-		if err := conn.Exec(ctx, fmt.Sprintf("OPTIMIZE TABLE %s.%s PARTITION %s FINAL", database, p.Table, p.Day)); err != nil {
+		stmt := fmt.Sprintf("OPTIMIZE TABLE %s.%s PARTITION %s FINAL", database, p.Table, p.Day)
+		err := conn.Exec(noop, stmt)
+		for try := 1; err != nil && try < compactTries && ctx.Err() == nil; try++ {
+			select {
+			case <-ctx.Done():
+			case <-time.After(compactRetryWait):
+			}
+			err = conn.Exec(noop, stmt)
+		}
+		if err != nil {
 			return fmt.Errorf("compact: merge partition %s of %s.%s: %w", p.Day, database, p.Table, err)
 		}
 		log.Info("merged a partition into one part", "table", p.Table, "partition", p.Day,
@@ -51,6 +66,13 @@ func Compact(ctx context.Context, conn driver.Conn, database string, from, befor
 		return nil
 	})
 }
+
+// A partition whose merge OPTIMIZE refuses is tried compactTries times,
+// compactRetryWait apart.
+const (
+	compactTries     = 5
+	compactRetryWait = time.Second
+)
 
 // settled returns, in order of day and table, the partitions of split
 // that belong to Compactable rollups and whose days lie wholly within
