@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/tollgate/tollgate/collector"
 )
 
 // PipelineSettings configure the request-log pipeline: the gateway's Kafka
@@ -68,7 +70,7 @@ func DefaultPipelineSettings() PipelineSettings {
 		CollectorBatchRows:  "50000",
 		CollectorBatchTime:  "1s",
 
-		CollectorInsertCompression: "auto",
+		CollectorInsertCompression: collector.CompressionAuto,
 
 		CollectorReconcileEvery:  "1h",
 		CollectorReconcileWindow: "48h",
@@ -149,9 +151,10 @@ func (p *PipelineSettings) validate() []error {
 		errs = append(errs, fmt.Errorf("collector_batch_time: %w", err))
 	}
 	switch p.CollectorInsertCompression {
-	case "auto", "lz4", "none":
+	case collector.CompressionAuto, collector.CompressionLZ4, collector.CompressionNone:
 	default:
-		errs = append(errs, fmt.Errorf("collector_insert_compression %q: must be auto, lz4 or none", p.CollectorInsertCompression))
+		errs = append(errs, fmt.Errorf("collector_insert_compression %q: must be %s, %s or %s", p.CollectorInsertCompression,
+			collector.CompressionAuto, collector.CompressionLZ4, collector.CompressionNone))
 	}
 	if _, err := p.reconcileEvery(); err != nil {
 		errs = append(errs, err)
