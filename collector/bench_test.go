@@ -15,16 +15,33 @@ import (
 	"github.com/tollgate/tollgate/internal/logrecord"
 )
 
-// benchMessages returns n encoded test records as the partition readers
-// hand them over.
+// benchMessages returns n encoded test records in messages as the
+// partition readers hand them over: batches of up to
+// logrecord.BatchMaxBytes, as gateways write them.
 func benchMessages(n int, now time.Time) []kafka.Message {
-	msgs := make([]kafka.Message, n)
-	for i := range msgs {
-		r := testRecord(i, now)
-		msgs[i] = kafka.Message{Topic: testTopic, Partition: i % 3, Offset: int64(i / 3),
-			Key: []byte(r.RequestID), Value: logrecord.Append(nil, &r)}
+	var msgs []kafka.Message
+	for _, v := range benchBatches(n, now) {
+		msgs = append(msgs, kafka.Message{Topic: testTopic, Partition: len(msgs) % 3, Offset: int64(len(msgs) / 3),
+			Value: v, Headers: []kafka.Header{{Key: logrecord.HeaderBatch, Value: []byte("1")}}})
 	}
 	return msgs
+}
+
+// benchBatches returns n test records in batches of up to
+// logrecord.BatchMaxBytes.
+func benchBatches(n int, now time.Time) [][]byte {
+	var out [][]byte
+	var batch []byte
+	for i := range n {
+		r := testRecord(i, now)
+		rec := logrecord.Append(nil, &r)
+		if len(batch) > 0 && len(batch)+logrecord.BatchOverhead(len(rec))+len(rec) > logrecord.BatchMaxBytes {
+			out = append(out, batch)
+			batch = nil
+		}
+		batch = logrecord.AppendToBatch(batch, rec)
+	}
+	return append(out, batch)
 }
 
 func benchCollector(now time.Time) *Collector {
@@ -42,14 +59,17 @@ func BenchmarkAdd(b *testing.B) {
 	bt := newBatch()
 	loaded := map[int]int64{}
 	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
+	records := 0
+	for i := 0; b.Loop(); i++ {
 		j := i % len(msgs)
 		if j == 0 {
+			records += bt.records
 			bt.reset()
 		}
 		c.add(bt, copyMessage(msgs[j]), loaded)
 	}
+	records += bt.records
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(records), "ns/record")
 }
 
 // BenchmarkBatchBuild is the collector's user-space cost per record from
@@ -74,6 +94,7 @@ func BenchmarkBatchBuild(b *testing.B) {
 			loaded := map[int]int64{}
 			var buf proto.Buffer
 			zw := compress.NewWriter(compress.LevelZero, bc.method)
+			records := 0
 			build := func() {
 				in := bt.rows.input()
 				block := proto.Block{Columns: len(in), Rows: bt.rows.Len(), Info: proto.BlockInfo{BucketNum: -1}}
@@ -86,11 +107,11 @@ func BenchmarkBatchBuild(b *testing.B) {
 						b.Fatal(err)
 					}
 				}
+				records += bt.records
 				bt.reset()
 			}
 			b.ReportAllocs()
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
+			for i := 0; b.Loop(); i++ {
 				j := i % len(msgs)
 				if j == 0 && i > 0 {
 					build()
@@ -98,6 +119,7 @@ func BenchmarkBatchBuild(b *testing.B) {
 				c.add(bt, copyMessage(msgs[j]), loaded)
 			}
 			build()
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(records), "ns/record")
 		})
 	}
 }
@@ -110,8 +132,9 @@ func copyMessage(m kafka.Message) kafka.Message {
 
 // BenchmarkReadPartition is a partition reader's cost per record: fetch
 // from a Kafka broker (kfake, in this process) the records a gateway
-// wrote (LZ4 batches of 1,000) and hand them to the batcher, which takes
-// them and releases their arenas as a flush would.
+// wrote (LZ4 produce requests of 1,000 records, in messages of up to
+// logrecord.BatchMaxBytes) and hand them to the batcher, which takes them
+// and releases their arenas as a flush would.
 func BenchmarkReadPartition(b *testing.B) {
 	const records = 100_000
 	kc, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, testTopic))
@@ -128,9 +151,8 @@ func BenchmarkReadPartition(b *testing.B) {
 	now := time.Now()
 	for from := 0; from < records; from += 1000 {
 		var recs []*kgo.Record
-		for i := from; i < from+1000; i++ {
-			r := testRecord(i, now)
-			recs = append(recs, &kgo.Record{Key: []byte(r.RequestID), Value: logrecord.Append(nil, &r)})
+		for _, v := range benchBatches(1000, now) {
+			recs = append(recs, &kgo.Record{Value: v, Headers: []kgo.RecordHeader{{Key: logrecord.HeaderBatch, Value: []byte("1")}}})
 		}
 		if err := cl.ProduceSync(b.Context(), recs...).FirstErr(); err != nil {
 			b.Fatal(err)
@@ -152,7 +174,7 @@ func BenchmarkReadPartition(b *testing.B) {
 		}()
 		for n := 0; n < records; {
 			f := <-out
-			n += len(f.msgs)
+			n += f.records
 			c.msgs.Put(f.msgs)
 			bt.arenas = append(bt.arenas, f.arenas...)
 			c.release(bt)

@@ -31,13 +31,18 @@ var (
 )
 
 // Dead-letter headers: why a record was not loaded and where it came from.
-// The original key, value and headers are kept as they were.
+// The original key, value and headers are kept as they were, except that a
+// record taken out of a batch (logrecord.HeaderBatch) is dead-lettered
+// alone, as a message holding that one record, without the batch header
+// and with its place in the batch in HeaderOriginalIndex. A batch whose
+// framing is broken is dead-lettered whole.
 const (
 	HeaderReason            = "tollgate-dead-reason"
 	HeaderError             = "tollgate-dead-error"
 	HeaderOriginalTopic     = "tollgate-original-topic"
 	HeaderOriginalPartition = "tollgate-original-partition"
 	HeaderOriginalOffset    = "tollgate-original-offset"
+	HeaderOriginalIndex     = "tollgate-original-index"
 )
 
 // readQueue is how many fetches (each at most fetchMaxBytes from the
@@ -496,7 +501,7 @@ func (c *Collector) readPartition(ctx context.Context, partition int, start int6
 		if len(f.msgs) > 0 {
 			rt.reset()
 			offset = f.msgs[len(f.msgs)-1].Offset + 1
-			c.consumed(partition, f.msgs, res.HighWatermark)
+			c.consumed(partition, f, res.HighWatermark)
 			select {
 			case out <- f:
 			case <-ctx.Done():
@@ -524,11 +529,12 @@ func (c *Collector) readPartition(ctx context.Context, partition int, start int6
 	}
 }
 
-// fetch is the records of one fetch, with the arenas that hold their
-// values, keys and headers.
+// fetch is the messages of one fetch, with the arenas that hold their
+// values, keys and headers, and how many records they hold.
 type fetch struct {
-	msgs   []kafka.Message
-	arenas [][]byte
+	msgs    []kafka.Message
+	arenas  [][]byte
+	records int
 }
 
 // readFetch returns the records of a fetch from offset on (a broker may
@@ -589,7 +595,21 @@ func (c *Collector) readFetch(res *kafka.FetchResponse, partition int, offset in
 			}
 		}
 		f.msgs = append(f.msgs, m)
+		f.records += records(m)
 	}
+}
+
+// records is how many records m holds: those of its batch, or one (a
+// batch whose framing is broken is dead-lettered as one).
+func records(m kafka.Message) int {
+	if !has(m, logrecord.HeaderBatch) {
+		return 1
+	}
+	n, err := logrecord.CountBatch(m.Value)
+	if err != nil {
+		return 1
+	}
+	return n
 }
 
 // arenaSize is the size of an arena, unless a record needs more.
@@ -647,14 +667,15 @@ func closeBytes(b kafka.Bytes) {
 	}
 }
 
-// consumed counts a fetch's records and the partition's lag after them.
-func (c *Collector) consumed(partition int, msgs []kafka.Message, highWatermark int64) {
-	c.stats.consumed.Add(uint64(len(msgs)))
+// consumed counts a fetch's records and the partition's lag after them,
+// in messages.
+func (c *Collector) consumed(partition int, f fetch, highWatermark int64) {
+	c.stats.consumed.Add(uint64(f.records))
 	if c.hooks.Consumed != nil {
-		c.hooks.Consumed(partition, len(msgs))
+		c.hooks.Consumed(partition, f.records)
 	}
 	if highWatermark > 0 {
-		lag := max(highWatermark-msgs[len(msgs)-1].Offset-1, 0)
+		lag := max(highWatermark-f.msgs[len(f.msgs)-1].Offset-1, 0)
 		c.stats.setLag(partition, lag)
 		if c.hooks.Lag != nil {
 			c.hooks.Lag(partition, lag)
@@ -680,7 +701,7 @@ func (c *Collector) outOfRange(ctx context.Context, client *kafka.Client, partit
 		}
 		if offset >= 0 && offset < p.FirstOffset {
 			c.log.Error("records were deleted by Kafka before they were loaded; reading on from the partition's first offset",
-				"partition", partition, "offset", offset, "first", p.FirstOffset, "lost", p.FirstOffset-offset)
+				"partition", partition, "offset", offset, "first", p.FirstOffset, "lost_messages", p.FirstOffset-offset)
 			return p.FirstOffset, true
 		}
 	}
@@ -725,10 +746,10 @@ func (b *batch) reset() {
 	b.ids = nil
 }
 
-// resent reports whether the gateway marked m as possibly written before.
-func resent(m kafka.Message) bool {
+// has reports whether m carries the header key.
+func has(m kafka.Message, key string) bool {
 	for _, h := range m.Headers {
-		if h.Key == logrecord.HeaderResent {
+		if h.Key == key {
 			return true
 		}
 	}
@@ -766,39 +787,68 @@ func (c *Collector) dropResent(ctx context.Context, b *batch) (int, error) {
 	return n, nil
 }
 
-// add decodes and checks one record into b.
+// add decodes and checks the records of one message into b: the records
+// of a batch, or the one record of a message without
+// logrecord.HeaderBatch.
 func (c *Collector) add(b *batch, m kafka.Message, loaded map[int]int64) {
-	b.records++
 	if prev, ok := b.last[m.Partition]; !ok || m.Offset > prev {
 		b.last[m.Partition] = m.Offset
 	}
+	batched := has(m, logrecord.HeaderBatch)
+	n, err := 1, error(nil)
+	if batched {
+		if n, err = logrecord.CountBatch(m.Value); err != nil {
+			n = 1
+		}
+	}
+	b.records += n
 	if lo, ok := loaded[m.Partition]; ok && m.Offset <= lo {
-		b.skipped++
+		b.skipped += n
 		return
 	}
-	rec := &b.decoded
-	// The record's strings share m.Value: kafka-go gives every message a
-	// value of its own, and nothing writes to it. They stay alive as long
-	// as the batch holds them.
-	if err := logrecord.DecodeShared(m.Value, rec); err != nil {
+	if err != nil {
 		c.deadLetter(b, m, ReasonMalformed, err)
 		return
 	}
+	// The gateway could not know whether an earlier write of the message
+	// landed.
+	resent := has(m, logrecord.HeaderResent)
+	if !batched {
+		c.addRecord(b, m, m.Value, -1, resent)
+		return
+	}
+	rest := m.Value
+	for i := range n {
+		var rec []byte
+		rec, rest = logrecord.NextInBatch(rest)
+		c.addRecord(b, m, rec, i, resent)
+	}
+}
+
+// addRecord decodes and checks one record of m, the index-th of its batch
+// (-1: m is not a batch), into b.
+func (c *Collector) addRecord(b *batch, m kafka.Message, value []byte, index int, resent bool) {
+	rec := &b.decoded
+	// The record's strings share value: it lies in an arena of the
+	// fetch's, which nothing writes to before the batch is flushed.
+	if err := logrecord.DecodeShared(value, rec); err != nil {
+		c.deadLetterRecord(b, m, value, index, ReasonMalformed, err)
+		return
+	}
 	if err := rec.Validate(); err != nil {
-		c.deadLetter(b, m, ReasonInvalid, err)
+		c.deadLetterRecord(b, m, value, index, ReasonInvalid, err)
 		return
 	}
 	started := time.UnixMilli(rec.StartedAt)
 	now := c.now()
 	if started.Before(now.Add(-c.cfg.MaxAge)) || started.After(now.Add(c.cfg.MaxFuture)) {
-		c.deadLetter(b, m, ReasonOutOfWindow, fmt.Errorf("started_at %s is outside [now-%v, now+%v]",
+		c.deadLetterRecord(b, m, value, index, ReasonOutOfWindow, fmt.Errorf("started_at %s is outside [now-%v, now+%v]",
 			started.UTC().Format(time.RFC3339Nano), c.cfg.MaxAge, c.cfg.MaxFuture))
 		return
 	}
-	if resent(m) {
-		// The gateway could not know whether an earlier write of this
-		// record landed: skip it if this batch has it, and check it
-		// against ClickHouse before the insert (dropResent).
+	if resent {
+		// Skip the record if this batch has it, and check it against
+		// ClickHouse before the insert (dropResent).
 		if b.ids == nil {
 			b.ids = make(map[string]struct{}, b.rows.Len()+1)
 			for i := range b.rows.Len() {
@@ -817,9 +867,20 @@ func (c *Collector) add(b *batch, m kafka.Message, loaded map[int]int64) {
 	b.rows.Add(rec, m.Topic, m.Partition, m.Offset)
 }
 
+// deadLetter dead-letters the message m whole.
 func (c *Collector) deadLetter(b *batch, m kafka.Message, reason string, err error) {
-	headers := make([]kafka.Header, 0, len(m.Headers)+5)
-	headers = append(headers, m.Headers...)
+	c.deadLetterRecord(b, m, m.Value, -1, reason, err)
+}
+
+// deadLetterRecord dead-letters value, the index-th record of m's batch,
+// as a message of its own; with index -1, value is m's whole value.
+func (c *Collector) deadLetterRecord(b *batch, m kafka.Message, value []byte, index int, reason string, err error) {
+	headers := make([]kafka.Header, 0, len(m.Headers)+6)
+	for _, h := range m.Headers {
+		if index < 0 || h.Key != logrecord.HeaderBatch {
+			headers = append(headers, h)
+		}
+	}
 	headers = append(headers,
 		kafka.Header{Key: HeaderReason, Value: []byte(reason)},
 		kafka.Header{Key: HeaderError, Value: []byte(err.Error())},
@@ -827,9 +888,12 @@ func (c *Collector) deadLetter(b *batch, m kafka.Message, reason string, err err
 		kafka.Header{Key: HeaderOriginalPartition, Value: []byte(strconv.Itoa(m.Partition))},
 		kafka.Header{Key: HeaderOriginalOffset, Value: []byte(strconv.FormatInt(m.Offset, 10))},
 	)
-	b.dead = append(b.dead, kafka.Message{Key: m.Key, Value: m.Value, Headers: headers})
+	if index >= 0 {
+		headers = append(headers, kafka.Header{Key: HeaderOriginalIndex, Value: []byte(strconv.Itoa(index))})
+	}
+	b.dead = append(b.dead, kafka.Message{Key: m.Key, Value: value, Headers: headers})
 	b.reasons[reason]++
-	c.log.Warn("dead-lettering record", "reason", reason, "partition", m.Partition, "offset", m.Offset, "err", err)
+	c.log.Warn("dead-lettering record", "reason", reason, "partition", m.Partition, "offset", m.Offset, "index", index, "err", err)
 }
 
 // flush sends b's dead letters, inserts its rows, marks dead-lettered tails

@@ -12,20 +12,27 @@ import (
 	"github.com/tollgate/tollgate/internal/logrecord"
 )
 
+// Every record is loaded once, from batches as gateways write them and
+// from messages of one record each, as gateways wrote them before.
 func TestLoadsEveryRecordOnce(t *testing.T) {
-	e := newEnv(t, 3, nil)
-	p := e.producer()
-	const n = 1000
-	e.produce(p, 0, n)
-	r := e.start(e.config())
-	e.waitRows(n, time.Minute)
-	if err := r.stop(); err != nil {
-		t.Fatalf("stop: %v", err)
-	}
-	e.checkExactlyOnce(n)
-	st := r.c.Stats()
-	if st.Consumed != n || st.Inserted != n || st.DeadLettered != 0 {
-		t.Errorf("stats = %+v; want %d consumed and inserted", st, n)
+	for _, perMessage := range []int{testPerMessage, 0} {
+		t.Run(fmt.Sprintf("perMessage=%d", perMessage), func(t *testing.T) {
+			e := newEnv(t, 3, nil)
+			e.perMessage = perMessage
+			p := e.producer()
+			const n = 1000
+			e.produce(p, 0, n)
+			r := e.start(e.config())
+			e.waitRows(n, time.Minute)
+			if err := r.stop(); err != nil {
+				t.Fatalf("stop: %v", err)
+			}
+			e.checkExactlyOnce(n)
+			st := r.c.Stats()
+			if st.Consumed != n || st.Inserted != n || st.DeadLettered != 0 {
+				t.Errorf("stats = %+v; want %d consumed and inserted", st, n)
+			}
+		})
 	}
 }
 
@@ -77,8 +84,9 @@ func testRowHoldsEveryField(t *testing.T, compression string) {
 		if startedAt.Unix() != want.StartedAt/1000 {
 			t.Errorf("row %d: started_at %v; want the second of %d ms", i, startedAt, want.StartedAt)
 		}
-		if topic != testTopic || partition != 0 || offset != int64(i) {
-			t.Errorf("row %d from %s/%d/%d; want %s/0/%d", i, topic, partition, offset, testTopic, i)
+		// Record i is in the message of the i/testPerMessage-th batch.
+		if want := int64(i / testPerMessage); topic != testTopic || partition != 0 || offset != want {
+			t.Errorf("row %d from %s/%d/%d; want %s/0/%d", i, topic, partition, offset, testTopic, want)
 		}
 	}
 }

@@ -31,7 +31,18 @@ type env struct {
 	db        string
 	conn      driver.Conn
 	now       time.Time // records start around it
+	// perMessage is how many records produce puts in one message, as a
+	// logrecord batch the way gateways write; 0 writes each record as a
+	// message of its own, without the batch header, as gateways did
+	// before batches.
+	perMessage int
 }
+
+// testPerMessage is the records of a test message: small, so that tests
+// see many messages, batches that end in the middle of a fetch, and
+// batches of the collector's that hold several records more than
+// BatchRows.
+const testPerMessage = 10
 
 // newEnv starts kfake with the topic and its dead-letter topic (and opts)
 // and migrates a fresh database on ch (the shared server when nil).
@@ -55,7 +66,8 @@ func newEnv(t *testing.T, partitions int32, ch *clickhousetest.Server, opts ...k
 	if _, err := clickhousemigrate.Up(t.Context(), conn, db, nil); err != nil {
 		t.Fatalf("migrate: %v", err)
 	}
-	return &env{t: t, brokers: kc.ListenAddrs(), kafka: kc, kafkaOpts: opts, ch: ch, db: db, conn: conn, now: time.Now()}
+	return &env{t: t, brokers: kc.ListenAddrs(), kafka: kc, kafkaOpts: opts, ch: ch, db: db, conn: conn, now: time.Now(),
+		perMessage: testPerMessage}
 }
 
 // config is a collector configuration for tests: small batches and short
@@ -201,15 +213,37 @@ func (e *env) produce(cl *kgo.Client, from, to int) {
 // tryProduce writes records [from, to); other goroutines than the test's
 // may call it.
 func (e *env) tryProduce(cl *kgo.Client, from, to int) error {
-	now := e.now
-	recs := make([]*kgo.Record, 0, to-from)
-	for i := from; i < to; i++ {
-		r := testRecord(i, now)
-		recs = append(recs, &kgo.Record{Key: []byte(r.RequestID), Value: logrecord.Append(nil, &r)})
+	return e.produceMessages(cl, e.messages(from, to))
+}
+
+// messages are the messages that hold records [from, to): batches of
+// e.perMessage records, each batch the records of one multiple of
+// perMessage to the next (so records sent again make the same batches),
+// keyed by its first record's request id; or one message per record,
+// keyed by its request id.
+func (e *env) messages(from, to int) []*kgo.Record {
+	var msgs []*kgo.Record
+	for i := from; i < to; {
+		r := testRecord(i, e.now)
+		m := &kgo.Record{Key: []byte(r.RequestID), Value: logrecord.Append(nil, &r)}
+		i++
+		if e.perMessage > 0 {
+			m.Value = logrecord.AppendToBatch(nil, m.Value)
+			for ; i < to && i%e.perMessage != 0; i++ {
+				r := testRecord(i, e.now)
+				m.Value = logrecord.AppendToBatch(m.Value, logrecord.Append(nil, &r))
+			}
+			m.Headers = []kgo.RecordHeader{{Key: logrecord.HeaderBatch, Value: []byte("1")}}
+		}
+		msgs = append(msgs, m)
 	}
+	return msgs
+}
+
+func (e *env) produceMessages(cl *kgo.Client, msgs []*kgo.Record) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	return cl.ProduceSync(ctx, recs...).FirstErr()
+	return cl.ProduceSync(ctx, msgs...).FirstErr()
 }
 
 func (e *env) produceRaw(cl *kgo.Client, values ...[]byte) {

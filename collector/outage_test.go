@@ -1,6 +1,7 @@
 package collector
 
 import (
+	"bytes"
 	"strconv"
 	"testing"
 	"time"
@@ -99,8 +100,12 @@ func (e *env) checkCrashCost(n uint64, batch int) {
 // TestDeadLetters sends undecodable, invalid and out-of-window records to
 // the dead-letter topic with their reason and origin, loads the rest, and
 // does not dead-letter them again after a restart.
+//
+// The messages hold one record each, as gateways wrote them before
+// batches; TestBatchDeadLetters covers batches.
 func TestDeadLetters(t *testing.T) {
 	e := newEnv(t, 1, nil)
+	e.perMessage = 0
 	p := e.producer()
 	e.produce(p, 0, 100)
 	invalid := testRecord(1000, e.now)
@@ -167,30 +172,136 @@ func TestDeadLetters(t *testing.T) {
 // readDead reads n dead letters and returns their headers.
 func (e *env) readDead(n int) []map[string]string {
 	e.t.Helper()
+	var out []map[string]string
+	for _, r := range e.readDeadRecords(n) {
+		out = append(out, headers(r))
+	}
+	return out
+}
+
+func headers(r *kgo.Record) map[string]string {
+	h := map[string]string{}
+	for _, kv := range r.Headers {
+		h[kv.Key] = string(kv.Value)
+	}
+	return h
+}
+
+// readDeadRecords reads n dead letters.
+func (e *env) readDeadRecords(n int) []*kgo.Record {
+	e.t.Helper()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(e.brokers...), kgo.ConsumeTopics(testTopic+".dead"),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	defer cl.Close()
-	var out []map[string]string
+	var out []*kgo.Record
 	deadline := time.Now().Add(30 * time.Second)
 	for len(out) < n && time.Now().Before(deadline) {
 		ctx, cancel := contextWithDeadline(deadline)
 		fs := cl.PollFetches(ctx)
 		cancel()
-		fs.EachRecord(func(r *kgo.Record) {
-			h := map[string]string{}
-			for _, kv := range r.Headers {
-				h[kv.Key] = string(kv.Value)
-			}
-			out = append(out, h)
-		})
+		fs.EachRecord(func(r *kgo.Record) { out = append(out, r) })
 	}
 	if len(out) != n {
 		e.t.Fatalf("%d dead letters; want %d", len(out), n)
 	}
 	return out
+}
+
+// TestBatchDeadLetters: the records of a batch that cannot be loaded go to
+// the dead-letter topic one by one, each with its place in the batch, and
+// the batch's other records are loaded; a batch whose framing is broken
+// goes there whole. A message of one record without the batch header, as
+// gateways wrote before batches, still loads between batches.
+func TestBatchDeadLetters(t *testing.T) {
+	e := newEnv(t, 1, nil)
+	p := e.producer()
+	e.produce(p, 0, 100) // offsets 0..9
+	enc := func(i int, change func(*logrecord.Record)) []byte {
+		r := testRecord(i, e.now)
+		if change != nil {
+			change(&r)
+		}
+		return logrecord.Append(nil, &r)
+	}
+	batch := func(recs ...[]byte) *kgo.Record {
+		var v []byte
+		for _, r := range recs {
+			v = logrecord.AppendToBatch(v, r)
+		}
+		return &kgo.Record{Value: v, Headers: []kgo.RecordHeader{{Key: logrecord.HeaderBatch, Value: []byte("1")}}}
+	}
+	malformed := []byte{0xff, 0xff, 0xff}
+	invalid := enc(1000, func(r *logrecord.Record) { r.RequestID = "" })
+	old := enc(1001, func(r *logrecord.Record) { r.StartedAt = e.now.Add(-30 * 24 * time.Hour).UnixMilli() })
+	broken := batch(enc(102, nil))
+	broken.Value = append(broken.Value, 0x0a, 0x05, 0x01) // a record cut short
+	tail := enc(1003, func(r *logrecord.Record) { r.Status = 1000 })
+	msgs := []*kgo.Record{
+		batch(enc(100, nil), malformed, invalid, enc(101, nil), old), // offset 10
+		broken,                 // offset 11
+		{Value: enc(103, nil)}, // offset 12
+	}
+	if err := e.produceMessages(p, msgs); err != nil {
+		t.Fatal(err)
+	}
+	e.produce(p, 200, 250)                                                   // offsets 13..17
+	if err := e.produceMessages(p, []*kgo.Record{batch(tail)}); err != nil { // offset 18, the last: marked loaded
+		t.Fatal(err)
+	}
+
+	r := e.start(e.config())
+	const loaded = 100 + 2 + 1 + 50
+	e.waitRows(loaded, time.Minute)
+	deadline := time.Now().Add(time.Minute)
+	for r.c.Stats().DeadLettered < 5 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err := r.stop(); err != nil {
+		t.Fatal(err)
+	}
+	e.checkExactlyOnce(loaded)
+	for _, id := range []string{"req-0000100", "req-0000101", "req-0000103"} {
+		if n := e.count("SELECT count() FROM {db}.requests WHERE request_id = '" + id + "'"); n != 1 {
+			t.Errorf("%s: %d rows; want 1", id, n)
+		}
+	}
+	if n := e.count("SELECT count() FROM {db}.requests WHERE request_id = 'req-0000102'"); n != 0 {
+		t.Errorf("req-0000102, in the broken batch: %d rows; want none", n)
+	}
+	if got := e.count("SELECT toUInt64(max(max_offset)) FROM {db}.loaded_offsets"); got != 18 {
+		t.Errorf("loaded offset = %d; want 18 (the dead-lettered tail)", got)
+	}
+	if st := r.c.Stats(); st.Consumed != loaded+5 || st.DeadLettered != 5 || st.Inserted != loaded {
+		t.Errorf("stats = %+v; want %d consumed, %d inserted, 5 dead-lettered", st, loaded+5, loaded)
+	}
+
+	want := []struct {
+		offset int
+		index  string // "" for a whole message
+		reason string
+		value  []byte
+	}{
+		{10, "1", ReasonMalformed, malformed},
+		{10, "2", ReasonInvalid, invalid},
+		{10, "4", ReasonOutOfWindow, old},
+		{11, "", ReasonMalformed, broken.Value},
+		{18, "0", ReasonInvalid, tail},
+	}
+	for i, d := range e.readDeadRecords(len(want)) {
+		w, h := want[i], headers(d)
+		index, indexed := h[HeaderOriginalIndex]
+		_, batched := h[logrecord.HeaderBatch]
+		if h[HeaderReason] != w.reason || h[HeaderOriginalOffset] != strconv.Itoa(w.offset) || index != w.index ||
+			indexed != (w.index != "") || batched != (w.index == "") || h[HeaderError] == "" {
+			t.Errorf("dead letter %d headers = %v; want reason %s from offset %d, index %q", i, h, w.reason, w.offset, w.index)
+		}
+		if !bytes.Equal(d.Value, w.value) {
+			t.Errorf("dead letter %d value = %x; want %x", i, d.Value, w.value)
+		}
+	}
 }
 
 // TestRebalance runs two collectors in one group: the second joins while

@@ -1,7 +1,6 @@
 package collector
 
 import (
-	"context"
 	"testing"
 	"time"
 
@@ -14,17 +13,11 @@ import (
 // gateway marks what it sends from its spool.
 func (e *env) produceResent(cl *kgo.Client, from, to int) {
 	e.t.Helper()
-	var recs []*kgo.Record
-	for i := from; i < to; i++ {
-		r := testRecord(i, e.now)
-		recs = append(recs, &kgo.Record{
-			Key: []byte(r.RequestID), Value: logrecord.Append(nil, &r),
-			Headers: []kgo.RecordHeader{{Key: logrecord.HeaderResent, Value: []byte("1")}},
-		})
+	msgs := e.messages(from, to)
+	for _, m := range msgs {
+		m.Headers = append(m.Headers, kgo.RecordHeader{Key: logrecord.HeaderResent, Value: []byte("1")})
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+	if err := e.produceMessages(cl, msgs); err != nil {
 		e.t.Fatalf("produce: %v", err)
 	}
 }
@@ -35,8 +28,9 @@ func (e *env) produceResent(cl *kgo.Client, from, to int) {
 // records that never landed are loaded.
 func TestResentRecordsAreLoadedOnce(t *testing.T) {
 	e := newEnv(t, 3, nil)
-	// Keyed by request id, as the gateway's sink writes: a record and its
-	// resends share a partition, so the resend comes after the record.
+	// Keyed, so that a record and its resends share a partition and the
+	// resend comes after the record (as the gateway's sink partitions by
+	// request id).
 	// (The round-robin producer of the other tests could put a resend
 	// ahead of its record, in another partition.)
 	cl := e.producer(kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)))

@@ -2,6 +2,7 @@ package collector
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"strings"
 	"testing"
@@ -56,9 +57,10 @@ func TestRecordsDeletedBeforeLoadingAreSkipped(t *testing.T) {
 	}
 
 	// While no collector runs, 50 more records arrive and retention
-	// deletes everything before offset 100, then 20 more arrive.
+	// deletes every message before them, then 20 more arrive. The 100
+	// records are in 100/testPerMessage messages.
 	e.produce(cl, 50, 100)
-	e.deleteRecords(cl, 100)
+	e.deleteRecords(cl, 100/testPerMessage)
 	e.produce(cl, 100, 120)
 
 	var logs lockedbuffer.Buffer
@@ -91,7 +93,7 @@ func TestRecordsDeletedBeforeLoadingAreSkipped(t *testing.T) {
 	}
 	e.checkExactlyOnce(70)
 	if out := logs.String(); !strings.Contains(out, "records were deleted by Kafka before they were loaded") ||
-		!strings.Contains(out, "lost=50") {
-		t.Errorf("the collector did not say it lost 50 records; its log:\n%s", out)
+		!strings.Contains(out, fmt.Sprintf("lost_messages=%d", 50/testPerMessage)) {
+		t.Errorf("the collector did not say it lost the %d messages of 50 records; its log:\n%s", 50/testPerMessage, out)
 	}
 }

@@ -33,8 +33,9 @@ type Hooks struct {
 	// DuplicatesSkipped is called with the number of records dropped
 	// because ClickHouse already had them.
 	DuplicatesSkipped func(n int)
-	// Lag is called with a partition's lag (records behind its high
-	// watermark) as its records are read.
+	// Lag is called with a partition's lag (messages behind its high
+	// watermark: a gateway's message holds a batch of records) as its
+	// records are read.
 	Lag func(partition int, lag int64)
 	// Reconciled is called after every periodic reconcile (ReconcileEvery)
 	// with its report and error.
@@ -69,7 +70,7 @@ type Stats struct {
 	CompactErrors       uint64
 	LastBatchRows       int
 	LastInsert          time.Duration // duration of the last successful insert
-	Lag                 map[int]int64 // per assigned partition
+	Lag                 map[int]int64 // messages behind, per assigned partition
 }
 
 // counters are Stats as the goroutines update them.

@@ -92,7 +92,7 @@ func newCollectorMetrics(reg prometheus.Registerer) *collectorMetrics {
 			Buckets: prometheus.ExponentialBuckets(0.005, 2.5, 10),
 		}),
 		lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "tollgate_collector_lag_records", Help: "Records behind the partition's high watermark.",
+			Name: "tollgate_collector_lag_messages", Help: "Kafka messages (each a batch of records) behind the partition's high watermark.",
 		}, []string{"partition"}),
 	}
 	m.rebuilt = prometheus.NewCounterVec(prometheus.CounterOpts{

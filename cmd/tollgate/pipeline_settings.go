@@ -27,6 +27,10 @@ type PipelineSettings struct {
 	// KafkaSASLMechanism (plain, scram-sha-256 or scram-sha-512) with
 	// KafkaSASLUsername and KafkaSASLPassword authenticates, when set.
 	KafkaSASLMechanism, KafkaSASLUsername, KafkaSASLPassword string
+	// KafkaRecordBatches ("on"/"off") writes many records per Kafka
+	// message; off writes one per message, for consumers of the topic
+	// that read no batches.
+	KafkaRecordBatches string
 	// LogSpoolMaxBytes bounds the on-disk spool under the data dir that
 	// holds records while Kafka is slow or away.
 	LogSpoolMaxBytes string
@@ -61,6 +65,7 @@ func DefaultPipelineSettings() PipelineSettings {
 		KafkaTopic:          "tollgate.requests",
 		KafkaTLS:            "off",
 		KafkaTLSVerify:      "on",
+		KafkaRecordBatches:  "on",
 		LogSpoolMaxBytes:    "1073741824",
 		ClickHouseAddr:      "127.0.0.1:9000",
 		ClickHouseDatabase:  "tollgate",
@@ -90,6 +95,7 @@ func (p *PipelineSettings) table() []setting {
 		{"kafka_sasl_mechanism", "Kafka SASL mechanism: plain, scram-sha-256 or scram-sha-512", &p.KafkaSASLMechanism},
 		{"kafka_sasl_username", "Kafka SASL user", &p.KafkaSASLUsername},
 		{"kafka_sasl_password", "Kafka SASL password", &p.KafkaSASLPassword},
+		{"kafka_record_batches", "on to write many records per Kafka message; off for consumers of the topic that read one record per message", &p.KafkaRecordBatches},
 		{"log_spool_max_bytes", "size limit of the on-disk request-log spool (bytes)", &p.LogSpoolMaxBytes},
 		{"clickhouse_addr", "ClickHouse native protocol address host:port", &p.ClickHouseAddr},
 		{"clickhouse_database", "ClickHouse database of the request log", &p.ClickHouseDatabase},
@@ -110,6 +116,7 @@ func (p *PipelineSettings) validate() []error {
 	var errs []error
 	for key, v := range map[string]string{
 		"request_log": p.RequestLog, "kafka_tls": p.KafkaTLS, "kafka_tls_verify": p.KafkaTLSVerify,
+		"kafka_record_batches": p.KafkaRecordBatches,
 	} {
 		if _, err := parseOnOff(key, v); err != nil {
 			errs = append(errs, err)

@@ -44,6 +44,8 @@ func kafkaSinkSettings(s Settings) logship.Settings {
 		// lower case.
 		set.SASL = logship.SASLSettings{Mechanism: strings.ToLower(p.KafkaSASLMechanism), Username: p.KafkaSASLUsername, Password: p.KafkaSASLPassword}
 	}
+	batches, _ := parseOnOff("kafka_record_batches", p.KafkaRecordBatches)
+	set.OneRecordPerMessage = !batches
 	set.SpoolDir = filepath.Join(s.DataDir, "spool")
 	set.SpoolMaxBytes, _ = strconv.ParseInt(p.LogSpoolMaxBytes, 10, 64)
 	return set

@@ -87,6 +87,7 @@ func TestSettingsRejected(t *testing.T) {
 		{"empty kafka topic", func(s *Settings) { s.Pipeline.KafkaTopic = "" }, "kafka_topic"},
 		{"unknown sasl mechanism", func(s *Settings) { s.Pipeline.KafkaSASLMechanism = "gssapi" }, "kafka_sasl_mechanism"},
 		{"client cert without key", func(s *Settings) { s.Pipeline.KafkaTLSCert = "c.pem" }, "kafka_tls_key"},
+		{"bad record batches switch", func(s *Settings) { s.Pipeline.KafkaRecordBatches = "some" }, "kafka_record_batches"},
 		{"bad spool size", func(s *Settings) { s.Pipeline.LogSpoolMaxBytes = "1GB" }, "log_spool_max_bytes"},
 		{"empty clickhouse database", func(s *Settings) { s.Pipeline.ClickHouseDatabase = "" }, "clickhouse_database"},
 		{"bad retention", func(s *Settings) { s.Pipeline.ClickHouseRetention = "3h" }, "clickhouse_retention"},
@@ -202,5 +203,24 @@ func TestKafkaSASLMechanismAnyCase(t *testing.T) {
 	}
 	if cfg.KafkaSASL == nil {
 		t.Error("collector connects without SASL")
+	}
+}
+
+// Gateways write batches unless kafka_record_batches is off.
+func TestKafkaRecordBatches(t *testing.T) {
+	for _, tt := range []struct {
+		value  string
+		single bool
+	}{{"on", false}, {"off", true}} {
+		s := DefaultSettings()
+		if tt.value != "on" {
+			s.Pipeline.KafkaRecordBatches = tt.value
+		}
+		if err := s.Validate(); err != nil {
+			t.Fatalf("Validate() = %v", err)
+		}
+		if got := kafkaSinkSettings(s).OneRecordPerMessage; got != tt.single {
+			t.Errorf("kafka_record_batches=%s: OneRecordPerMessage = %v, want %v", tt.value, got, tt.single)
+		}
 	}
 }

@@ -49,7 +49,7 @@ func (e *PartialError) Error() string {
 
 func (e *PartialError) Unwrap() error { return e.Err }
 
-// kafkaDestination writes to a Kafka topic, keyed by request id.
+// kafkaDestination writes to a Kafka topic, partitioned by request id.
 //
 // It produces through a kafka.Client, not a kafka.Writer: the sink builds
 // its batches already, and a Writer would batch them again per partition,
@@ -287,7 +287,7 @@ func (d *kafkaDestination) produce(ctx context.Context, c *kafka.Client, p int, 
 			Partition:    p,
 			RequiredAcks: produceAcks,
 			Compression:  produceCompression,
-			Records:      &recordReader{recs: recs, idx: idx, resend: resend},
+			Records:      &recordReader{recs: recs, idx: idx, resend: resend, single: d.set.OneRecordPerMessage},
 		})
 		if err == nil && res != nil && res.Error != nil {
 			err = res.Error
@@ -315,23 +315,64 @@ func retriable(err error) bool {
 		errors.Is(err, syscall.EPIPE)
 }
 
-// recordReader is a kafka.RecordReader over the records idx of recs, keyed
-// by request id. It reuses one Record, so producing allocates nothing per
-// record; the encoder is done with each Record before it asks for the next.
+// recordReader is a kafka.RecordReader over the records idx of recs, in
+// messages of many records each: a logrecord batch, marked with the
+// logrecord.HeaderBatch header (and logrecord.HeaderResent when resent). A
+// consumer pays per message it reads, far more than per byte, so one
+// message per record made reading the topic cost the collector about twice
+// as much. The messages have no key: the records' request ids chose their
+// partition already (kafkaDestination.partition).
+//
+// With single set it writes a message per record instead, keyed by its
+// request id, for collectors that do not read batches.
+//
+// It reuses one Record and one buffer, so producing allocates nothing per
+// message; the encoder is done with each Record before it asks for the
+// next.
 type recordReader struct {
 	recs   [][]byte
 	idx    []int32
 	next   int
 	resend bool
+	single bool
 	rec    kafka.Record
 	key    bytesReader
 	value  bytesReader
+	buf    []byte
 }
+
+var (
+	batchHeader       = []kafka.Header{{Key: logrecord.HeaderBatch, Value: []byte("1")}}
+	batchResentHeader = []kafka.Header{batchHeader[0], resentHeader[0]}
+)
 
 func (r *recordReader) ReadRecord() (*kafka.Record, error) {
 	if r.next >= len(r.idx) {
 		return nil, io.EOF
 	}
+	if r.single {
+		return r.readSingle(), nil
+	}
+	r.buf = r.buf[:0]
+	for r.next < len(r.idx) {
+		v := r.recs[r.idx[r.next]]
+		if len(r.buf) > 0 && len(r.buf)+logrecord.BatchOverhead(len(v))+len(v) > logrecord.BatchMaxBytes {
+			break
+		}
+		r.buf = logrecord.AppendToBatch(r.buf, v)
+		r.next++
+	}
+	r.rec = kafka.Record{Headers: batchHeader}
+	if r.resend {
+		r.rec.Headers = batchResentHeader
+	}
+	r.value.Reset(r.buf)
+	r.rec.Value = &r.value
+	return &r.rec, nil
+}
+
+// readSingle returns the next record as a message of its own.
+func (r *recordReader) readSingle() *kafka.Record {
 	v := r.recs[r.idx[r.next]]
 	r.next++
 	r.rec = kafka.Record{}
@@ -344,7 +385,7 @@ func (r *recordReader) ReadRecord() (*kafka.Record, error) {
 	}
 	r.value.Reset(v)
 	r.rec.Value = &r.value
-	return &r.rec, nil
+	return &r.rec
 }
 
 // bytesReader is a kafka.Bytes over a slice.

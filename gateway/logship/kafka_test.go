@@ -1,11 +1,14 @@
 package logship
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/segmentio/kafka-go"
@@ -42,9 +45,80 @@ func TestPartitionLikeKafkaHash(t *testing.T) {
 	}
 }
 
-// The record reader hands kafka-go the chosen records, in order, keyed by
-// request id and marked when resent.
+// The record reader hands kafka-go the chosen records, in order, in
+// batches of at most logrecord.BatchMaxBytes (a larger record alone),
+// marked as batches and, when resent, as resent.
 func TestRecordReader(t *testing.T) {
+	var recs [][]byte
+	for i := range 400 {
+		recs = append(recs, logrecord.Append(nil, record(i)))
+	}
+	big := record(400)
+	big.UserAgent = strings.Repeat("u", logrecord.BatchMaxBytes)
+	recs = append(recs, logrecord.Append(nil, big))
+	recs = append(recs, logrecord.Append(nil, &logrecord.Record{Path: "/no-id"}))
+	var idx []int32
+	for i := range recs {
+		if i%7 != 3 {
+			idx = append(idx, int32(i))
+		}
+	}
+	for _, resend := range []bool{false, true} {
+		t.Run(fmt.Sprintf("resend=%v", resend), func(t *testing.T) {
+			r := &recordReader{recs: recs, idx: idx, resend: resend}
+			var got []int32
+			var sizes []int
+			for {
+				rec, err := r.ReadRecord()
+				if errors.Is(err, io.EOF) {
+					break
+				}
+				if err != nil {
+					t.Fatalf("message %d: %v", len(sizes), err)
+				}
+				if rec.Key != nil {
+					t.Fatalf("message %d has a key", len(sizes))
+				}
+				want := []kafka.Header{{Key: logrecord.HeaderBatch, Value: []byte("1")}}
+				if resend {
+					want = append(want, kafka.Header{Key: logrecord.HeaderResent, Value: []byte("1")})
+				}
+				if !reflect.DeepEqual(rec.Headers, want) {
+					t.Fatalf("message %d: headers %v, want %v", len(sizes), rec.Headers, want)
+				}
+				value, _ := io.ReadAll(rec.Value)
+				n, err := logrecord.CountBatch(value)
+				if err != nil {
+					t.Fatalf("message %d: %v", len(sizes), err)
+				}
+				if len(value) > logrecord.BatchMaxBytes && n > 1 {
+					t.Fatalf("message %d: %d records in %d bytes, more than %d", len(sizes), n, len(value), logrecord.BatchMaxBytes)
+				}
+				for rest := value; len(rest) > 0; {
+					var b []byte
+					b, rest = logrecord.NextInBatch(rest)
+					i := slices.IndexFunc(recs, func(r []byte) bool { return bytes.Equal(r, b) })
+					got = append(got, int32(i))
+				}
+				sizes = append(sizes, len(value))
+			}
+			if !slices.Equal(got, idx) {
+				t.Fatalf("records %v, want %v", got, idx)
+			}
+			// About 300 of these records fit in 64 KiB: the 343 before the
+			// large one take two messages, the large one a message of its
+			// own, and the last record another.
+			if len(sizes) != 4 {
+				t.Fatalf("%d messages of %v bytes, want 4", len(sizes), sizes)
+			}
+		})
+	}
+}
+
+// With OneRecordPerMessage the record reader writes each chosen record
+// as a message of its own, keyed by its request id, without the batch
+// header.
+func TestRecordReaderOnePerMessage(t *testing.T) {
 	recs := make([][]byte, 5)
 	for i := range recs {
 		recs[i] = logrecord.Append(nil, record(i))
@@ -52,7 +126,7 @@ func TestRecordReader(t *testing.T) {
 	recs[3] = logrecord.Append(nil, &logrecord.Record{Path: "/no-id"})
 	for _, resend := range []bool{false, true} {
 		t.Run(fmt.Sprintf("resend=%v", resend), func(t *testing.T) {
-			r := &recordReader{recs: recs, idx: []int32{0, 2, 3, 4}, resend: resend}
+			r := &recordReader{recs: recs, idx: []int32{0, 2, 3, 4}, resend: resend, single: true}
 			for _, i := range []int{0, 2, 3, 4} {
 				rec, err := r.ReadRecord()
 				if err != nil {
@@ -73,7 +147,7 @@ func TestRecordReader(t *testing.T) {
 				} else if key, _ := io.ReadAll(rec.Key); string(key) != wantKey {
 					t.Fatalf("record %d: key %q, want %q", i, key, wantKey)
 				}
-				if marked := len(rec.Headers) == 1 && rec.Headers[0].Key == logrecord.HeaderResent; marked != resend {
+				if marked := len(rec.Headers) == 1 && rec.Headers[0].Key == logrecord.HeaderResent; marked != resend || len(rec.Headers) > 1 {
 					t.Fatalf("record %d: headers %v, resend %v", i, rec.Headers, resend)
 				}
 			}

@@ -34,6 +34,14 @@ type Settings struct {
 	// SASL authenticates to the brokers.
 	SASL SASLSettings
 
+	// OneRecordPerMessage writes each record to Kafka as a message of its
+	// own, keyed by its request id, instead of many records in one
+	// message (a logrecord batch): for consumers of the topic that read a
+	// record per message, such as collectors built before batches, which
+	// dead-letter batches as malformed. It costs the collector about twice
+	// the CPU per record.
+	OneRecordPerMessage bool
+
 	// BatchSize is the most records in one write to Kafka.
 	BatchSize int
 	// BatchBytes is the most encoded bytes in one write; keep it at or below

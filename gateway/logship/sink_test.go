@@ -143,48 +143,84 @@ func readAll(t testing.TB, port, partitions, want int) [][]int {
 }
 
 // readTopic returns the BillingUnits of every record the topic holds now,
-// per partition, in offset order.
+// per partition, in offset order, from batches and from messages of one
+// record alike.
 func readTopic(t testing.TB, port, partitions int) [][]int {
+	t.Helper()
+	out := make([][]int, partitions)
+	var d kafkaDestination
+	for p, msgs := range readMessages(t, port, partitions) {
+		for _, m := range msgs {
+			recs := [][]byte{m.Value}
+			if batched(m) {
+				n, err := logrecord.CountBatch(m.Value)
+				if err != nil {
+					t.Fatalf("message %d of partition %d: %v", m.Offset, p, err)
+				}
+				recs = recs[:0]
+				for rest := m.Value; n > 0; n-- {
+					var b []byte
+					b, rest = logrecord.NextInBatch(rest)
+					recs = append(recs, b)
+				}
+			}
+			for _, b := range recs {
+				var rec logrecord.Record
+				if err := logrecord.Decode(b, &rec); err != nil {
+					t.Fatalf("decode: %v", err)
+				}
+				i := int(rec.BillingUnits)
+				if want := record(i); rec != *want {
+					t.Fatalf("record %d changed on the way:\n got %+v\nwant %+v", i, rec, *want)
+				}
+				if want := d.partition([]byte(rec.RequestID), partitions); want != p {
+					t.Fatalf("record %d is in partition %d; its request id %q belongs in %d", i, p, rec.RequestID, want)
+				}
+				if !batched(m) && string(m.Key) != rec.RequestID {
+					t.Fatalf("key %q, want the request id %q", m.Key, rec.RequestID)
+				}
+				out[p] = append(out[p], i)
+			}
+		}
+	}
+	return out
+}
+
+// batched reports whether m holds a batch of records.
+func batched(m kafka.Message) bool {
+	return len(m.Headers) > 0 && m.Headers[0].Key == logrecord.HeaderBatch
+}
+
+// readMessages returns the messages the topic holds now, per partition,
+// in offset order.
+func readMessages(t testing.TB, port, partitions int) [][]kafka.Message {
 	t.Helper()
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	ends := make([]int64, partitions)
+	out := make([][]kafka.Message, partitions)
 	for p := range partitions {
 		conn, err := kafka.DialLeader(ctx, "tcp", addr, topic, p)
 		if err != nil {
 			t.Fatalf("dial partition %d: %v", p, err)
 		}
-		ends[p], err = conn.ReadLastOffset()
+		end, err := conn.ReadLastOffset()
 		conn.Close()
 		if err != nil {
 			t.Fatalf("last offset of partition %d: %v", p, err)
 		}
-	}
-	out := make([][]int, partitions)
-	for p := range partitions {
-		if ends[p] == 0 {
+		if end == 0 {
 			continue
 		}
 		r := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{addr}, Topic: topic, Partition: p, MaxWait: 50 * time.Millisecond})
-		for int64(len(out[p])) < ends[p] {
+		for next := int64(0); next < end; {
 			m, err := r.ReadMessage(ctx)
 			if err != nil {
 				r.Close()
 				t.Fatalf("read partition %d: %v", p, err)
 			}
-			var rec logrecord.Record
-			if err := logrecord.Decode(m.Value, &rec); err != nil {
-				t.Fatalf("decode: %v", err)
-			}
-			i := int(rec.BillingUnits)
-			if want := record(i); rec != *want {
-				t.Fatalf("record %d changed on the way:\n got %+v\nwant %+v", i, rec, *want)
-			}
-			if string(m.Key) != rec.RequestID {
-				t.Fatalf("key %q, want the request id %q", m.Key, rec.RequestID)
-			}
-			out[p] = append(out[p], i)
+			next = m.Offset + 1
+			out[p] = append(out[p], m)
 		}
 		r.Close()
 	}
@@ -236,16 +272,20 @@ func TestDeliversInOrder(t *testing.T) {
 		name       string
 		partitions int
 		n          int
+		single     bool
 	}{
-		{"one partition: total order", 1, 3000},
-		{"three partitions: order per partition", 3, 3000},
+		{"one partition: total order", 1, 3000, false},
+		{"three partitions: order per partition", 3, 3000, false},
+		{"one record per message", 3, 3000, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			port := freePort(t)
 			startBroker(t, port, tt.partitions)
 			var observed atomic.Int64
-			s := open(t, testSettings(t, port), Hooks{ObserveSend: func(n int, _ time.Duration, err error) {
+			set := testSettings(t, port)
+			set.OneRecordPerMessage = tt.single
+			s := open(t, set, Hooks{ObserveSend: func(n int, _ time.Duration, err error) {
 				var pe *PartialError
 				switch {
 				case err == nil:
@@ -259,6 +299,21 @@ func TestDeliversInOrder(t *testing.T) {
 			}
 			parts := readAll(t, port, tt.partitions, tt.n)
 			checkOrder(t, parts, 0, tt.n)
+			// Batches hold many records; without them every message
+			// holds one.
+			msgs, records := 0, 0
+			for p, ms := range readMessages(t, port, tt.partitions) {
+				msgs += len(ms)
+				records += len(parts[p])
+				for _, m := range ms {
+					if batched(m) == tt.single {
+						t.Fatalf("message %d of partition %d: headers %v, one record per message %v", m.Offset, p, m.Headers, tt.single)
+					}
+				}
+			}
+			if tt.single && msgs != records || !tt.single && msgs*10 > records {
+				t.Errorf("%d messages for %d records, one record per message %v", msgs, records, tt.single)
+			}
 			if tt.partitions > 1 {
 				for p, recs := range parts {
 					if len(recs) == 0 {
