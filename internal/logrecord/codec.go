@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"unicode/utf8"
 	"unsafe"
 
@@ -113,11 +114,17 @@ func Append(dst []byte, r *Record) []byte {
 	return dst
 }
 
+// appendString writes s as valid UTF-8, as proto3 requires of a string:
+// each run of bytes that is not UTF-8 becomes U+FFFD. Request fields such
+// as the User-Agent or the path are whatever bytes the client sent.
 func appendString(dst []byte, num protowire.Number, s string) []byte {
 	if s == "" {
 		return dst
 	}
 	dst = protowire.AppendTag(dst, num, protowire.BytesType)
+	if !utf8.ValidString(s) {
+		s = strings.ToValidUTF8(s, string(utf8.RuneError))
+	}
 	return protowire.AppendString(dst, s)
 }
 
@@ -209,7 +216,12 @@ func decode(b []byte, r *Record, shared bool) error {
 				return malformed(start, num, "length-delimited value", protowire.ParseError(m))
 			}
 			if !utf8.Valid(v) {
-				return fmt.Errorf("%w: field %d at offset %d: string is not valid UTF-8", ErrMalformed, num, start)
+				// Another producer's record: repaired as Append would
+				// have written it, not refused (it is still a request
+				// to count and bill).
+				off += m
+				setString(r, num, strings.ToValidUTF8(string(v), string(utf8.RuneError)))
+				continue
 			}
 			if all == "" {
 				if shared {

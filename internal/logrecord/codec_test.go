@@ -205,7 +205,6 @@ func malformedCases() []struct {
 		{"bad wire type for double", withVersion(0xb8, 0x01, 0x01), "field 23 at offset 2: wire type 0, want 1"},
 		{"length past end", withVersion(0x12, 0x0a, 'a', 'b'), "field 2 at offset 2: length-delimited value"},
 		{"truncated fixed64", withVersion(0xb9, 0x01, 0x00, 0x00), "field 23 at offset 2: fixed64"},
-		{"invalid UTF-8", withVersion(0x12, 0x02, 0xc3, 0x28), "field 2 at offset 2: string is not valid UTF-8"},
 		{"unknown field truncated", withVersion(0xa2, 0x06, 0x05, 'a'), "field 100 at offset 2: unknown field"},
 		{"lone end group", withVersion(0xa4, 0x06), "field 100 at offset 2: unknown field"},
 		{"reserved wire type", withVersion(0xa6, 0x06), "unknown field"},
@@ -224,6 +223,36 @@ func TestDecodeMalformed(t *testing.T) {
 				t.Fatalf("error %q does not say %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// A client's bytes that are not UTF-8 (a Latin-1 User-Agent, a path with
+// %FF decoded) are written as U+FFFD, so that every protobuf library reads
+// the record; a record of another producer with such a string is repaired
+// the same way by Decode, not refused: it is still a request to count.
+func TestInvalidUTF8IsRepaired(t *testing.T) {
+	r := fullRecord()
+	r.UserAgent = "caf\xe9 client"
+	r.Path = "/v1/\xff\xfe/items"
+	var back Record
+	if err := Decode(Append(nil, &r), &back); err != nil {
+		t.Fatalf("Decode: %v", err)
+	}
+	if back.UserAgent != "caf\uFFFD client" || back.Path != "/v1/\uFFFD/items" {
+		t.Errorf("user agent %q, path %q; want the invalid bytes as U+FFFD", back.UserAgent, back.Path)
+	}
+	want := r
+	want.UserAgent, want.Path = back.UserAgent, back.Path
+	if back != want {
+		t.Errorf("other fields changed:\n got %+v\nwant %+v", back, want)
+	}
+
+	foreign := withVersion(0x12, 0x02, 0xc3, 0x28) // request_id "\xc3("
+	for _, decode := range []func([]byte, *Record) error{Decode, DecodeShared} {
+		var got Record
+		if err := decode(foreign, &got); err != nil || got.RequestID != "\uFFFD(" {
+			t.Errorf("foreign record: request id %q, %v; want \"\uFFFD(\"", got.RequestID, err)
+		}
 	}
 }
 
