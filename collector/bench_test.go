@@ -18,11 +18,11 @@ import (
 // benchMessages returns n encoded test records in messages as the
 // partition readers hand them over: batches of up to
 // logrecord.BatchMaxBytes, as gateways write them.
-func benchMessages(n int, now time.Time) []kafka.Message {
-	var msgs []kafka.Message
+func benchMessages(n int, now time.Time) []message {
+	var msgs []message
 	for _, v := range benchBatches(n, now) {
-		msgs = append(msgs, kafka.Message{Topic: testTopic, Partition: len(msgs) % 3, Offset: int64(len(msgs) / 3),
-			Value: v, Headers: []kafka.Header{{Key: logrecord.HeaderBatch, Value: []byte("1")}}})
+		msgs = append(msgs, newMessage(kafka.Message{Topic: testTopic, Partition: len(msgs) % 3, Offset: int64(len(msgs) / 3),
+			Value: v, Headers: []kafka.Header{{Key: logrecord.HeaderBatch, Value: []byte("1")}}}))
 	}
 	return msgs
 }
@@ -124,8 +124,9 @@ func BenchmarkBatchBuild(b *testing.B) {
 	}
 }
 
-// copyMessage gives each record a value of its own, as kafka-go does.
-func copyMessage(m kafka.Message) kafka.Message {
+// copyMessage gives the message a value of its own, as the partition
+// readers do.
+func copyMessage(m message) message {
 	m.Value = append([]byte(nil), m.Value...)
 	return m
 }
