@@ -541,10 +541,14 @@ type fetch struct {
 // about it.
 type message struct {
 	kafka.Message
-	// records is how many records the message holds: one, or those of
-	// its batch; 0 for a batch whose framing is broken, which is
-	// dead-lettered as one record.
+	// batch says the value is a logrecord batch (logrecord.HeaderBatch).
+	batch bool
+	// records is how many records the message holds: those of its batch,
+	// or one. A batch whose framing is broken counts as one record.
 	records int
+	// broken is the framing error of such a batch: it is dead-lettered
+	// whole.
+	broken error
 }
 
 // readFetch returns the records of a fetch from offset on (a broker may
@@ -605,7 +609,7 @@ func (c *Collector) readFetch(res *kafka.FetchResponse, partition int, offset in
 			}
 		}
 		f.msgs = append(f.msgs, newMessage(m))
-		f.records += max(f.msgs[len(f.msgs)-1].records, 1)
+		f.records += f.msgs[len(f.msgs)-1].records
 	}
 }
 
@@ -617,8 +621,11 @@ func newMessage(m kafka.Message) message {
 	if !has(m, logrecord.HeaderBatch) {
 		return message{Message: m, records: 1}
 	}
-	n, _ := logrecord.CountBatch(m.Value)
-	return message{Message: m, records: n}
+	n, err := logrecord.CountBatch(m.Value)
+	if err != nil {
+		return message{Message: m, batch: true, records: 1, broken: err}
+	}
+	return message{Message: m, batch: true, records: n}
 }
 
 // arenaSize is the size of an arena, unless a record needs more.
@@ -803,27 +810,25 @@ func (c *Collector) add(b *batch, m message, loaded map[int]int64) {
 	if prev, ok := b.last[m.Partition]; !ok || m.Offset > prev {
 		b.last[m.Partition] = m.Offset
 	}
-	n := max(m.records, 1)
-	b.records += n
+	b.records += m.records
 	if lo, ok := loaded[m.Partition]; ok && m.Offset <= lo {
-		b.skipped += n
+		b.skipped += m.records
 		return
 	}
-	if m.records == 0 {
-		_, err := logrecord.CountBatch(m.Value)
-		c.deadLetter(b, m.Message, ReasonMalformed, err)
+	if m.broken != nil {
+		c.deadLetter(b, m.Message, m.Value, -1, ReasonMalformed, m.broken)
 		return
 	}
 	// The gateway could not know whether an earlier write of the message
 	// landed.
 	resent := has(m.Message, logrecord.HeaderResent)
 	now := c.now()
-	if !has(m.Message, logrecord.HeaderBatch) {
+	if !m.batch {
 		c.addRecord(b, m.Message, m.Value, -1, resent, now)
 		return
 	}
 	rest := m.Value
-	for i := range n {
+	for i := range m.records {
 		var rec []byte
 		rec, rest = logrecord.NextInBatch(rest)
 		c.addRecord(b, m.Message, rec, i, resent, now)
@@ -837,16 +842,16 @@ func (c *Collector) addRecord(b *batch, m kafka.Message, value []byte, index int
 	// The record's strings share value: it lies in an arena of the
 	// fetch's, which nothing writes to before the batch is flushed.
 	if err := logrecord.DecodeShared(value, rec); err != nil {
-		c.deadLetterRecord(b, m, value, index, ReasonMalformed, err)
+		c.deadLetter(b, m, value, index, ReasonMalformed, err)
 		return
 	}
 	if err := rec.Validate(); err != nil {
-		c.deadLetterRecord(b, m, value, index, ReasonInvalid, err)
+		c.deadLetter(b, m, value, index, ReasonInvalid, err)
 		return
 	}
 	started := time.UnixMilli(rec.StartedAt)
 	if started.Before(now.Add(-c.cfg.MaxAge)) || started.After(now.Add(c.cfg.MaxFuture)) {
-		c.deadLetterRecord(b, m, value, index, ReasonOutOfWindow, fmt.Errorf("started_at %s is outside [now-%v, now+%v]",
+		c.deadLetter(b, m, value, index, ReasonOutOfWindow, fmt.Errorf("started_at %s is outside [now-%v, now+%v]",
 			started.UTC().Format(time.RFC3339Nano), c.cfg.MaxAge, c.cfg.MaxFuture))
 		return
 	}
@@ -871,14 +876,9 @@ func (c *Collector) addRecord(b *batch, m kafka.Message, value []byte, index int
 	b.rows.Add(rec, m.Topic, m.Partition, m.Offset)
 }
 
-// deadLetter dead-letters the message m whole.
-func (c *Collector) deadLetter(b *batch, m kafka.Message, reason string, err error) {
-	c.deadLetterRecord(b, m, m.Value, -1, reason, err)
-}
-
-// deadLetterRecord dead-letters value, the index-th record of m's batch,
-// as a message of its own; with index -1, value is m's whole value.
-func (c *Collector) deadLetterRecord(b *batch, m kafka.Message, value []byte, index int, reason string, err error) {
+// deadLetter dead-letters value, the index-th record of m's batch, as a
+// message of its own; with index -1, value is m's whole value.
+func (c *Collector) deadLetter(b *batch, m kafka.Message, value []byte, index int, reason string, err error) {
 	headers := make([]kafka.Header, 0, len(m.Headers)+6)
 	for _, h := range m.Headers {
 		if index < 0 || h.Key != logrecord.HeaderBatch {
