@@ -353,6 +353,9 @@ func (r *recordReader) ReadRecord() (*kafka.Record, error) {
 	if r.single {
 		return r.readSingle(), nil
 	}
+	if r.buf == nil {
+		r.buf = make([]byte, 0, r.batchCap())
+	}
 	r.buf = r.buf[:0]
 	for r.next < len(r.idx) {
 		v := r.recs[r.idx[r.next]]
@@ -369,6 +372,21 @@ func (r *recordReader) ReadRecord() (*kafka.Record, error) {
 	r.value.Reset(r.buf)
 	r.rec.Value = &r.value
 	return &r.rec, nil
+}
+
+// batchCap is what the records need in batches, up to one batch: the
+// buffer is made once at that size instead of grown by doubling.
+// (It cannot be pooled: kafka-go encodes a request on a connection's
+// goroutine, which may still read it after Produce gave up on a deadline.)
+func (r *recordReader) batchCap() int {
+	n := 0
+	for _, i := range r.idx {
+		v := r.recs[i]
+		if n += logrecord.BatchOverhead(len(v)) + len(v); n >= logrecord.BatchMaxBytes {
+			return max(n, logrecord.BatchMaxBytes)
+		}
+	}
+	return n
 }
 
 // readSingle returns the next record as a message of its own.
