@@ -329,6 +329,18 @@ func (w *tWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// awaitReports waits for n reports of a hook on ch, each within a minute.
+func awaitReports[T any](t *testing.T, ch <-chan T, n int, what string) {
+	t.Helper()
+	for range n {
+		select {
+		case <-ch:
+		case <-time.After(time.Minute):
+			t.Fatalf("no %s within a minute", what)
+		}
+	}
+}
+
 func contextWithDeadline(d time.Time) (context.Context, context.CancelFunc) {
 	return context.WithDeadline(context.Background(), d)
 }

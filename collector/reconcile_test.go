@@ -519,13 +519,7 @@ func TestCollectorReconciles(t *testing.T) {
 	// reconciling leaves alone: they have not settled).
 	e.produce(e.producer(), old, old+1000)
 	e.waitRows(old+1000, time.Minute)
-	for range 3 {
-		select {
-		case <-reports:
-		case <-time.After(time.Minute):
-			t.Fatal("no periodic reconcile within a minute")
-		}
-	}
+	awaitReports(t, reports, 3, "periodic reconcile")
 	if err := r.stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -633,13 +627,7 @@ func TestCollectorCompacts(t *testing.T) {
 			compacted <- n
 		},
 	}, nil)
-	for range 2 {
-		select {
-		case <-compacted:
-		case <-time.After(time.Minute):
-			t.Fatal("no compaction within a minute")
-		}
-	}
+	awaitReports(t, compacted, 2, "compaction")
 	if err := r.stop(); err != nil {
 		t.Fatal(err)
 	}
