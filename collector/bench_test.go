@@ -35,7 +35,7 @@ func benchBatches(n int, now time.Time) [][]byte {
 	for i := range n {
 		r := testRecord(i, now)
 		rec := logrecord.Append(nil, &r)
-		if len(batch) > 0 && len(batch)+logrecord.BatchOverhead(len(rec))+len(rec) > logrecord.BatchMaxBytes {
+		if !logrecord.Fits(batch, rec) {
 			out = append(out, batch)
 			batch = nil
 		}

@@ -359,7 +359,7 @@ func (r *recordReader) ReadRecord() (*kafka.Record, error) {
 	r.buf = r.buf[:0]
 	for r.next < len(r.idx) {
 		v := r.recs[r.idx[r.next]]
-		if len(r.buf) > 0 && len(r.buf)+logrecord.BatchOverhead(len(v))+len(v) > logrecord.BatchMaxBytes {
+		if !logrecord.Fits(r.buf, v) {
 			break
 		}
 		r.buf = logrecord.AppendToBatch(r.buf, v)

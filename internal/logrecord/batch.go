@@ -39,6 +39,13 @@ func BatchOverhead(n int) int {
 	return protowire.SizeTag(fieldBatchRecord) + protowire.SizeVarint(uint64(n))
 }
 
+// Fits reports whether the encoded record rec may be appended to batch:
+// a batch holds at most BatchMaxBytes, framing included, unless it holds
+// one record alone.
+func Fits(batch, rec []byte) bool {
+	return len(batch) == 0 || len(batch)+BatchOverhead(len(rec))+len(rec) <= BatchMaxBytes
+}
+
 // CountBatch checks the framing of an encoded Batch and returns how many
 // records it holds. It does not look into the records: each is decoded on
 // its own, so that one broken record does not take its neighbours with it.

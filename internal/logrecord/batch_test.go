@@ -50,6 +50,22 @@ func TestBatchRoundTrip(t *testing.T) {
 	}
 }
 
+// A batch takes records up to BatchMaxBytes, framing included, and any
+// one record when it is empty.
+func TestFits(t *testing.T) {
+	rec := make([]byte, 100)
+	full := make([]byte, BatchMaxBytes-BatchOverhead(len(rec))-len(rec))
+	if !Fits(full, rec) {
+		t.Errorf("a record that brings the batch to exactly %d bytes does not fit", BatchMaxBytes)
+	}
+	if Fits(append(full, 0), rec) {
+		t.Errorf("a record that brings the batch past %d bytes fits", BatchMaxBytes)
+	}
+	if !Fits(nil, make([]byte, 2*BatchMaxBytes)) {
+		t.Error("a large record does not fit an empty batch")
+	}
+}
+
 // The framing is batch.proto's: field 1, length-delimited, once per record.
 func TestBatchMatchesProto(t *testing.T) {
 	src, err := os.ReadFile("../../schema/logrecord/v1/batch.proto")
