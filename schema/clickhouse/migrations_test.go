@@ -90,6 +90,7 @@ func TestChecksumsPinned(t *testing.T) {
 		"003_consumer_and_status_rollups.sql":       "fcc647d7713bcfd3cc3c2276165023f57381d3fb35a246eef304bd14f7c52945",
 		"004_latency_buckets.sql":                   "9dbbfd655e80ca03fd3f4a6cc300d18dc4aca1076190126f2666fef3387f586a",
 		"005_route_weeks_and_consumer_granules.sql": "9c02d214f7916fced72a0ce03db02372ddd74c3d90d8234cfdab5fb1bab5d4ac",
+		"006_workspace_minutes_and_all_hours.sql":   "7536136eda48ced603b56d11c34b599265a1f6c381ac3337814e84b7d5182e27",
 	})
 }
 

@@ -295,6 +295,28 @@ func TestUpgradeAddsRouteWeeks(t *testing.T) {
 	runAgain(t, conn, db, migs, at)
 }
 
+// TestUpgradeAddsWorkspaceMinutesAndAllHours: 006 fills the workspace
+// minute rollup and the every-workspace hour rollup from the rollups of the
+// requests stored before it, and every rollup counts each request once and
+// fills from later inserts, also after 006 is run again.
+func TestUpgradeAddsWorkspaceMinutesAndAllHours(t *testing.T) {
+	conn, db, migs, at, rows := before(t, "006_workspace_minutes_and_all_hours.sql")
+	ctx := t.Context()
+	if _, err := up(ctx, conn, db, testLogger(t), migs); err != nil {
+		t.Fatalf("up: %v", err)
+	}
+	// The first 60 of hundredRows: 30 minutes of one hour.
+	for table, want := range map[string]uint64{TableRequestsByMinuteWorkspace: 60, TableRequestsByHourAll: 60} {
+		var n uint64
+		if err := conn.QueryRow(ctx, "SELECT sumMerge(requests) FROM "+db+"."+table).Scan(&n); err != nil || n != want {
+			t.Fatalf("%s counts %d requests (%v) after the upgrade; want the %d stored", table, n, err, want)
+		}
+	}
+	insertRows(t, conn, db, rows[60:])
+	checkTraffic(t, conn, db)
+	runAgain(t, conn, db, migs, at)
+}
+
 // runAgain runs migs[at] once more, as a migration of its own, as after a
 // failure that left it unrecorded, and checks the rollups after.
 func runAgain(t *testing.T, conn driver.Conn, db string, migs []Migration, at int) {
@@ -358,7 +380,7 @@ func TestDropOlderThan(t *testing.T) {
 	}{
 		{
 			name:     "traffic tables",
-			wantDrop: 24, // 2 days x 12 tables, and no week
+			wantDrop: 28, // 2 days x 14 tables, and no week
 			wantDays: []string{"20240310", "20240312"},
 			wantCounts: map[string]uint64{
 				"requests": 3, "requests_by_minute": 3, "requests_by_hour": 3,
@@ -366,6 +388,7 @@ func TestDropOlderThan(t *testing.T) {
 				TableRequestsByDayService: 3, TableRequestsByDayRoute: 3, TableRequestsByWeekRoute: 2,
 				TableRequestsByHourConsumer: 3, TableRequestsByDayConsumer: 3,
 				TableRequestsByHourStatus: 3, TableRequestsByDayStatus: 3,
+				TableRequestsByMinuteWorkspace: 3, TableRequestsByHourAll: 3,
 				TableConsumerUsage: 5, TableConsumerUsageByDay: 5, "loaded_offsets": 1,
 			},
 		},

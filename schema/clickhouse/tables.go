@@ -27,6 +27,12 @@ const (
 
 	// The weekly route rollup of 005_route_weeks_and_consumer_granules.sql.
 	TableRequestsByWeekRoute = "requests_by_week_route"
+
+	// The rollups of 006_workspace_minutes_and_all_hours.sql: a
+	// workspace's minutes, and every workspace's hours together (a table
+	// without a workspace column).
+	TableRequestsByMinuteWorkspace = "requests_by_minute_workspace"
+	TableRequestsByHourAll         = "requests_by_hour_all"
 )
 
 // Rollup is a table that a materialized view fills from requests, each
@@ -65,8 +71,10 @@ const Week = 7 * Day
 // order the collector's reconcile checks them.
 var Rollups = []Rollup{
 	{Table: TableRequestsByMinute, Column: "minute", Step: time.Minute},
+	{Table: TableRequestsByMinuteWorkspace, Column: "minute", Step: time.Minute},
 	{Table: TableRequestsByHour, Column: "hour", Step: time.Hour},
 	{Table: TableRequestsByHourWorkspace, Column: "hour", Step: time.Hour},
+	{Table: TableRequestsByHourAll, Column: "hour", Step: time.Hour},
 	{Table: TableRequestsByHourService, Column: "hour", Step: time.Hour},
 	{Table: TableRequestsByHourRoute, Column: "hour", Step: time.Hour},
 	{Table: TableRequestsByDayService, Column: "day", Step: Day},

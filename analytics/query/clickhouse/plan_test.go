@@ -32,12 +32,16 @@ func TestPlanSeriesPicksTheSmallestExactTable(t *testing.T) {
 		got  Table
 		want Table
 	}{
-		{"by minute", series(query.SeriesQuery{Bucket: time.Minute}), Minute},
-		{"by 15 minutes", series(query.SeriesQuery{}), Minute},
+		{"by minute", series(query.SeriesQuery{Bucket: time.Minute}), MinuteWorkspace},
+		{"by 15 minutes", series(query.SeriesQuery{}), MinuteWorkspace},
+		{"a service by minute", series(query.SeriesQuery{Filter: query.Filter{ServiceID: "s"}, Bucket: time.Minute}), Minute},
 		{"by hour", series(query.SeriesQuery{Bucket: time.Hour}), HourWorkspace},
 		{"by 6 hours", series(query.SeriesQuery{Bucket: 6 * time.Hour, To: t0.Add(30 * query.Day)}), HourWorkspace},
 		{"by day", series(query.SeriesQuery{Bucket: query.Day, To: t0.Add(30 * query.Day)}), DayService},
-		{"all workspaces by hour", series(query.SeriesQuery{Filter: query.Filter{AllWorkspaces: true}, Bucket: time.Hour}), HourWorkspace},
+		{"all workspaces by hour", series(query.SeriesQuery{Filter: query.Filter{AllWorkspaces: true}, Bucket: time.Hour}), HourAll},
+		{"all workspaces by 6 hours", series(query.SeriesQuery{Filter: query.Filter{AllWorkspaces: true}, Bucket: 6 * time.Hour, To: t0.Add(30 * query.Day)}), HourAll},
+		{"all workspaces by minute", series(query.SeriesQuery{Filter: query.Filter{AllWorkspaces: true}, Bucket: time.Minute}), MinuteWorkspace},
+		{"all workspaces, a service by hour", series(query.SeriesQuery{Filter: query.Filter{AllWorkspaces: true, ServiceID: "s"}, Bucket: time.Hour}), HourService},
 		{"a service by hour", series(query.SeriesQuery{Filter: query.Filter{ServiceID: "s"}, Bucket: time.Hour}), HourService},
 		{"a route by hour", series(query.SeriesQuery{Filter: query.Filter{RouteID: "r"}, Bucket: time.Hour}), HourRoute},
 		{"a route by day", series(query.SeriesQuery{Filter: query.Filter{RouteID: "r"}, Bucket: query.Day, To: t0.Add(30 * query.Day)}), DayRoute},
@@ -53,7 +57,7 @@ func TestPlanSeriesPicksTheSmallestExactTable(t *testing.T) {
 		{"by method", series(query.SeriesQuery{Filter: query.Filter{Method: "GET"}}), Raw},
 		{"by node", series(query.SeriesQuery{Filter: query.Filter{NodeID: "n"}}), Raw},
 		{"by error class", series(query.SeriesQuery{Filter: query.Filter{ErrorClass: "timeout"}, Bucket: query.Day}), DayStatus},
-		{"by status class", series(query.SeriesQuery{Filter: query.Filter{StatusClass: 5}}), Minute},
+		{"by status class", series(query.SeriesQuery{Filter: query.Filter{StatusClass: 5}}), MinuteWorkspace},
 		{"with gateway latency", series(query.SeriesQuery{GatewayLatency: true, Bucket: time.Hour}), HourWorkspace},
 	} {
 		if tc.got != tc.want {
@@ -75,6 +79,7 @@ func plan(t0 time.Time, parts []Part) string {
 func TestPlanGroupsPicksTheSmallestExactTables(t *testing.T) {
 	t0 := querytest.T0 // a Monday: weeks start on the Thursday before
 	w := query.Filter{Workspace: "w"}
+	all := query.Filter{AllWorkspaces: true}
 	at := func(d time.Duration) time.Time { return t0.Add(d) }
 	const h, m, s, day = time.Hour, time.Minute, time.Second, query.Day
 	for _, tc := range []struct {
@@ -170,7 +175,15 @@ func TestPlanGroupsPicksTheSmallestExactTables(t *testing.T) {
 		},
 		{
 			name: "hours ending at a second", from: 30 * m, to: 10*h + 30*s, by: query.ByWorkspace,
-			want: "requests_by_minute [30m0s, 1h0m0s) + requests_by_hour_workspace [1h0m0s, 10h0m0s) + requests [10h0m0s, 10h0m30s)",
+			want: "requests_by_minute_workspace [30m0s, 1h0m0s) + requests_by_hour_workspace [1h0m0s, 10h0m0s) + requests [10h0m0s, 10h0m30s)",
+		},
+		{name: "all workspaces, hours by status class", f: all, from: 0, to: h, by: query.ByStatusClass, want: "requests_by_hour_all [0s, 1h0m0s)"},
+		{name: "all workspaces, hours by workspace", f: all, from: 0, to: h, by: query.ByWorkspace, want: "requests_by_hour_workspace [0s, 1h0m0s)"},
+		{name: "all workspaces, minutes by workspace", f: all, from: 0, to: m, by: query.ByWorkspace, want: "requests_by_minute_workspace [0s, 1m0s)"},
+		{
+			name: "all workspaces, 30 days ending at a minute, by status class", f: all, from: -30*day + 13*h + 7*m, to: 13*h + 7*m, by: query.ByStatusClass,
+			want: "requests_by_minute_workspace [-706h53m0s, -706h0m0s) + requests_by_hour_all [-706h0m0s, -696h0m0s) + " +
+				"requests_by_day_service [-696h0m0s, 0s) + requests_by_hour_all [0s, 13h0m0s) + requests_by_minute_workspace [13h0m0s, 13h7m0s)",
 		},
 		{
 			name: "seconds within the first minute", from: 10 * s, to: 7*h + 20*s, by: query.ByService,
@@ -178,7 +191,9 @@ func TestPlanGroupsPicksTheSmallestExactTables(t *testing.T) {
 		},
 	} {
 		f := tc.f
-		f.Workspace = w.Workspace
+		if !f.AllWorkspaces {
+			f.Workspace = w.Workspace
+		}
 		parts := PlanGroups(f, at(tc.from), at(tc.to), tc.by)
 		if got := plan(t0, parts); got != tc.want {
 			t.Errorf("%s:\n got %s\nwant %s", tc.name, got, tc.want)

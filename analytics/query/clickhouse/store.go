@@ -20,21 +20,23 @@ type Table string
 
 // The tables of schema/clickhouse that queries read.
 const (
-	Raw           Table = clickhousemigrate.TableRequests
-	Minute        Table = clickhousemigrate.TableRequestsByMinute
-	Hour          Table = clickhousemigrate.TableRequestsByHour
-	HourWorkspace Table = clickhousemigrate.TableRequestsByHourWorkspace
-	HourService   Table = clickhousemigrate.TableRequestsByHourService
-	HourRoute     Table = clickhousemigrate.TableRequestsByHourRoute
-	DayService    Table = clickhousemigrate.TableRequestsByDayService
-	DayRoute      Table = clickhousemigrate.TableRequestsByDayRoute
-	WeekRoute     Table = clickhousemigrate.TableRequestsByWeekRoute
-	HourConsumer  Table = clickhousemigrate.TableRequestsByHourConsumer
-	DayConsumer   Table = clickhousemigrate.TableRequestsByDayConsumer
-	HourStatus    Table = clickhousemigrate.TableRequestsByHourStatus
-	DayStatus     Table = clickhousemigrate.TableRequestsByDayStatus
-	Usage         Table = clickhousemigrate.TableConsumerUsage
-	UsageDay      Table = clickhousemigrate.TableConsumerUsageByDay
+	Raw             Table = clickhousemigrate.TableRequests
+	Minute          Table = clickhousemigrate.TableRequestsByMinute
+	MinuteWorkspace Table = clickhousemigrate.TableRequestsByMinuteWorkspace
+	Hour            Table = clickhousemigrate.TableRequestsByHour
+	HourWorkspace   Table = clickhousemigrate.TableRequestsByHourWorkspace
+	HourAll         Table = clickhousemigrate.TableRequestsByHourAll
+	HourService     Table = clickhousemigrate.TableRequestsByHourService
+	HourRoute       Table = clickhousemigrate.TableRequestsByHourRoute
+	DayService      Table = clickhousemigrate.TableRequestsByDayService
+	DayRoute        Table = clickhousemigrate.TableRequestsByDayRoute
+	WeekRoute       Table = clickhousemigrate.TableRequestsByWeekRoute
+	HourConsumer    Table = clickhousemigrate.TableRequestsByHourConsumer
+	DayConsumer     Table = clickhousemigrate.TableRequestsByDayConsumer
+	HourStatus      Table = clickhousemigrate.TableRequestsByHourStatus
+	DayStatus       Table = clickhousemigrate.TableRequestsByDayStatus
+	Usage           Table = clickhousemigrate.TableConsumerUsage
+	UsageDay        Table = clickhousemigrate.TableConsumerUsageByDay
 )
 
 // Store is query.Store over a ClickHouse database. It is safe for
@@ -66,12 +68,16 @@ func rawOnly(f query.Filter, by query.Dimension) bool {
 	return f.Method != "" || f.NodeID != ""
 }
 
-// keys are the columns a traffic rollup keeps beyond the workspace, its
-// time and the status class, which every one keeps.
+// keys are the columns a traffic rollup keeps beyond its time and the
+// status class, which every one keeps.
 type keys uint8
 
 const (
-	keyService keys = 1 << iota
+	// keyWorkspace: every rollup but requests_by_hour_all keeps the
+	// workspace, which every query reads but an admin's over every
+	// workspace that does not group by it.
+	keyWorkspace keys = 1 << iota
+	keyService
 	keyRoute
 	keyConsumer
 	keyStatus // the status code and the error class
@@ -85,18 +91,20 @@ var rollups = []struct {
 	table Table
 	keys  keys
 }{
-	{WeekRoute, keyService | keyRoute},
-	{DayService, keyService},
-	{DayConsumer, keyConsumer},
-	{DayStatus, keyService | keyStatus},
-	{DayRoute, keyService | keyRoute},
-	{HourWorkspace, 0},
-	{HourService, keyService},
-	{HourConsumer, keyConsumer},
-	{HourStatus, keyService | keyStatus},
-	{HourRoute, keyService | keyRoute},
-	{Hour, keyService | keyRoute | keyConsumer},
-	{Minute, keyService | keyRoute | keyConsumer},
+	{WeekRoute, keyWorkspace | keyService | keyRoute},
+	{DayService, keyWorkspace | keyService},
+	{DayConsumer, keyWorkspace | keyConsumer},
+	{DayStatus, keyWorkspace | keyService | keyStatus},
+	{DayRoute, keyWorkspace | keyService | keyRoute},
+	{HourAll, 0},
+	{HourWorkspace, keyWorkspace},
+	{HourService, keyWorkspace | keyService},
+	{HourConsumer, keyWorkspace | keyConsumer},
+	{HourStatus, keyWorkspace | keyService | keyStatus},
+	{HourRoute, keyWorkspace | keyService | keyRoute},
+	{Hour, keyWorkspace | keyService | keyRoute | keyConsumer},
+	{MinuteWorkspace, keyWorkspace},
+	{Minute, keyWorkspace | keyService | keyRoute | keyConsumer},
 }
 
 // steps are the rollups' period lengths, longest first. Weeks are
@@ -106,6 +114,9 @@ var steps = []time.Duration{clickhousemigrate.Week, query.Day, time.Hour, time.M
 // needs returns the keys a query with filter f grouped by by reads.
 func needs(f query.Filter, by query.Dimension) keys {
 	var k keys
+	if !f.AllWorkspaces || by == query.ByWorkspace {
+		k |= keyWorkspace
+	}
 	if f.ServiceID != "" || by == query.ByService {
 		k |= keyService
 	}

@@ -361,6 +361,9 @@ func (c *checker) series(t *testing.T) {
 		{"a consumer by hour", query.SeriesQuery{Filter: acme(query.Filter{ConsumerID: "bob"}), From: h(0), To: h(12), Bucket: time.Hour}},
 		{"gateway latency", query.SeriesQuery{Filter: acme(query.Filter{}), From: h(0), To: h(12), Bucket: time.Hour, GatewayLatency: true}},
 		{"all workspaces", query.SeriesQuery{Filter: query.Filter{AllWorkspaces: true}, From: h(0), To: h(12), Bucket: time.Hour}},
+		{"all workspaces by minute", query.SeriesQuery{Filter: query.Filter{AllWorkspaces: true}, From: h(1), To: h(3), Bucket: time.Minute}},
+		{"all workspaces by 6 hours, errors only", query.SeriesQuery{Filter: query.Filter{AllWorkspaces: true, ErrorsOnly: true}, From: h(-24), To: h(48), Bucket: 6 * time.Hour}},
+		{"all workspaces, gateway latency", query.SeriesQuery{Filter: query.Filter{AllWorkspaces: true}, From: h(0), To: h(12), Bucket: time.Hour, GatewayLatency: true}},
 	} {
 		t.Run(tc.name, func(t *testing.T) { c.checkSeries(t, tc.q) })
 	}
@@ -390,8 +393,9 @@ func (c *checker) breakdown(t *testing.T) {
 			for _, f := range []query.Filter{
 				acme(query.Filter{}), acme(query.Filter{ServiceID: "svc-a", StatusClass: 2}), acme(query.Filter{RouteID: "r-b1"}),
 				acme(query.Filter{ConsumerID: "alice"}), acme(query.Filter{ServiceID: "svc-a", ErrorClass: "upstream_error"}),
+				{AllWorkspaces: true},
 			} {
-				name := fmt.Sprintf("%s/%s/%s%s%s%s", rg.name, by, f.ServiceID, f.RouteID, f.ConsumerID, f.ErrorClass)
+				name := fmt.Sprintf("%s/%s/%s%s%s%s%s", rg.name, by, f.Workspace, f.ServiceID, f.RouteID, f.ConsumerID, f.ErrorClass)
 				t.Run(name, func(t *testing.T) {
 					got, err := c.store.Breakdown(t.Context(), query.BreakdownQuery{Filter: f, From: rg.from, To: rg.to, By: by})
 					if err != nil {
