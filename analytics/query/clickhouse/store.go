@@ -639,18 +639,51 @@ func (s *Store) Recent(ctx context.Context, q query.RecentQuery) ([]logrecord.Re
 
 // recent returns the latest q.Limit records of [from, q.To). A busy
 // workspace has tens of thousands of records in an hour, and sorting them
-// with all their columns to keep a hundred is the cost: a subquery finds
-// the start time of the q.Limit-th latest from two columns, and only the
-// records from then on are read whole.
+// with all their columns to keep a hundred is the cost: the start time of
+// the q.Limit-th latest row is found first from one column, and only the
+// rows from then on are read whole.
+//
+// The raw table keeps the copies of a record loaded twice until its parts
+// merge, so those rows may hold fewer than q.Limit records. That is rare,
+// and found by counting: the records are then found by request id as well
+// (exactRecent), which reads the request ids of the whole range.
 func (s *Store) recent(ctx context.Context, q query.RecentQuery, from time.Time) ([]logrecord.Record, error) {
 	w, args := where(Raw, q.Filter, from, q.To)
-	stmt := "SELECT " + query.RecordColumns + " FROM " + s.from(Raw) + " WHERE " + w +
-		" AND started_at_ms >= (SELECT min(started_at_ms) FROM (SELECT started_at_ms FROM " + s.from(Raw) + " WHERE " + w +
-		" ORDER BY started_at_ms DESC, request_id DESC LIMIT 1 BY request_id LIMIT ?))" +
+	var (
+		since int64
+		rows  uint64
+	)
+	err := s.conn.QueryRow(ctx, "SELECT min(started_at_ms), count() FROM (SELECT started_at_ms FROM "+s.from(Raw)+
+		" WHERE "+w+" ORDER BY started_at_ms DESC LIMIT ?)", append(slices.Clip(args), q.Limit)...).Scan(&since, &rows)
+	if err != nil {
+		return nil, fmt.Errorf("recent requests: %w", err)
+	}
+	if rows == 0 {
+		return nil, nil
+	}
+	out, err := s.records(ctx, w+" AND started_at_ms >= ?", append(slices.Clip(args), since), q.Limit)
+	if err != nil || len(out) == q.Limit || rows < uint64(q.Limit) {
+		return out, err // fewer rows than asked for: every record of the range
+	}
+	return s.exactRecent(ctx, q, w, args)
+}
+
+// exactRecent is recent for a range whose latest rows hold copies: a
+// subquery finds the start time of the q.Limit-th latest record, by
+// request id, from two columns.
+func (s *Store) exactRecent(ctx context.Context, q query.RecentQuery, w string, args []any) ([]logrecord.Record, error) {
+	since := " AND started_at_ms >= (SELECT min(started_at_ms) FROM (SELECT started_at_ms FROM " + s.from(Raw) + " WHERE " + w +
+		" ORDER BY started_at_ms DESC, request_id DESC LIMIT 1 BY request_id LIMIT ?))"
+	// The WHERE's arguments, the subquery's WHERE's and its limit.
+	return s.records(ctx, w+since, append(append(slices.Clip(args), args...), q.Limit), q.Limit)
+}
+
+// records returns the latest limit records, each once, of the rows that
+// match where.
+func (s *Store) records(ctx context.Context, where string, args []any, limit int) ([]logrecord.Record, error) {
+	stmt := "SELECT " + query.RecordColumns + " FROM " + s.from(Raw) + " WHERE " + where +
 		" ORDER BY started_at_ms DESC, request_id DESC LIMIT 1 BY request_id LIMIT ?"
-	// The WHERE twice, then the subquery's limit and the statement's.
-	args = append(args, args...)
-	rows, err := s.conn.Query(ctx, stmt, append(args, q.Limit, q.Limit)...)
+	rows, err := s.conn.Query(ctx, stmt, append(slices.Clip(args), limit)...)
 	if err != nil {
 		return nil, fmt.Errorf("recent requests: %w", err)
 	}

@@ -1,9 +1,12 @@
 package clickhouse
 
 import (
+	"cmp"
 	"context"
 	"os"
 	"reflect"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/ClickHouse/ch-go"
@@ -92,5 +95,45 @@ func TestUsagePerDayAddsUnmergedRows(t *testing.T) {
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("usage per day\n%+v\nwant\n%+v", got, want)
+	}
+}
+
+// Recent requests count a record loaded twice once: the raw table keeps
+// both copies until its parts merge, and the latest rows being copies
+// must not cut the answer short or repeat a record.
+func TestRecentCountsCopiesOnce(t *testing.T) {
+	s, load, conn := newStore(t)
+	table := s.from(Raw)
+	if err := conn.Exec(t.Context(), "SYSTEM STOP MERGES "+table); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Exec(context.Background(), "SYSTEM START MERGES "+table) })
+	var recs []logrecord.Record
+	for _, r := range querytest.Records() {
+		if r.Workspace == querytest.Acme {
+			recs = append(recs, r)
+		}
+	}
+	slices.SortFunc(recs, func(a, b logrecord.Record) int {
+		return cmp.Or(cmp.Compare(b.StartedAt, a.StartedAt), strings.Compare(b.RequestID, a.RequestID))
+	})
+	load(t, recs)
+	const limit = 6
+	load(t, recs[:limit]) // the latest six again, as a replay loads them
+	q := query.RecentQuery{Filter: query.Filter{Workspace: querytest.Acme},
+		From: querytest.T0.Add(-10 * query.Day), To: querytest.T0.Add(10 * query.Day), Limit: limit}
+	got, err := s.Recent(t.Context(), q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids, want []string
+	for i := range got {
+		ids = append(ids, got[i].RequestID)
+	}
+	for i := range recs[:limit] {
+		want = append(want, recs[i].RequestID)
+	}
+	if !reflect.DeepEqual(ids, want) {
+		t.Errorf("recent requests %v, want %v", ids, want)
 	}
 }
