@@ -317,6 +317,34 @@ func TestUpgradeAddsWorkspaceMinutesAndAllHours(t *testing.T) {
 	runAgain(t, conn, db, migs, at)
 }
 
+// TestUpgradeGivesDayAndWeekRollupsFinerGranules: 007 rebuilds the day
+// rollups from the stored requests and the week rollup from the new day
+// rollup, with 32-row granules, and every rollup counts each request once
+// and fills from later inserts, also after 007 is run again.
+func TestUpgradeGivesDayAndWeekRollupsFinerGranules(t *testing.T) {
+	conn, db, migs, at, rows := before(t, "007_day_and_week_granules.sql")
+	ctx := t.Context()
+	if _, err := up(ctx, conn, db, testLogger(t), migs); err != nil {
+		t.Fatalf("up: %v", err)
+	}
+	for _, table := range []string{TableRequestsByDayService, TableRequestsByDayRoute, TableRequestsByDayStatus, TableRequestsByWeekRoute} {
+		var engine string
+		if err := conn.QueryRow(ctx, "SELECT engine_full FROM system.tables WHERE database = ? AND name = ?", db, table).Scan(&engine); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(engine, "index_granularity = 32") {
+			t.Errorf("%s is %q; want 32-row granules", table, engine)
+		}
+		var n uint64
+		if err := conn.QueryRow(ctx, "SELECT sumMerge(requests) FROM "+db+"."+table).Scan(&n); err != nil || n != 60 {
+			t.Errorf("%s counts %d requests (%v) after the upgrade; want the 60 stored", table, n, err)
+		}
+	}
+	insertRows(t, conn, db, rows[60:])
+	checkTraffic(t, conn, db)
+	runAgain(t, conn, db, migs, at)
+}
+
 // runAgain runs migs[at] once more, as a migration of its own, as after a
 // failure that left it unrecorded, and checks the rollups after.
 func runAgain(t *testing.T, conn driver.Conn, db string, migs []Migration, at int) {
