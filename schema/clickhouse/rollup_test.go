@@ -282,15 +282,7 @@ func TestUpgradeAddsRouteWeeks(t *testing.T) {
 		t.Fatalf("%s has %d rows (%v) after the upgrade; want the stored requests' weeks", TableRequestsByWeekRoute, weekRows, err)
 	}
 	insertRows(t, conn, db, rows[60:])
-	for _, table := range []string{TableRequestsByHourConsumer, TableRequestsByDayConsumer} {
-		var engine string
-		if err := conn.QueryRow(ctx, "SELECT engine_full FROM system.tables WHERE database = ? AND name = ?", db, table).Scan(&engine); err != nil {
-			t.Fatal(err)
-		}
-		if !strings.Contains(engine, "index_granularity = 32") {
-			t.Errorf("%s is %q; want 32-row granules", table, engine)
-		}
-	}
+	checkGranules(t, conn, db, 32, TableRequestsByHourConsumer, TableRequestsByDayConsumer)
 	checkTraffic(t, conn, db)
 	runAgain(t, conn, db, migs, at)
 }
@@ -305,13 +297,7 @@ func TestUpgradeAddsWorkspaceMinutesAndAllHours(t *testing.T) {
 	if _, err := up(ctx, conn, db, testLogger(t), migs); err != nil {
 		t.Fatalf("up: %v", err)
 	}
-	// The first 60 of hundredRows: 30 minutes of one hour.
-	for table, want := range map[string]uint64{TableRequestsByMinuteWorkspace: 60, TableRequestsByHourAll: 60} {
-		var n uint64
-		if err := conn.QueryRow(ctx, "SELECT sumMerge(requests) FROM "+db+"."+table).Scan(&n); err != nil || n != want {
-			t.Fatalf("%s counts %d requests (%v) after the upgrade; want the %d stored", table, n, err, want)
-		}
-	}
+	checkStored(t, conn, db, TableRequestsByMinuteWorkspace, TableRequestsByHourAll)
 	insertRows(t, conn, db, rows[60:])
 	checkTraffic(t, conn, db)
 	runAgain(t, conn, db, migs, at)
@@ -327,22 +313,39 @@ func TestUpgradeGivesDayAndWeekRollupsFinerGranules(t *testing.T) {
 	if _, err := up(ctx, conn, db, testLogger(t), migs); err != nil {
 		t.Fatalf("up: %v", err)
 	}
-	for _, table := range []string{TableRequestsByDayService, TableRequestsByDayRoute, TableRequestsByDayStatus, TableRequestsByWeekRoute} {
-		var engine string
-		if err := conn.QueryRow(ctx, "SELECT engine_full FROM system.tables WHERE database = ? AND name = ?", db, table).Scan(&engine); err != nil {
-			t.Fatal(err)
-		}
-		if !strings.Contains(engine, "index_granularity = 32") {
-			t.Errorf("%s is %q; want 32-row granules", table, engine)
-		}
-		var n uint64
-		if err := conn.QueryRow(ctx, "SELECT sumMerge(requests) FROM "+db+"."+table).Scan(&n); err != nil || n != 60 {
-			t.Errorf("%s counts %d requests (%v) after the upgrade; want the 60 stored", table, n, err)
-		}
-	}
+	rebuilt := []string{TableRequestsByDayService, TableRequestsByDayRoute, TableRequestsByDayStatus, TableRequestsByWeekRoute}
+	checkGranules(t, conn, db, 32, rebuilt...)
+	checkStored(t, conn, db, rebuilt...)
 	insertRows(t, conn, db, rows[60:])
 	checkTraffic(t, conn, db)
 	runAgain(t, conn, db, migs, at)
+}
+
+// checkGranules checks that each of tables has granules of rows rows.
+func checkGranules(t *testing.T, conn driver.Conn, db string, rows int, tables ...string) {
+	t.Helper()
+	for _, table := range tables {
+		var engine string
+		if err := conn.QueryRow(t.Context(), "SELECT engine_full FROM system.tables WHERE database = ? AND name = ?", db, table).Scan(&engine); err != nil {
+			t.Fatal(err)
+		}
+		if want := fmt.Sprintf("index_granularity = %d", rows); !strings.Contains(engine, want) {
+			t.Errorf("%s is %q; want %d-row granules", table, engine, rows)
+		}
+	}
+}
+
+// checkStored checks that each of tables counts the 60 requests that
+// before stored, as an upgrade that fills them from those requests leaves
+// them.
+func checkStored(t *testing.T, conn driver.Conn, db string, tables ...string) {
+	t.Helper()
+	for _, table := range tables {
+		var n uint64
+		if err := conn.QueryRow(t.Context(), "SELECT sumMerge(requests) FROM "+db+"."+table).Scan(&n); err != nil || n != 60 {
+			t.Errorf("%s counts %d requests (%v) after the upgrade; want the 60 stored", table, n, err)
+		}
+	}
 }
 
 // runAgain runs migs[at] once more, as a migration of its own, as after a
