@@ -92,6 +92,7 @@ func TestChecksumsPinned(t *testing.T) {
 		"005_route_weeks_and_consumer_granules.sql": "9c02d214f7916fced72a0ce03db02372ddd74c3d90d8234cfdab5fb1bab5d4ac",
 		"006_workspace_minutes_and_all_hours.sql":   "7536136eda48ced603b56d11c34b599265a1f6c381ac3337814e84b7d5182e27",
 		"007_day_and_week_granules.sql":             "81d4cce724b075fa796c5e76ae167aeaa06815fc25b91aa3c1d40fb16f974d61",
+		"008_workspace_hour_granules.sql":           "78ab8125fc593c1ebe1554fe4755ec227f1ec542dc784a9c146a96a55acef984",
 	})
 }
 

@@ -321,6 +321,22 @@ func TestUpgradeGivesDayAndWeekRollupsFinerGranules(t *testing.T) {
 	runAgain(t, conn, db, migs, at)
 }
 
+// TestUpgradeGivesWorkspaceHoursFinerGranules: 008 rebuilds the workspace
+// hour rollup from the stored requests with 32-row granules, and every
+// rollup counts each request once and fills from later inserts, also after
+// 008 is run again.
+func TestUpgradeGivesWorkspaceHoursFinerGranules(t *testing.T) {
+	conn, db, migs, at, rows := before(t, "008_workspace_hour_granules.sql")
+	if _, err := up(t.Context(), conn, db, testLogger(t), migs); err != nil {
+		t.Fatalf("up: %v", err)
+	}
+	checkGranules(t, conn, db, 32, TableRequestsByHourWorkspace)
+	checkStored(t, conn, db, TableRequestsByHourWorkspace)
+	insertRows(t, conn, db, rows[60:])
+	checkTraffic(t, conn, db)
+	runAgain(t, conn, db, migs, at)
+}
+
 // checkGranules checks that each of tables has granules of rows rows.
 func checkGranules(t *testing.T, conn driver.Conn, db string, rows int, tables ...string) {
 	t.Helper()
