@@ -287,54 +287,38 @@ func TestUpgradeAddsRouteWeeks(t *testing.T) {
 	runAgain(t, conn, db, migs, at)
 }
 
-// TestUpgradeAddsWorkspaceMinutesAndAllHours: 006 fills the workspace
-// minute rollup and the every-workspace hour rollup from the rollups of the
-// requests stored before it, and every rollup counts each request once and
-// fills from later inserts, also after 006 is run again.
-func TestUpgradeAddsWorkspaceMinutesAndAllHours(t *testing.T) {
-	conn, db, migs, at, rows := before(t, "006_workspace_minutes_and_all_hours.sql")
-	ctx := t.Context()
-	if _, err := up(ctx, conn, db, testLogger(t), migs); err != nil {
-		t.Fatalf("up: %v", err)
-	}
-	checkStored(t, conn, db, TableRequestsByMinuteWorkspace, TableRequestsByHourAll)
-	insertRows(t, conn, db, rows[60:])
-	checkTraffic(t, conn, db)
-	runAgain(t, conn, db, migs, at)
-}
-
-// TestUpgradeGivesDayAndWeekRollupsFinerGranules: 007 rebuilds the day
+// TestUpgradeFillsNewAndRebuiltRollups: each of 006 to 008, applied to a
+// database holding requests, leaves its new or rebuilt rollups counting
+// the stored requests (006 fills the workspace minute rollup and the
+// every-workspace hour rollup from the rollups; 007 rebuilds the day
 // rollups from the stored requests and the week rollup from the new day
-// rollup, with 32-row granules, and every rollup counts each request once
-// and fills from later inserts, also after 007 is run again.
-func TestUpgradeGivesDayAndWeekRollupsFinerGranules(t *testing.T) {
-	conn, db, migs, at, rows := before(t, "007_day_and_week_granules.sql")
-	ctx := t.Context()
-	if _, err := up(ctx, conn, db, testLogger(t), migs); err != nil {
-		t.Fatalf("up: %v", err)
+// rollup, and 008 the workspace hour rollup, with 32-row granules), and
+// every rollup counts each request once and fills from later inserts, also
+// after the migration is run again.
+func TestUpgradeFillsNewAndRebuiltRollups(t *testing.T) {
+	for _, tc := range []struct {
+		file     string
+		tables   []string
+		granules int // of the tables, when the migration rebuilds them
+	}{
+		{"006_workspace_minutes_and_all_hours.sql", []string{TableRequestsByMinuteWorkspace, TableRequestsByHourAll}, 0},
+		{"007_day_and_week_granules.sql", []string{TableRequestsByDayService, TableRequestsByDayRoute, TableRequestsByDayStatus, TableRequestsByWeekRoute}, 32},
+		{"008_workspace_hour_granules.sql", []string{TableRequestsByHourWorkspace}, 32},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			conn, db, migs, at, rows := before(t, tc.file)
+			if _, err := up(t.Context(), conn, db, testLogger(t), migs); err != nil {
+				t.Fatalf("up: %v", err)
+			}
+			if tc.granules > 0 {
+				checkGranules(t, conn, db, tc.granules, tc.tables...)
+			}
+			checkStored(t, conn, db, tc.tables...)
+			insertRows(t, conn, db, rows[60:])
+			checkTraffic(t, conn, db)
+			runAgain(t, conn, db, migs, at)
+		})
 	}
-	rebuilt := []string{TableRequestsByDayService, TableRequestsByDayRoute, TableRequestsByDayStatus, TableRequestsByWeekRoute}
-	checkGranules(t, conn, db, 32, rebuilt...)
-	checkStored(t, conn, db, rebuilt...)
-	insertRows(t, conn, db, rows[60:])
-	checkTraffic(t, conn, db)
-	runAgain(t, conn, db, migs, at)
-}
-
-// TestUpgradeGivesWorkspaceHoursFinerGranules: 008 rebuilds the workspace
-// hour rollup from the stored requests with 32-row granules, and every
-// rollup counts each request once and fills from later inserts, also after
-// 008 is run again.
-func TestUpgradeGivesWorkspaceHoursFinerGranules(t *testing.T) {
-	conn, db, migs, at, rows := before(t, "008_workspace_hour_granules.sql")
-	if _, err := up(t.Context(), conn, db, testLogger(t), migs); err != nil {
-		t.Fatalf("up: %v", err)
-	}
-	checkGranules(t, conn, db, 32, TableRequestsByHourWorkspace)
-	checkStored(t, conn, db, TableRequestsByHourWorkspace)
-	insertRows(t, conn, db, rows[60:])
-	checkTraffic(t, conn, db)
-	runAgain(t, conn, db, migs, at)
 }
 
 // checkGranules checks that each of tables has granules of rows rows.
