@@ -87,10 +87,7 @@ const (
 // those of one period length: a query reads the first that keeps
 // what it filters and groups by. Fewer keys mean fewer rows, and above all
 // fewer latency states to merge, which is what long ranges pay for.
-var rollups = []struct {
-	table Table
-	keys  keys
-}{
+var rollups = []rollupKeys{
 	{WeekRoute, keyWorkspace | keyService | keyRoute},
 	{DayService, keyWorkspace | keyService},
 	{DayConsumer, keyWorkspace | keyConsumer},
@@ -105,6 +102,12 @@ var rollups = []struct {
 	{Hour, keyWorkspace | keyService | keyRoute | keyConsumer},
 	{MinuteWorkspace, keyWorkspace},
 	{Minute, keyWorkspace | keyService | keyRoute | keyConsumer},
+}
+
+// rollupKeys is a traffic rollup and the keys it keeps.
+type rollupKeys struct {
+	table Table
+	keys  keys
 }
 
 // steps are the rollups' period lengths, longest first. Weeks are

@@ -137,3 +137,46 @@ func TestRecentCountsCopiesOnce(t *testing.T) {
 		t.Errorf("recent requests %v, want %v", ids, want)
 	}
 }
+
+// The planner's keys of each rollup are the columns the migrations give
+// it, and it knows every traffic rollup: a key it wrongly believed a table
+// kept would send a query to a table without that column, and one it
+// wrongly believed missing would read a larger table than needed.
+func TestRollupKeysMatchTheirColumns(t *testing.T) {
+	_, _, conn := newStore(t)
+	columns := map[keys][]string{
+		keyWorkspace: {"workspace"},
+		keyService:   {"service_id"},
+		keyRoute:     {"route_id"},
+		keyConsumer:  {"consumer_id"},
+		keyStatus:    {"status", "error_class"},
+	}
+	for _, r := range clickhousemigrate.Rollups {
+		if r.Usage {
+			continue
+		}
+		if !slices.ContainsFunc(rollups, func(p rollupKeys) bool { return string(p.table) == r.Table }) {
+			t.Errorf("the planner does not know %s", r.Table)
+		}
+	}
+	for _, r := range rollups {
+		rows, err := conn.Query(t.Context(), "SELECT name FROM system.columns WHERE database = currentDatabase() AND table = ?", string(r.table))
+		if err != nil {
+			t.Fatal(err)
+		}
+		have, err := query.Collect(rows, func(rows query.Rows) (string, error) {
+			var name string
+			return name, rows.Scan(&name)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k, cols := range columns {
+			for _, c := range cols {
+				if got, want := slices.Contains(have, c), r.keys&k != 0; got != want {
+					t.Errorf("%s: column %s present %v, but the planner's keys say %v", r.table, c, got, want)
+				}
+			}
+		}
+	}
+}
