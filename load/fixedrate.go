@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"sync"
 	"syscall"
 	"time"
 
@@ -127,8 +126,9 @@ func (r *Result) Achieved() float64 {
 }
 
 // Run sends cfg.Rate requests per second for cfg.Duration to cfg.URL and
-// returns what it measured. It returns an error only when cfg is invalid;
-// failed requests are counted in the Result. Cancelling ctx ends the run
+// returns what it measured. It returns an error only when cfg is invalid or
+// the system cannot run the generator (it needs Linux's epoll); failed
+// requests are counted in the Result. Cancelling ctx ends the run
 // early: requests not yet sent are counted as Unsent. Run returns only when
 // every goroutine it started has stopped and every connection is closed.
 func Run(ctx context.Context, cfg Config) (*Result, error) {
@@ -149,201 +149,13 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return res, nil
 	}
 
-	// The hard deadline keeps the run bounded when the server stops
-	// answering: every request in flight at that point is cut off and
-	// every request still queued is counted as unsent.
-	runCtx, cancel := context.WithTimeout(ctx, cfg.Duration+cfg.Timeout+time.Second)
-	defer cancel()
-	deadline, _ := runCtx.Deadline()
-
-	// due carries each request's due time as an offset from start. The
-	// buffer lets the scheduler run ahead of busy workers for a while; when
-	// it is full the scheduler blocks, which is harmless: due times come
-	// from the schedule, not from when the send happened.
-	due := make(chan time.Duration, 4096)
-	start := time.Now()
-
-	workers := make([]*worker, cfg.Connections)
-	var wg sync.WaitGroup
-	for i := range workers {
-		w := &worker{raw: raw, addr: addr, timeout: cfg.Timeout, deadline: deadline, start: start, noBody: cfg.Method == http.MethodHead}
-		workers[i] = w
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			w.run(runCtx, due)
-		}()
+	// The run ends by a hard deadline even when the server stops
+	// answering: every request in flight then is cut off, and every
+	// request not yet sent is counted as unsent.
+	if err := runLoop(ctx, cfg, raw, addr, total, res); err != nil {
+		return nil, err
 	}
-
-	unscheduled := schedule(runCtx, start, total, cfg.Rate, due, &res.ScheduleLag)
-	close(due)
-	wg.Wait()
-
-	res.Unsent = unscheduled
-	var last time.Duration
-	for _, w := range workers {
-		res.Completed += w.completed
-		res.Non2xx += w.non2xx
-		res.Errors += w.errors
-		res.Timeouts += w.timeouts
-		res.Unsent += w.unsent
-		res.Dials += w.dials
-		if res.FirstError == nil && w.firstErr != nil {
-			res.FirstError = w.firstErr
-		}
-		res.Latency.Merge(&w.latency)
-		res.SendLag.Merge(&w.lag)
-		last = max(last, w.lastDone)
-	}
-	res.Elapsed = last
 	return res, nil
-}
-
-// schedule hands out total due times, rate per second from start, waiting
-// for each one's time to come. It returns how many it did not hand out
-// because ctx ended. It records in late how late it was for each.
-func schedule(ctx context.Context, start time.Time, total int64, rate float64, due chan<- time.Duration, late *Histogram) int64 {
-	s := newSleeper()
-	defer s.close()
-	// Long waits (low rates) go to a runtime timer, which ctx can cut
-	// short, up to coarseMargin before the due time; the precise sleeper
-	// does the rest.
-	const coarseMargin = 2 * time.Millisecond
-	timer := time.NewTimer(time.Hour)
-	defer timer.Stop()
-	interval := float64(time.Second) / rate
-	for i := int64(0); i < total; i++ {
-		at := time.Duration(float64(i) * interval)
-		for wait := at - time.Since(start); wait > 0; wait = at - time.Since(start) {
-			if wait <= 2*coarseMargin {
-				s.sleep(wait)
-				continue
-			}
-			timer.Reset(wait - coarseMargin)
-			select {
-			case <-timer.C:
-			case <-ctx.Done():
-				return total - i
-			}
-		}
-		late.Record(time.Since(start) - at)
-		select {
-		case due <- at:
-		case <-ctx.Done():
-			return total - i
-		}
-	}
-	return 0
-}
-
-// worker owns one keep-alive connection and sends the requests it takes
-// from the schedule over it, one at a time.
-type worker struct {
-	raw      []byte // the encoded request, written as is
-	addr     string
-	timeout  time.Duration
-	deadline time.Time // the run's hard deadline
-	start    time.Time
-	noBody   bool // HEAD: responses carry no body whatever they declare
-
-	conn net.Conn
-	br   *bufio.Reader
-	resp fasthttp.Response
-
-	completed, non2xx, errors, timeouts, unsent, dials int64
-	firstErr                                           error
-	lastDone                                           time.Duration
-	latency, lag                                       Histogram
-}
-
-func (w *worker) run(ctx context.Context, due <-chan time.Duration) {
-	defer w.closeConn()
-	for at := range due {
-		// Drain the schedule even after the end, so that the scheduler
-		// never blocks on a full channel and every request is accounted.
-		if ctx.Err() != nil {
-			w.unsent++
-			continue
-		}
-		w.lag.Record(time.Since(w.start) - at)
-		status, err := w.roundTrip(ctx)
-		done := time.Since(w.start)
-		if err != nil {
-			w.errors++
-			if isTimeout(err) {
-				w.timeouts++
-			}
-			if w.firstErr == nil {
-				w.firstErr = err
-			}
-			continue
-		}
-		w.completed++
-		if status < 200 || status > 299 {
-			w.non2xx++
-		}
-		w.latency.Record(done - at)
-		w.lastDone = max(w.lastDone, done)
-	}
-}
-
-// roundTrip sends the request and reads the whole response. A request on a
-// reused connection that the server had already closed is retried once on a
-// new connection, as net/http does for idempotent requests: the server never
-// saw it.
-func (w *worker) roundTrip(ctx context.Context) (int, error) {
-	reused := w.conn != nil
-	status, err := w.try(ctx)
-	if err != nil && reused && closedBeforeResponse(err) {
-		status, err = w.try(ctx)
-	}
-	return status, err
-}
-
-func (w *worker) try(ctx context.Context) (int, error) {
-	dl := time.Now().Add(w.timeout)
-	if dl.After(w.deadline) {
-		dl = w.deadline
-	}
-	if w.conn == nil {
-		d := net.Dialer{Deadline: dl}
-		c, err := d.DialContext(ctx, "tcp", w.addr)
-		if err != nil {
-			return 0, fmt.Errorf("connect %s: %w", w.addr, err)
-		}
-		w.dials++
-		w.conn = c
-		if w.br == nil {
-			w.br = bufio.NewReaderSize(c, 16<<10)
-		} else {
-			w.br.Reset(c)
-		}
-	}
-	if err := w.conn.SetDeadline(dl); err != nil {
-		w.closeConn()
-		return 0, fmt.Errorf("set deadline: %w", err)
-	}
-	if _, err := w.conn.Write(w.raw); err != nil {
-		w.closeConn()
-		return 0, fmt.Errorf("write request: %w", err)
-	}
-	w.resp.Reset()
-	w.resp.SkipBody = w.noBody
-	if err := w.resp.Read(w.br); err != nil {
-		w.closeConn()
-		return 0, fmt.Errorf("read response: %w", err)
-	}
-	if w.resp.ConnectionClose() {
-		w.closeConn()
-	}
-	return w.resp.StatusCode(), nil
-}
-
-func (w *worker) closeConn() {
-	if w.conn != nil {
-		_ = w.conn.Close()
-		w.conn = nil
-	}
 }
 
 // closedBeforeResponse tells whether err means the connection was closed by

@@ -3,6 +3,7 @@ package load
 import (
 	"bufio"
 	"context"
+	"errors"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -156,6 +157,17 @@ func TestRunCountsStatusesAndErrors(t *testing.T) {
 	}))
 	defer closing.Close()
 
+	chunked := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte("part one, "))
+		w.(http.Flusher).Flush() // no length known: the body goes out in chunks
+		_, _ = w.Write([]byte("part two"))
+	}))
+	defer chunked.Close()
+
+	// Raw servers answer every request on a connection with the same bytes.
+	toEOF := rawServer(t, "HTTP/1.1 200 OK\r\n\r\nthe body runs until the server closes", true)
+	garbage := rawServer(t, "HTTP/1.1 200 OK\r\nContent-Length: nine\r\n\r\nnine", false)
+
 	hanging := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		<-r.Context().Done() // until the client gives up
 	}))
@@ -182,6 +194,33 @@ func TestRunCountsStatusesAndErrors(t *testing.T) {
 			check: func(t *testing.T, r *Result) {
 				if r.Completed != r.Scheduled || r.Errors != 0 || r.Dials != r.Scheduled {
 					t.Errorf("completed %d of %d, errors %d (%v), dials %d", r.Completed, r.Scheduled, r.Errors, r.FirstError, r.Dials)
+				}
+			},
+		},
+		{
+			name: "chunked responses keep their connection",
+			url:  chunked.URL,
+			check: func(t *testing.T, r *Result) {
+				if r.Completed != r.Scheduled || r.Errors != 0 || r.Dials > 8 {
+					t.Errorf("completed %d of %d, errors %d (%v), dials %d", r.Completed, r.Scheduled, r.Errors, r.FirstError, r.Dials)
+				}
+			},
+		},
+		{
+			name: "a body without a length ends with the connection",
+			url:  toEOF,
+			check: func(t *testing.T, r *Result) {
+				if r.Completed != r.Scheduled || r.Errors != 0 || r.Dials != r.Scheduled {
+					t.Errorf("completed %d of %d, errors %d (%v), dials %d", r.Completed, r.Scheduled, r.Errors, r.FirstError, r.Dials)
+				}
+			},
+		},
+		{
+			name: "malformed responses are errors",
+			url:  garbage,
+			check: func(t *testing.T, r *Result) {
+				if r.Errors != r.Scheduled || r.Completed != 0 || !errors.Is(r.FirstError, errMalformed) || !strings.Contains(r.FirstError.Error(), "Content-Length") {
+					t.Errorf("errors %d of %d, completed %d, first error %v; want every response refused naming its Content-Length", r.Errors, r.Scheduled, r.Completed, r.FirstError)
 				}
 			},
 		},
@@ -365,6 +404,50 @@ func TestConfigValidate(t *testing.T) {
 }
 
 func nan() float64 { var z float64; return z / z }
+
+// rawServer answers every request with answer, then closes the connection
+// when closeAfter is set. It returns the server's URL and stops with the
+// test.
+func rawServer(t *testing.T, answer string, closeAfter bool) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	t.Cleanup(func() {
+		_ = ln.Close()
+		wg.Wait()
+	})
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer c.Close()
+				_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+				br := bufio.NewReader(c)
+				for {
+					req, err := http.ReadRequest(br)
+					if err != nil {
+						return
+					}
+					_ = req.Body.Close()
+					if _, err := c.Write([]byte(answer)); err != nil || closeAfter {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	return "http://" + ln.Addr().String() + "/"
+}
 
 // closedAddr returns an address on which nothing listens.
 func closedAddr(t *testing.T) string {

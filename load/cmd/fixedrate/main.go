@@ -78,9 +78,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 
-	// The scheduler sleeps in a system call for precision; with a single
-	// P, the workers would wait for the runtime to take that P back after
-	// each sleep. Two Ps cost nothing when pinned to one core.
+	// The generator's loop waits in epoll keeping its P; a second P runs
+	// signal handling and the runtime's own work meanwhile. Under taskset
+	// to one core the runtime starts with one P, and an idle second P
+	// costs nothing.
 	if runtime.GOMAXPROCS(0) < 2 {
 		runtime.GOMAXPROCS(2)
 	}
