@@ -13,7 +13,8 @@
 # time the measured server process spent per request (utime+stime from
 # /proc/PID/stat, master and worker for nginx). Then, at half of (c)'s
 # requests/s, load/cmd/fixedrate measures p50/p99 open loop and the p99
-# that (b), (c) and (d) add to (a). Next to every run it prints the CPU that
+# that (b), (c) and (d) add to (a), and, with cyclictest (rt-tests), how
+# late idle core 0 wakes up: the floor of any p99 a proxy adds. Next to every run it prints the CPU that
 # processes outside the benchmark used meanwhile ("other %"): numbers taken
 # while something else was busy are not worth keeping.
 #
@@ -581,6 +582,36 @@ fi
 in_rounds run_half "$HALF_RATE"
 summarize HALF_P50=H_P50 HALF_P99=H_P99 LAG_P99=H_LAG HALF_CORE1=H_CORE1 HALF_OTHER=max:H_OTHER
 
+# ---------------------------------------------------------------- wake-up floor
+
+# A proxied request waits for the proxy's core to wake up when it arrives,
+# and for core 1 when the proxy's request reaches the upstream. On a
+# virtual machine a core that has gone idle can take milliseconds to run
+# again, and then no proxy can add less than that at p99. cyclictest
+# (rt-tests) measures it on core 0 with every server idle: a thread that
+# sleeps 200 µs at a time, and how late each wake-up was. --laptop leaves
+# the CPU's idle states as the proxies had them.
+WAKE=""
+if command -v cyclictest >/dev/null 2>&1; then
+	note "measuring core 0's wake-up latency with cyclictest for ${HALF_DURATION}s"
+	if taskset -c 0 cyclictest -a 0 -t 1 -i 200 -D "${HALF_DURATION}" -q --laptop -h 100000 \
+		--histfile="$WORK/cyclictest.hist" >"$WORK/cyclictest.out" 2>&1; then
+		WAKE=$(awk '!/^#/ && NF >= 2 {n[$1 + 0] = $2; t += $2}
+			END {
+				if (t == 0) exit 1
+				split("0.5 0.99 0.999", qs, " ")
+				for (i = 1; i <= 3; i++) {
+					c = 0
+					for (k = 0; k <= 100000; k++) { c += n[k]; if (c >= qs[i] * t) { q[i] = k; break } }
+				}
+				for (k = 100000; k >= 0 && !n[k]; k--) {}
+				for (j = 1001; j <= 100000; j++) over += n[j]
+				printf "p50 %.3f ms, p99 %.3f ms, p99.9 %.3f ms, max %.3f ms; %d of %d wake-ups over 1 ms", q[1] / 1000, q[2] / 1000, q[3] / 1000, k / 1000, over, t
+			}' "$WORK/cyclictest.hist") || WAKE=""
+	fi
+	[[ -n $WAKE ]] || WARNINGS+=("cyclictest did not run: $(tail -3 "$WORK/cyclictest.out" 2>/dev/null)")
+fi
+
 # ---------------------------------------------------------------- report
 
 cpu_model=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
@@ -656,6 +687,13 @@ for row in a b c d; do
 	echo
 done
 echo "(gen lag: how late the generator's own scheduler was, part of every latency in this table; core1 %: how busy the generator's and upstream's core was; other %: CPU used meanwhile by processes outside the benchmark, in % of one core)"
+echo
+if [[ -n $WAKE ]]; then
+	echo "Wake-up latency of idle core 0 (cyclictest -i 200, ${HALF_DURATION}s, servers idle): $WAKE"
+	echo "(a proxied request waits for both cores to wake; an added p99 within these stalls measures the machine, not the proxy)"
+else
+	echo "Wake-up latency of idle core 0: not measured (apt-get install -y rt-tests for cyclictest)"
+fi
 
 if ((${#WARNINGS[@]} > 0)); then
 	echo
