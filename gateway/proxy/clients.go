@@ -146,7 +146,7 @@ func dialer(k clientKey, tlsCfg *tls.Config) fasthttp.DialFunc {
 		if err != nil {
 			return nil, &connectError{addr: addr, err: err}
 		}
-		var conn net.Conn = &deadlineConn{Conn: c, read: k.read, write: k.write}
+		var conn net.Conn = &deadlineConn{Conn: c, read: k.read, write: k.write, raw: newRawIO(c)}
 		if tlsCfg == nil {
 			return conn, nil
 		}
@@ -177,6 +177,7 @@ type deadlineConn struct {
 	read, write     time.Duration
 	readAt, writeAt time.Time // when the current deadlines were set
 	turns           turns
+	raw             *rawIO
 }
 
 func (c *deadlineConn) Read(p []byte) (int, error) {
@@ -189,6 +190,9 @@ func (c *deadlineConn) Read(p []byte) (int, error) {
 		}
 	}
 	c.turns.beforeRead()
+	if c.raw != nil {
+		return c.raw.Read(p)
+	}
 	return c.Conn.Read(p)
 }
 
@@ -202,6 +206,9 @@ func (c *deadlineConn) Write(p []byte) (int, error) {
 		}
 	}
 	c.turns.afterWrite()
+	if c.raw != nil {
+		return c.raw.Write(p)
+	}
 	return c.Conn.Write(p)
 }
 
