@@ -306,38 +306,10 @@ func TestRunMeasuresFromDueTime(t *testing.T) {
 // after one response without saying so. The request sent on the stale
 // connection never reached the server, so it is retried on a new one.
 func TestRunRetriesStaleKeepAlive(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	defer ln.Close()
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer c.Close()
-				_ = c.SetDeadline(time.Now().Add(5 * time.Second))
-				br := bufio.NewReader(c)
-				req, err := http.ReadRequest(br)
-				if err != nil {
-					return
-				}
-				_ = req.Body.Close()
-				_, _ = c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"))
-			}()
-		}
-	}()
+	// A keep-alive answer, and then the connection closes.
+	url := rawServer(t, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", true)
 
-	cfg := testConfig("http://"+ln.Addr().String()+"/", 100, 300*time.Millisecond)
+	cfg := testConfig(url, 100, 300*time.Millisecond)
 	cfg.Connections = 2
 	res := run(t, cfg)
 	if res.Completed != res.Scheduled || res.Errors != 0 {

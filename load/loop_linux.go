@@ -451,24 +451,19 @@ func (l *loop) close(c *conn) {
 
 // write and read are write(2) and read(2) on a non-blocking socket, raw:
 // they never block, so the runtime need not know of them.
-func write(fd int, b []byte) (int, error) {
-	n, _, errno := unix.RawSyscall(unix.SYS_WRITE, uintptr(fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
-	if errno != 0 {
-		if errno == unix.EINTR {
-			return 0, unix.EAGAIN
-		}
-		return -1, errno
-	}
-	return int(n), nil
-}
+func write(fd int, b []byte) (int, error) { return rawCall(unix.SYS_WRITE, fd, b) }
 
-func read(fd int, b []byte) (int, error) {
-	n, _, errno := unix.RawSyscall(unix.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
-	if errno != 0 {
-		if errno == unix.EINTR {
-			return 0, unix.EAGAIN
-		}
-		return -1, errno
+func read(fd int, b []byte) (int, error) { return rawCall(unix.SYS_READ, fd, b) }
+
+// rawCall makes the call trap on fd and b. An interrupted call reports
+// EAGAIN: epoll, level-triggered, reports the socket again.
+func rawCall(trap uintptr, fd int, b []byte) (int, error) {
+	n, _, errno := unix.RawSyscall(trap, uintptr(fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
+	switch errno {
+	case 0:
+		return int(n), nil
+	case unix.EINTR:
+		return 0, unix.EAGAIN
 	}
-	return int(n), nil
+	return -1, errno
 }
