@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"net"
 	"net/http"
@@ -158,23 +157,18 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	return res, nil
 }
 
-// closedBeforeResponse tells whether err means the connection was closed by
-// the server before any of the response arrived.
+// closedBeforeResponse tells whether err means the server had closed the
+// connection: a write that found it gone, or a reset. (A connection that
+// ends cleanly is an end of file, not an error.)
 func closedBeforeResponse(err error) bool {
-	var nothing fasthttp.ErrNothingRead
-	return errors.As(err, &nothing) ||
-		errors.Is(err, io.EOF) ||
-		errors.Is(err, syscall.ECONNRESET) ||
-		errors.Is(err, syscall.EPIPE)
+	return errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }
 
-// isTimeout tells whether err is a deadline expiring. fasthttp reports an
-// expired read deadline as its own ErrTimeout.
+// isTimeout tells whether err is a deadline expiring: a request's own, or
+// the dialer's.
 func isTimeout(err error) bool {
 	var ne net.Error
-	return errors.Is(err, fasthttp.ErrTimeout) ||
-		errors.Is(err, os.ErrDeadlineExceeded) ||
-		(errors.As(err, &ne) && ne.Timeout())
+	return errors.Is(err, os.ErrDeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
 }
 
 // encodeRequest renders the request once; every send writes the same bytes.

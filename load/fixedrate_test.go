@@ -165,8 +165,8 @@ func TestRunCountsStatusesAndErrors(t *testing.T) {
 	defer chunked.Close()
 
 	// Raw servers answer every request on a connection with the same bytes.
-	toEOF := rawServer(t, "HTTP/1.1 200 OK\r\n\r\nthe body runs until the server closes", true)
-	garbage := rawServer(t, "HTTP/1.1 200 OK\r\nContent-Length: nine\r\n\r\nnine", false)
+	toEOF := rawServer(t, "HTTP/1.1 200 OK\r\n\r\nthe body runs until the server closes", closeAfterAnswer)
+	garbage := rawServer(t, "HTTP/1.1 200 OK\r\nContent-Length: nine\r\n\r\nnine", keepOpen)
 
 	hanging := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		<-r.Context().Done() // until the client gives up
@@ -302,12 +302,12 @@ func TestRunMeasuresFromDueTime(t *testing.T) {
 	}
 }
 
-// TestRunRetriesStaleKeepAlive uses a server that closes each connection
-// after one response without saying so. The request sent on the stale
-// connection never reached the server, so it is retried on a new one.
+// TestRunRetriesStaleKeepAlive uses a server that answers one request per
+// connection without saying it will close, then closes on the next request
+// unanswered. That request never reached the server's handler, so it is
+// retried on a new connection.
 func TestRunRetriesStaleKeepAlive(t *testing.T) {
-	// A keep-alive answer, and then the connection closes.
-	url := rawServer(t, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", true)
+	url := rawServer(t, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", closeOnNextRequest)
 
 	cfg := testConfig(url, 100, 300*time.Millisecond)
 	cfg.Connections = 2
@@ -377,10 +377,21 @@ func TestConfigValidate(t *testing.T) {
 
 func nan() float64 { var z float64; return z / z }
 
-// rawServer answers every request with answer, then closes the connection
-// when closeAfter is set. It returns the server's URL and stops with the
-// test.
-func rawServer(t *testing.T, answer string, closeAfter bool) string {
+// serverClose says when rawServer closes a connection.
+type serverClose int
+
+const (
+	keepOpen         serverClose = iota // never: it answers every request
+	closeAfterAnswer                    // once it has written its first answer
+	// closeOnNextRequest: it answers the first request, then takes the
+	// next and closes without answering it, as a server whose keep-alive
+	// timeout fires just as the client sends.
+	closeOnNextRequest
+)
+
+// rawServer answers requests with answer and closes its connections as
+// closing says. It returns the server's URL and stops with the test.
+func rawServer(t *testing.T, answer string, closing serverClose) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -405,15 +416,20 @@ func rawServer(t *testing.T, answer string, closeAfter bool) string {
 				defer c.Close()
 				_ = c.SetDeadline(time.Now().Add(5 * time.Second))
 				br := bufio.NewReader(c)
+				answered := false
 				for {
 					req, err := http.ReadRequest(br)
 					if err != nil {
 						return
 					}
 					_ = req.Body.Close()
-					if _, err := c.Write([]byte(answer)); err != nil || closeAfter {
+					if closing == closeOnNextRequest && answered {
 						return
 					}
+					if _, err := c.Write([]byte(answer)); err != nil || closing == closeAfterAnswer {
+						return
+					}
+					answered = true
 				}
 			}()
 		}

@@ -4,8 +4,8 @@ package load
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"runtime"
@@ -168,16 +168,9 @@ func (l *loop) run(ctx context.Context) {
 		if l.sent == l.total && l.inFlight == 0 {
 			return
 		}
-		l.expire(now, false)
-
-		wait := min(maxWait, l.deadline-now)
+		wait := min(maxWait, l.deadline-now, l.expire(now, false)-now)
 		if l.next < l.total {
 			wait = min(wait, l.due(l.next)-now)
-		}
-		for i := range l.conns {
-			if c := &l.conns[i]; c.busy {
-				wait = min(wait, c.deadline-now)
-			}
 		}
 		n := l.wait(max(wait, 0))
 		for _, ev := range l.events[:n] {
@@ -250,7 +243,7 @@ func (l *loop) send(i int, at time.Duration, retry bool) {
 	case err == nil || err == unix.EAGAIN:
 		// The socket's buffer is full: write the rest when epoll says it
 		// has room.
-		c.unsent = l.raw[max(n, 0):]
+		c.unsent = l.raw[n:]
 		l.watch(c, unix.EPOLLIN|unix.EPOLLOUT)
 	default:
 		l.broken(i, fmt.Errorf("write request: %w", err))
@@ -310,7 +303,7 @@ func (l *loop) ready(i int, events uint32) {
 			c.unsent = nil
 			l.watch(c, unix.EPOLLIN)
 		case err == nil || err == unix.EAGAIN:
-			c.unsent = c.unsent[max(n, 0):]
+			c.unsent = c.unsent[n:]
 		default:
 			l.broken(i, fmt.Errorf("write request: %w", err))
 			return
@@ -365,13 +358,7 @@ func (l *loop) eof(i int) {
 		l.close(c)
 		return
 	}
-	if len(c.buf) == 0 && c.reused && !c.retried {
-		// A kept-alive connection the server had closed before the request
-		// reached it: the server never saw the request, so it is sent again
-		// on a new connection, as net/http does for idempotent requests.
-		l.close(c)
-		l.inFlight--
-		l.send(i, c.at, true)
+	if l.retryStale(i) {
 		return
 	}
 	if r, err := parseResponse(c.buf, l.head); err == nil && r.toEOF {
@@ -380,21 +367,34 @@ func (l *loop) eof(i int) {
 		l.close(c)
 		return
 	}
-	l.broken(i, fmt.Errorf("read response: %w", errors.Join(errMalformed, unix.ECONNRESET)))
+	l.broken(i, fmt.Errorf("read response: closed after %d bytes: %w", len(c.buf), io.ErrUnexpectedEOF))
 }
 
-// broken fails connection i's request and drops the connection, retrying
-// the request once when a kept-alive connection turned out to be closed.
+// broken fails connection i's request and drops the connection, unless the
+// error says a kept-alive connection had been closed and the request is
+// sent again (retryStale).
 func (l *loop) broken(i int, err error) {
-	c := &l.conns[i]
-	if c.busy && len(c.buf) == 0 && c.reused && !c.retried && closedBeforeResponse(err) {
-		l.close(c)
-		l.inFlight--
-		l.send(i, c.at, true)
+	if closedBeforeResponse(err) && l.retryStale(i) {
 		return
 	}
-	l.close(c)
+	l.close(&l.conns[i])
 	l.fail(i, err)
+}
+
+// retryStale sends connection i's request again, once, on a new
+// connection, when the connection was a kept-alive one and nothing of the
+// response came: the server had closed it before the request reached it
+// and never saw the request, so it is sent again, as net/http does for
+// idempotent requests. It reports whether it did.
+func (l *loop) retryStale(i int) bool {
+	c := &l.conns[i]
+	if !c.busy || len(c.buf) != 0 || !c.reused || c.retried {
+		return false
+	}
+	l.close(c)
+	l.inFlight--
+	l.send(i, c.at, true)
+	return true
 }
 
 // done completes connection i's request with status.
@@ -430,15 +430,23 @@ func (l *loop) release(i int) {
 }
 
 // expire fails the requests whose time is up: those past their own
-// timeout, or every one in flight when final.
-func (l *loop) expire(now time.Duration, final bool) {
+// timeout, or every one in flight when final. It returns the earliest
+// timeout of those still in flight, or the run's deadline.
+func (l *loop) expire(now time.Duration, final bool) time.Duration {
+	next := l.deadline
 	for i := range l.conns {
 		c := &l.conns[i]
-		if c.busy && (final || now >= c.deadline) {
+		if !c.busy {
+			continue
+		}
+		if final || now >= c.deadline {
 			l.close(c)
 			l.fail(i, fmt.Errorf("read response: %w", os.ErrDeadlineExceeded))
+			continue
 		}
+		next = min(next, c.deadline)
 	}
+	return next
 }
 
 func (l *loop) close(c *conn) {
