@@ -3,6 +3,7 @@ package proxy
 import (
 	"context"
 	"crypto/tls"
+	"io"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -146,7 +147,7 @@ func dialer(k clientKey, tlsCfg *tls.Config) fasthttp.DialFunc {
 		if err != nil {
 			return nil, &connectError{addr: addr, err: err}
 		}
-		var conn net.Conn = &deadlineConn{Conn: c, read: k.read, write: k.write, raw: newRawIO(c)}
+		var conn net.Conn = &deadlineConn{Conn: c, read: k.read, write: k.write, io: socketIO(c)}
 		if tlsCfg == nil {
 			return conn, nil
 		}
@@ -177,7 +178,7 @@ type deadlineConn struct {
 	read, write     time.Duration
 	readAt, writeAt time.Time // when the current deadlines were set
 	turns           turns
-	raw             *rawIO
+	io              io.ReadWriter // socketIO(Conn)
 }
 
 func (c *deadlineConn) Read(p []byte) (int, error) {
@@ -190,10 +191,7 @@ func (c *deadlineConn) Read(p []byte) (int, error) {
 		}
 	}
 	c.turns.beforeRead()
-	if c.raw != nil {
-		return c.raw.Read(p)
-	}
-	return c.Conn.Read(p)
+	return c.io.Read(p)
 }
 
 func (c *deadlineConn) Write(p []byte) (int, error) {
@@ -206,10 +204,7 @@ func (c *deadlineConn) Write(p []byte) (int, error) {
 		}
 	}
 	c.turns.afterWrite()
-	if c.raw != nil {
-		return c.raw.Write(p)
-	}
-	return c.Conn.Write(p)
+	return c.io.Write(p)
 }
 
 // ms converts a Kong timeout in milliseconds, with Kong's default for 0.

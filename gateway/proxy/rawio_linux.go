@@ -44,6 +44,15 @@ type rawIO struct {
 	wfn  func(uintptr) bool
 }
 
+// socketIO returns what reads and writes c's socket: raw I/O for a TCP
+// connection, else c itself.
+func socketIO(c net.Conn) io.ReadWriter {
+	if r := newRawIO(c); r != nil {
+		return r
+	}
+	return c
+}
+
 // newRawIO returns raw I/O for c, or nil when c is not a TCP connection.
 func newRawIO(c net.Conn) *rawIO {
 	tc, ok := c.(*net.TCPConn)

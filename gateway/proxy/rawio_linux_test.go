@@ -163,7 +163,11 @@ func TestRawIOBehavesAsNetConn(t *testing.T) {
 			tc.run(t, raw, c, peer)
 		})
 	}
-	if newRawIO(&net.UnixConn{}) != nil {
-		t.Error("newRawIO took a connection that is not TCP")
+	c, _ := tcpPair(t)
+	if _, ok := socketIO(c).(*rawIO); !ok {
+		t.Errorf("socketIO of a TCP connection is %T, want raw I/O", socketIO(c))
+	}
+	if u := (&net.UnixConn{}); socketIO(u) != io.ReadWriter(u) {
+		t.Errorf("socketIO of a connection that is not TCP is %T, want the connection itself", socketIO(u))
 	}
 }

@@ -2,10 +2,10 @@
 
 package proxy
 
-import "net"
+import (
+	"io"
+	"net"
+)
 
-// rawIO is Linux only (rawio_linux.go); elsewhere connections use their own
-// Read and Write.
-type rawIO struct{ net.Conn }
-
-func newRawIO(net.Conn) *rawIO { return nil }
+// socketIO is c itself: raw socket I/O (rawio_linux.go) is Linux only.
+func socketIO(c net.Conn) io.ReadWriter { return c }

@@ -2,10 +2,11 @@ package proxy
 
 import (
 	"crypto/tls"
-	"github.com/tollgate/tollgate/internal/testcert"
 	"io"
 	"net/http"
 	"testing"
+
+	"github.com/tollgate/tollgate/internal/testcert"
 
 	"github.com/tollgate/tollgate/internal/entity"
 )

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"io"
 	"net"
 	"runtime"
 	"sync/atomic"
@@ -49,28 +50,22 @@ func (l turnListener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &turnConn{Conn: c, raw: newRawIO(c)}, nil
+	return &turnConn{Conn: c, io: socketIO(c)}, nil
 }
 
 // turnConn is a client connection that yields between turns.
 type turnConn struct {
 	net.Conn
 	turns turns
-	raw   *rawIO
+	io    io.ReadWriter // socketIO(Conn)
 }
 
 func (c *turnConn) Read(p []byte) (int, error) {
 	c.turns.beforeRead()
-	if c.raw != nil {
-		return c.raw.Read(p)
-	}
-	return c.Conn.Read(p)
+	return c.io.Read(p)
 }
 
 func (c *turnConn) Write(p []byte) (int, error) {
 	c.turns.afterWrite()
-	if c.raw != nil {
-		return c.raw.Write(p)
-	}
-	return c.Conn.Write(p)
+	return c.io.Write(p)
 }
