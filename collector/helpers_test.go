@@ -284,7 +284,7 @@ func (e *env) waitRows(n uint64, within time.Duration) {
 	}
 }
 
-// checkExactlyOnce checks that requests and the minute and hour rollups
+// checkExactlyOnce checks that requests and every minute and hour rollup
 // count each of the n records once: no row missing, none twice, without
 // FINAL. The day rollups are left to checkExactlyOnceFinal: Reconcile
 // repairs a day only once it has settled.
@@ -293,11 +293,11 @@ func (e *env) checkExactlyOnce(n uint64) {
 	checks := []struct{ name, query string }{
 		{"raw rows", "SELECT count() FROM {db}.requests"},
 		{"distinct request ids", "SELECT uniqExact(request_id) FROM {db}.requests"},
-		{"minute rollup", "SELECT sumMerge(requests) FROM {db}.requests_by_minute"},
-		{"hour rollup", "SELECT sumMerge(requests) FROM {db}.requests_by_hour"},
-		{"consumer hour rollup", "SELECT sumMerge(requests) FROM {db}.requests_by_hour_consumer"},
-		{"status hour rollup", "SELECT sumMerge(requests) FROM {db}.requests_by_hour_status"},
-		{"consumer usage", "SELECT sum(requests) FROM {db}.consumer_usage_by_hour"},
+	}
+	for _, r := range clickhousemigrate.Rollups {
+		if r.Step < clickhousemigrate.Day {
+			checks = append(checks, struct{ name, query string }{r.Table, "SELECT " + r.Requests() + " FROM {db}." + r.Table})
+		}
 	}
 	for _, c := range checks {
 		if got := e.count(c.query); got != n {
