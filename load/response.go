@@ -4,12 +4,21 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+
+	"github.com/tollgate/tollgate/internal/tokenlist"
 )
 
 // maxResponseHead bounds a response's status line and headers. A server
 // sending more without ending them is broken, and the generator says so
 // instead of buffering without end.
 const maxResponseHead = 64 << 10
+
+// The tokens of the framing headers' lists.
+var (
+	tokenChunked   = []byte("chunked")
+	tokenClose     = []byte("close")
+	tokenKeepAlive = []byte("keep-alive")
+)
 
 // errMalformed is behind every response the generator cannot frame.
 var errMalformed = errors.New("malformed response")
@@ -75,11 +84,11 @@ func parseResponse(b []byte, head bool) (response, error) {
 			}
 			length = n
 		case bytes.EqualFold(name, []byte("Transfer-Encoding")):
-			chunked = hasToken(value, "chunked")
+			chunked = tokenlist.Has(value, tokenChunked)
 		case bytes.EqualFold(name, []byte("Connection")):
-			if hasToken(value, "close") {
+			if tokenlist.Has(value, tokenClose) {
 				r.closes = true
-			} else if hasToken(value, "keep-alive") {
+			} else if tokenlist.Has(value, tokenKeepAlive) {
 				r.closes = false
 			}
 		}
@@ -245,19 +254,6 @@ func parseHex(b []byte) (int, bool) {
 		n = n<<4 | int(d)
 	}
 	return n, n <= maxBody
-}
-
-// hasToken tells whether the comma-separated list v holds token, ignoring
-// case.
-func hasToken(v []byte, token string) bool {
-	for len(v) > 0 {
-		var item []byte
-		item, v, _ = bytes.Cut(v, []byte(","))
-		if bytes.EqualFold(bytes.TrimSpace(item), []byte(token)) {
-			return true
-		}
-	}
-	return false
 }
 
 // clip shortens b for an error message.

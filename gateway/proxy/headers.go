@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"unsafe"
 
+	"github.com/tollgate/tollgate/internal/tokenlist"
 	"github.com/valyala/fasthttp"
 )
 
@@ -92,23 +93,6 @@ func connectionTokens(v []byte, f func(name []byte)) {
 		}
 		f(tok)
 	}
-}
-
-// hasToken reports whether the comma-separated list v holds tok
-// (case-insensitively).
-func hasToken(v, tok []byte) bool {
-	found := false
-	for len(v) > 0 && !found {
-		i := bytes.IndexByte(v, ',')
-		var t []byte
-		if i < 0 {
-			t, v = v, nil
-		} else {
-			t, v = v[:i], v[i+1:]
-		}
-		found = bytes.EqualFold(trimSpace(t), tok)
-	}
-	return found
 }
 
 // stripRequestHopByHop removes the hop-by-hop fields of a request before it
@@ -283,7 +267,7 @@ func appendVia(dst, prev []byte) []byte {
 // isWebSocketUpgrade reports a WebSocket opening handshake (RFC 6455 §4.1).
 func isWebSocketUpgrade(h *fasthttp.RequestHeader) bool {
 	return bytes.EqualFold(trimSpace(h.Peek(hUpgrade)), tokenWebsocket) &&
-		hasToken(h.Peek(hConnection), tokenUpgrade)
+		tokenlist.Has(h.Peek(hConnection), tokenUpgrade)
 }
 
 // hostWithoutPort strips a port from a Host value ([v6]:port included).
