@@ -2,10 +2,11 @@ package admin
 
 import (
 	"fmt"
-	"github.com/tollgate/tollgate/internal/testcert"
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/tollgate/tollgate/internal/testcert"
 
 	"github.com/tollgate/tollgate/internal/entity"
 )

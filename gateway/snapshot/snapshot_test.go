@@ -3,11 +3,12 @@ package snapshot
 import (
 	"bytes"
 	"encoding/json"
-	"github.com/tollgate/tollgate/internal/testcert"
 	"log/slog"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tollgate/tollgate/internal/testcert"
 
 	"golang.org/x/crypto/bcrypt"
 

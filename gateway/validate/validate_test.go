@@ -2,9 +2,10 @@ package validate
 
 import (
 	"encoding/json"
-	"github.com/tollgate/tollgate/internal/testcert"
 	"reflect"
 	"testing"
+
+	"github.com/tollgate/tollgate/internal/testcert"
 
 	"github.com/tollgate/tollgate/gateway/plugin"
 	"github.com/tollgate/tollgate/internal/entity"

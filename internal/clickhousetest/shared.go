@@ -3,10 +3,11 @@ package clickhousetest
 import (
 	"errors"
 	"fmt"
-	"go.uber.org/goleak"
 	"os"
 	"sync"
 	"testing"
+
+	"go.uber.org/goleak"
 
 	"github.com/tollgate/tollgate/internal/clickhouselocal"
 )

@@ -10,11 +10,12 @@ package requesttransformer
 
 import (
 	"encoding/json"
-	"github.com/tollgate/tollgate/gateway/plugin/jsonobject"
 	"mime"
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/tollgate/tollgate/gateway/plugin/jsonobject"
 
 	"github.com/tollgate/tollgate/gateway/plugin"
 	"github.com/tollgate/tollgate/internal/entity"

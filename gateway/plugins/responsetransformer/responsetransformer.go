@@ -11,9 +11,10 @@ package responsetransformer
 
 import (
 	"encoding/json"
-	"github.com/tollgate/tollgate/gateway/plugin/jsonobject"
 	"strconv"
 	"strings"
+
+	"github.com/tollgate/tollgate/gateway/plugin/jsonobject"
 
 	"github.com/tollgate/tollgate/gateway/plugin"
 	"github.com/tollgate/tollgate/internal/entity"
