@@ -59,6 +59,11 @@
 #   BENCH_WARMUPS=3            untimed requests per case before them
 #   BENCH_CASE_BUDGET=30s      a case that has taken this long stops at 10
 #                              timed requests (0: always BENCH_REPS)
+#   BENCH_COLD=1               empty ClickHouse's cache of uncompressed blocks
+#                              before every timed request, so each decompresses
+#                              what it reads (the store asks for the cache; by
+#                              default a case's repeated requests find it warm,
+#                              as a dashboard's refreshes do)
 #   BENCH_STRICT=1             exit with status 3 when a target is missed
 #   BENCH_CLICKHOUSE_SERVER=   the server binary (default: clickhouse-server
 #                              or clickhouse in PATH, /usr/sbin, /usr/bin)

@@ -42,8 +42,37 @@ const (
 // Store is query.Store over a ClickHouse database. It is safe for
 // concurrent use.
 type Store struct {
-	conn driver.Conn
+	conn driver.Conn // sends Settings with every statement
 	db   string
+}
+
+// Settings are the ClickHouse settings every statement of a Store runs
+// with. use_uncompressed_cache keeps the blocks a statement decompresses
+// in the server's cache of uncompressed blocks (uncompressed_cache_size
+// in its configuration; without one the setting does nothing), so that a
+// dashboard's repeated statements over the same rollup rows, or the same
+// latest records, skip decompressing them again. ClickHouse leaves out of
+// the cache what a statement reading a million rows or more decompresses,
+// so long raw scans do not evict the short reads it is for.
+var Settings = clickhousego.Settings{"use_uncompressed_cache": 1}
+
+// withSettings is a connection whose statements run with Settings.
+type withSettings struct{ driver.Conn }
+
+func settings(ctx context.Context) context.Context {
+	return clickhousego.Context(ctx, clickhousego.WithSettings(Settings))
+}
+
+func (c withSettings) Query(ctx context.Context, q string, args ...any) (driver.Rows, error) {
+	return c.Conn.Query(settings(ctx), q, args...)
+}
+
+func (c withSettings) QueryRow(ctx context.Context, q string, args ...any) driver.Row {
+	return c.Conn.QueryRow(settings(ctx), q, args...)
+}
+
+func (c withSettings) Select(ctx context.Context, dest any, q string, args ...any) error {
+	return c.Conn.Select(settings(ctx), dest, q, args...)
 }
 
 var _ query.Store = (*Store)(nil)
@@ -55,7 +84,7 @@ func New(conn driver.Conn, database string) (*Store, error) {
 	if !clickhousemigrate.ValidDatabase(database) {
 		return nil, fmt.Errorf("analytics store: invalid clickhouse database name %q", database)
 	}
-	return &Store{conn: conn, db: database}, nil
+	return &Store{conn: withSettings{conn}, db: database}, nil
 }
 
 // rawOnly says whether a query needs columns that only the raw table has:

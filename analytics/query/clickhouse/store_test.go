@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ClickHouse/ch-go"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -177,6 +178,45 @@ func TestRollupKeysMatchTheirColumns(t *testing.T) {
 					t.Errorf("%s: column %s present %v, but the planner's keys say %v", r.table, c, got, want)
 				}
 			}
+		}
+	}
+}
+
+// The store's statements use ClickHouse's cache of uncompressed blocks: a
+// dashboard repeating one over the same rows reads the blocks it
+// decompressed the first time, for the rollups and the latest records.
+func TestStatementsUseTheUncompressedCache(t *testing.T) {
+	s, load, conn := newStore(t)
+	load(t, querytest.Records())
+	hits := func() uint64 {
+		t.Helper()
+		var n uint64
+		if err := conn.QueryRow(t.Context(), "SELECT toUInt64(sum(value)) FROM system.events WHERE event = 'UncompressedCacheHits'").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	f := query.Filter{Workspace: querytest.Acme}
+	from, to := querytest.T0.Add(-query.Day), querytest.T0.Add(query.Day)
+	for name, run := range map[string]func() error{
+		"series": func() error {
+			_, err := s.Series(t.Context(), query.SeriesQuery{Filter: f, From: from, To: to, Bucket: time.Hour})
+			return err
+		},
+		"recent": func() error {
+			_, err := s.Recent(t.Context(), query.RecentQuery{Filter: f, From: from, To: to})
+			return err
+		},
+	} {
+		if err := run(); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		before := hits()
+		if err := run(); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if after := hits(); after <= before {
+			t.Errorf("%s again: %d hits of the uncompressed cache before, %d after; want more", name, before, after)
 		}
 	}
 }

@@ -12,8 +12,10 @@ import (
 	"sync"
 	"time"
 
+	clickhousego "github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
+	chstore "github.com/tollgate/tollgate/analytics/query/clickhouse"
 	"github.com/tollgate/tollgate/load/benchrig"
 )
 
@@ -238,6 +240,10 @@ func (b *bench) measure(ctx context.Context, c apiCase) caseResult {
 		if b.cfg.budget > 0 && len(apiTimes) >= minReps && time.Since(start) > b.cfg.budget {
 			break
 		}
+		if err := b.dropCache(ctx); err != nil {
+			res.err = err
+			return res
+		}
 		d, err := get()
 		if err != nil {
 			res.err = err
@@ -245,6 +251,10 @@ func (b *bench) measure(ctx context.Context, c apiCase) caseResult {
 		}
 		apiTimes = append(apiTimes, d)
 		if c.baseline {
+			if err := b.dropCache(ctx); err != nil {
+				res.err = err
+				return res
+			}
 			d, err := b.runDirect(ctx, stmts)
 			if err != nil {
 				res.err = err
@@ -264,9 +274,23 @@ func (b *bench) measure(ctx context.Context, c apiCase) caseResult {
 // BENCH_CASE_BUDGET: its p95 and p99 are then its slowest.
 const minReps = 10
 
+// dropCache empties ClickHouse's cache of uncompressed blocks when the
+// run times cold requests (BENCH_COLD=1).
+func (b *bench) dropCache(ctx context.Context) error {
+	if !b.cfg.cold {
+		return nil
+	}
+	if err := b.conn.Exec(ctx, "SYSTEM DROP UNCOMPRESSED CACHE"); err != nil {
+		return fmt.Errorf("BENCH_COLD: %w", err)
+	}
+	return nil
+}
+
 // runDirect sends stmts to ClickHouse over the benchmark's own
-// connection and reads every row of their answers.
+// connection, with the settings the store sends, and reads every row of
+// their answers.
 func (b *bench) runDirect(ctx context.Context, stmts []statement) (time.Duration, error) {
+	ctx = clickhousego.Context(ctx, clickhousego.WithSettings(chstore.Settings))
 	start := time.Now()
 	for _, s := range stmts {
 		rows, err := b.conn.Query(ctx, s.sql, s.args...)

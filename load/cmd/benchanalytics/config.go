@@ -29,6 +29,7 @@ type config struct {
 	warmups int            // BENCH_WARMUPS: untimed requests per case first
 	only    *regexp.Regexp // BENCH_CASES: the cases timed, by "name range"; nil: all
 	profile string         // BENCH_CPUPROFILE: where the API's CPU profile goes
+	cold    bool           // BENCH_COLD=1: empty ClickHouse's uncompressed cache before each timed request
 
 	strict bool // BENCH_STRICT=1
 }
@@ -56,6 +57,11 @@ type config struct {
 //	BENCH_CPUPROFILE=              a file: the benchmark process (the API, its store and
 //	                               the client) is profiled while the cases are timed,
 //	                               for go tool pprof
+//	BENCH_COLD=0                   1: empty ClickHouse's cache of uncompressed blocks
+//	                               before every timed request and baseline, so each
+//	                               decompresses what it reads, as the first after new
+//	                               data or a merge does; 0 times a dashboard repeating
+//	                               its requests, which finds the blocks there
 //	BENCH_STRICT=0                 1: exit 3 when a target is missed
 //
 // Durations are Go durations or whole seconds.
@@ -78,6 +84,7 @@ func configFromEnv(getenv func(string) string) (config, error) {
 	c.warmups = env.IntIn("BENCH_WARMUPS", 3, 0, 1000)
 	c.budget = env.Duration("BENCH_CASE_BUDGET", 30*time.Second)
 	c.strict = env.Flag("BENCH_STRICT")
+	c.cold = env.Flag("BENCH_COLD")
 	c.profile = env.String("BENCH_CPUPROFILE", "")
 	if expr := env.String("BENCH_CASES", ""); expr != "" {
 		re, err := regexp.Compile(expr)
