@@ -64,6 +64,11 @@
 #                              what it reads (the store asks for the cache; by
 #                              default a case's repeated requests find it warm,
 #                              as a dashboard's refreshes do)
+#   BENCH_NOW=                 an RFC 3339 time within the seeded window where
+#                              the measured ranges end (default: the data's end);
+#                              data seeded early in a UTC day holds that day's
+#                              last hour in small parts, so for the last hour of a
+#                              whole day give a time late in the day before
 #   BENCH_STRICT=1             exit with status 3 when a target is missed
 #   BENCH_CLICKHOUSE_SERVER=   the server binary (default: clickhouse-server
 #                              or clickhouse in PATH, /usr/sbin, /usr/bin)

@@ -45,8 +45,16 @@ func (b *bench) startAPI(tr *traffic) error {
 	// Ranges end where the seeded data ends: seeding took a while, or the
 	// data was reused from an earlier run, and "the last hour" should be
 	// the last hour of traffic. The clock still moves, as a real one does.
-	lag := max(0, time.Since(tr.To()))
-	b.Progress("the API's clock runs %v behind, so that ranges end where the seeded data ends", lag.Round(time.Second))
+	end, where := tr.To(), "where the seeded data ends"
+	if !b.cfg.now.IsZero() {
+		end, where = b.cfg.now, "at BENCH_NOW="+b.cfg.now.UTC().Format(time.RFC3339)
+		if end.Before(tr.from.Add(time.Hour)) || end.After(tr.To()) {
+			return fmt.Errorf("BENCH_NOW=%s is not within the seeded window, %s to %s", end.Format(time.RFC3339),
+				tr.from.Add(time.Hour).Format(time.RFC3339), tr.To().Format(time.RFC3339))
+		}
+	}
+	lag := max(0, time.Since(end))
+	b.Progress("the API's clock runs %v behind, so that ranges end %s", lag.Round(time.Second), where)
 	srv, err := api.New(api.Config{
 		Store:      store,
 		Directory:  dir,

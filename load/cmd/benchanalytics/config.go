@@ -30,6 +30,7 @@ type config struct {
 	only    *regexp.Regexp // BENCH_CASES: the cases timed, by "name range"; nil: all
 	profile string         // BENCH_CPUPROFILE: where the API's CPU profile goes
 	cold    bool           // BENCH_COLD=1: empty ClickHouse's uncompressed cache before each timed request
+	now     time.Time      // BENCH_NOW: what the API's clock reads when the cases start; zero: the data's end
 
 	strict bool // BENCH_STRICT=1
 }
@@ -62,6 +63,12 @@ type config struct {
 //	                               decompresses what it reads, as the first after new
 //	                               data or a merge does; 0 times a dashboard repeating
 //	                               its requests, which finds the blocks there
+//	BENCH_NOW=                     an RFC 3339 time inside the seeded window: the API's
+//	                               clock reads it when the cases start, so that the
+//	                               ranges end there (default: where the data ends). Data
+//	                               seeded early in a UTC day has that day's few records
+//	                               in small parts; a time late in a whole day measures
+//	                               the last hour of a day as settled parts hold it
 //	BENCH_STRICT=0                 1: exit 3 when a target is missed
 //
 // Durations are Go durations or whole seconds.
@@ -85,6 +92,13 @@ func configFromEnv(getenv func(string) string) (config, error) {
 	c.budget = env.Duration("BENCH_CASE_BUDGET", 30*time.Second)
 	c.strict = env.Flag("BENCH_STRICT")
 	c.cold = env.Flag("BENCH_COLD")
+	if v := env.String("BENCH_NOW", ""); v != "" {
+		t, err := time.Parse(time.RFC3339, v)
+		if err != nil {
+			env.Fail(fmt.Errorf("BENCH_NOW=%s: want an RFC 3339 time such as 2026-12-05T20:00:00Z", v))
+		}
+		c.now = t
+	}
 	c.profile = env.String("BENCH_CPUPROFILE", "")
 	if expr := env.String("BENCH_CASES", ""); expr != "" {
 		re, err := regexp.Compile(expr)

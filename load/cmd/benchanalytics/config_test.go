@@ -3,6 +3,7 @@ package main
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestBenchCasesSelects(t *testing.T) {
@@ -38,5 +39,29 @@ func TestBenchCasesSelects(t *testing.T) {
 		if _, err := configFromEnv(env(map[string]string{"BENCH_CASES": expr})); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("BENCH_CASES=%s: error %v, want one saying %q", expr, err, want)
 		}
+	}
+}
+
+func TestBenchNowIsATime(t *testing.T) {
+	env := func(v string) func(string) string {
+		return func(k string) string {
+			switch k {
+			case "BENCH_CLICKHOUSE_SERVER":
+				return "/bin/true"
+			case "BENCH_NOW":
+				return v
+			}
+			return ""
+		}
+	}
+	c, err := configFromEnv(env("2026-12-05T20:00:00Z"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := time.Date(2026, 12, 5, 20, 0, 0, 0, time.UTC); !c.now.Equal(want) {
+		t.Errorf("BENCH_NOW read as %v, want %v", c.now, want)
+	}
+	if _, err := configFromEnv(env("yesterday")); err == nil || !strings.Contains(err.Error(), "RFC 3339") {
+		t.Errorf("BENCH_NOW=yesterday: error %v, want one asking for an RFC 3339 time", err)
 	}
 }
