@@ -59,11 +59,11 @@
 #   BENCH_WARMUPS=3            untimed requests per case before them
 #   BENCH_CASE_BUDGET=30s      a case that has taken this long stops at 10
 #                              timed requests (0: always BENCH_REPS)
-#   BENCH_COLD=1               empty ClickHouse's cache of uncompressed blocks
-#                              before every timed request, so each decompresses
-#                              what it reads (the store asks for the cache; by
-#                              default a case's repeated requests find it warm,
-#                              as a dashboard's refreshes do)
+#   BENCH_CACHE=warm           the store's statements ask ClickHouse for its
+#                              cache of uncompressed blocks: warm leaves it
+#                              between requests, as a dashboard's refreshes find
+#                              it; cold empties it before every timed request;
+#                              off sends the statements without asking for it
 #   BENCH_NOW=                 an RFC 3339 time within the seeded window where
 #                              the measured ranges end (default: the data's end);
 #                              data seeded early in a UTC day holds that day's

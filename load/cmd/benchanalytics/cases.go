@@ -275,13 +275,13 @@ func (b *bench) measure(ctx context.Context, c apiCase) caseResult {
 const minReps = 10
 
 // dropCache empties ClickHouse's cache of uncompressed blocks when the
-// run times cold requests (BENCH_COLD=1).
+// run times cold requests (BENCH_CACHE=cold).
 func (b *bench) dropCache(ctx context.Context) error {
-	if !b.cfg.cold {
+	if b.cfg.cache != "cold" {
 		return nil
 	}
 	if err := b.conn.Exec(ctx, "SYSTEM DROP UNCOMPRESSED CACHE"); err != nil {
-		return fmt.Errorf("BENCH_COLD: %w", err)
+		return fmt.Errorf("BENCH_CACHE=cold: %w", err)
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"time"
 
 	"github.com/tollgate/tollgate/internal/clickhouselocal"
@@ -29,7 +30,7 @@ type config struct {
 	warmups int            // BENCH_WARMUPS: untimed requests per case first
 	only    *regexp.Regexp // BENCH_CASES: the cases timed, by "name range"; nil: all
 	profile string         // BENCH_CPUPROFILE: where the API's CPU profile goes
-	cold    bool           // BENCH_COLD=1: empty ClickHouse's uncompressed cache before each timed request
+	cache   string         // BENCH_CACHE: warm, cold or off (see configFromEnv)
 	now     time.Time      // BENCH_NOW: what the API's clock reads when the cases start; zero: the data's end
 
 	strict bool // BENCH_STRICT=1
@@ -58,11 +59,11 @@ type config struct {
 //	BENCH_CPUPROFILE=              a file: the benchmark process (the API, its store and
 //	                               the client) is profiled while the cases are timed,
 //	                               for go tool pprof
-//	BENCH_COLD=0                   1: empty ClickHouse's cache of uncompressed blocks
-//	                               before every timed request and baseline, so each
-//	                               decompresses what it reads, as the first after new
-//	                               data or a merge does; 0 times a dashboard repeating
-//	                               its requests, which finds the blocks there
+//	BENCH_CACHE=warm               the store's statements ask for ClickHouse's cache of
+//	                               uncompressed blocks: warm leaves it between requests,
+//	                               as a dashboard repeating its requests finds it; cold
+//	                               empties it before every timed request and baseline;
+//	                               off sends the statements without asking for it
 //	BENCH_NOW=                     an RFC 3339 time inside the seeded window: the API's
 //	                               clock reads it when the cases start, so that the
 //	                               ranges end there (default: where the data ends). Data
@@ -91,7 +92,10 @@ func configFromEnv(getenv func(string) string) (config, error) {
 	c.warmups = env.IntIn("BENCH_WARMUPS", 3, 0, 1000)
 	c.budget = env.Duration("BENCH_CASE_BUDGET", 30*time.Second)
 	c.strict = env.Flag("BENCH_STRICT")
-	c.cold = env.Flag("BENCH_COLD")
+	c.cache = env.String("BENCH_CACHE", "warm")
+	if !slices.Contains([]string{"warm", "cold", "off"}, c.cache) {
+		env.Fail(fmt.Errorf("BENCH_CACHE=%s: want warm, cold or off", c.cache))
+	}
 	if v := env.String("BENCH_NOW", ""); v != "" {
 		t, err := time.Parse(time.RFC3339, v)
 		if err != nil {

@@ -104,10 +104,11 @@ func (b *bench) printCounts(ctx context.Context, m seedMarker) error {
 	writeTable(b, rows)
 	b.Summary.Add("rows in requests", commas(int64(raw)), "= "+commas(m.Rows), raw == uint64(m.Rows))
 	b.Summary.Info("ClickHouse, CPUs", fmt.Sprintf("%s, %d", b.ch.Version, cores()))
-	cache := "kept between requests, as a dashboard repeating them finds it (BENCH_COLD=1 empties it before each)"
-	if b.cfg.cold {
-		cache = "emptied before every timed request (BENCH_COLD=1)"
-	}
+	cache := map[string]string{
+		"warm": "asked for, and kept between requests as a dashboard repeating them finds it (BENCH_CACHE=warm)",
+		"cold": "asked for, and emptied before every timed request (BENCH_CACHE=cold)",
+		"off":  "not asked for (BENCH_CACHE=off)",
+	}[b.cfg.cache]
 	b.Summary.Info("uncompressed cache", cache)
 	return nil
 }
