@@ -59,8 +59,8 @@
 #   BENCH_WARMUPS=3            untimed requests per case before them
 #   BENCH_CASE_BUDGET=30s      a case that has taken this long stops at 10
 #                              timed requests (0: always BENCH_REPS)
-#   BENCH_CACHE=warm           the store's statements ask ClickHouse for its
-#                              cache of uncompressed blocks: warm leaves it
+#   BENCH_CACHE=warm           the store's rollup statements ask ClickHouse for
+#                              its cache of uncompressed blocks: warm leaves it
 #                              between requests, as a dashboard's refreshes find
 #                              it; cold empties it before every timed request;
 #                              off sends the statements without asking for it

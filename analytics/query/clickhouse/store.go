@@ -42,18 +42,24 @@ const (
 // Store is query.Store over a ClickHouse database. It is safe for
 // concurrent use.
 type Store struct {
-	conn driver.Conn // sends Settings with every statement
-	db   string
+	raw     driver.Conn // for statements that read the raw table alone
+	rollups driver.Conn // for the others: sends Settings with every statement
+	db      string
 }
 
-// Settings are the ClickHouse settings every statement of a Store runs
-// with. use_uncompressed_cache keeps the blocks a statement decompresses
-// in the server's cache of uncompressed blocks (uncompressed_cache_size
-// in its configuration; without one the setting does nothing), so that a
-// dashboard's repeated statements over the same rollup rows, or the same
-// latest records, skip decompressing them again. ClickHouse leaves out of
-// the cache what a statement reading a million rows or more decompresses,
-// so long raw scans do not evict the short reads it is for.
+// Settings are the ClickHouse settings of every statement of a Store that
+// reads a rollup. use_uncompressed_cache keeps the blocks a statement
+// decompresses in the server's cache of uncompressed blocks
+// (uncompressed_cache_size in its configuration; without one the setting
+// does nothing), so that a dashboard's repeated statements over the same
+// settled rollup rows skip decompressing them again.
+//
+// Statements that read the raw table alone run without it. Recent
+// requests decompress a block of every column at the end of each
+// service's range, about 100 MB for a busy workspace's last hour: a few
+// such reads fill the cache and evict each other, and a read that misses
+// costs ClickHouse 18.16 more with the cache than without, as it copies
+// every block into it (BENCHMARKS.md, "The cache of uncompressed blocks").
 var Settings = clickhousego.Settings{"use_uncompressed_cache": 1}
 
 // withSettings is a connection whose statements run with Settings.
@@ -75,6 +81,16 @@ func (c withSettings) Select(ctx context.Context, dest any, q string, args ...an
 	return c.Conn.Select(settings(ctx), dest, q, args...)
 }
 
+// conn is the connection for a statement that reads tables.
+func (s *Store) conn(tables ...Table) driver.Conn {
+	for _, t := range tables {
+		if t != Raw {
+			return s.rollups
+		}
+	}
+	return s.raw
+}
+
 var _ query.Store = (*Store)(nil)
 
 // New returns a Store reading database over conn. It does not own conn.
@@ -84,7 +100,7 @@ func New(conn driver.Conn, database string) (*Store, error) {
 	if !clickhousemigrate.ValidDatabase(database) {
 		return nil, fmt.Errorf("analytics store: invalid clickhouse database name %q", database)
 	}
-	return &Store{conn: withSettings{conn}, db: database}, nil
+	return &Store{raw: conn, rollups: withSettings{conn}, db: database}, nil
 }
 
 // rawOnly says whether a query needs columns that only the raw table has:
@@ -494,7 +510,7 @@ func (s *Store) Series(ctx context.Context, q query.SeriesQuery) (query.Series, 
 	stmt := "SELECT toInt64(intDiv(toUInt32(" + timeColumn[t] + "), ?) * ?) AS k_bucket, " +
 		metricsSelect(t, latenciesFor(q.GatewayLatency)) + " FROM " + s.from(t) + " WHERE " + w + " GROUP BY k_bucket"
 	b := query.Seconds(q.Bucket)
-	rows, err := s.conn.Query(ctx, stmt, append([]any{b, b}, wargs...)...)
+	rows, err := s.conn(t).Query(ctx, stmt, append([]any{b, b}, wargs...)...)
 	if err != nil {
 		return query.Series{}, fmt.Errorf("series from %s: %w", t, err)
 	}
@@ -530,7 +546,7 @@ func (s *Store) groups(ctx context.Context, q query.GroupQuery) ([]query.Row, er
 	var keys []any
 	if leadersFirst(parts, q) {
 		stmt, args := s.groupStatement(parts, q, nil, true)
-		rows, err := s.conn.Query(ctx, stmt, args...)
+		rows, err := s.conn(partTables(parts)...).Query(ctx, stmt, args...)
 		if err != nil {
 			return nil, fmt.Errorf("top %s by %s from %s: %w", q.By, q.OrderBy, tablesOf(parts), err)
 		}
@@ -546,7 +562,7 @@ func (s *Store) groups(ctx context.Context, q query.GroupQuery) ([]query.Row, er
 		}
 	}
 	stmt, args := s.groupStatement(parts, q, keys, false)
-	rows, err := s.conn.Query(ctx, stmt, args...)
+	rows, err := s.conn(partTables(parts)...).Query(ctx, stmt, args...)
 	if err != nil {
 		return nil, fmt.Errorf("%s by %s from %s: %w", q.OrderBy, q.By, tablesOf(parts), err)
 	}
@@ -621,6 +637,15 @@ func (s *Store) groupStatement(parts []Part, q query.GroupQuery, keys []any, lea
 }
 
 // tablesOf names the tables of parts, for errors.
+// partTables returns the table of each of parts.
+func partTables(parts []Part) []Table {
+	out := make([]Table, len(parts))
+	for i, p := range parts {
+		out[i] = p.Table
+	}
+	return out
+}
+
 func tablesOf(parts []Part) string {
 	var names []string
 	for _, p := range parts {
@@ -685,7 +710,7 @@ func (s *Store) recent(ctx context.Context, q query.RecentQuery, from time.Time)
 		since int64
 		rows  uint64
 	)
-	err := s.conn.QueryRow(ctx, "SELECT min(started_at_ms), count() FROM (SELECT started_at_ms FROM "+s.from(Raw)+
+	err := s.raw.QueryRow(ctx, "SELECT min(started_at_ms), count() FROM (SELECT started_at_ms FROM "+s.from(Raw)+
 		" WHERE "+w+" ORDER BY started_at_ms DESC LIMIT ?)", append(slices.Clip(args), q.Limit)...).Scan(&since, &rows)
 	if err != nil {
 		return nil, fmt.Errorf("recent requests: %w", err)
@@ -715,7 +740,7 @@ func (s *Store) exactRecent(ctx context.Context, q query.RecentQuery, w string, 
 func (s *Store) records(ctx context.Context, where string, args []any, limit int) ([]logrecord.Record, error) {
 	stmt := "SELECT " + query.RecordColumns + " FROM " + s.from(Raw) + " WHERE " + where +
 		" ORDER BY started_at_ms DESC, request_id DESC LIMIT 1 BY request_id LIMIT ?"
-	rows, err := s.conn.Query(ctx, stmt, append(slices.Clip(args), limit)...)
+	rows, err := s.raw.Query(ctx, stmt, append(slices.Clip(args), limit)...)
 	if err != nil {
 		return nil, fmt.Errorf("recent requests: %w", err)
 	}
@@ -778,7 +803,7 @@ func (s *Store) Usage(ctx context.Context, q query.UsageQuery) ([]query.UsageRow
 	stmt := "SELECT " + bucket + " AS k_bucket, workspace, consumer_id, " + total("requests") + " AS u_requests, " +
 		total("billable_requests") + " AS u_billable, " + total("billing_units_total") + " AS u_units FROM " +
 		s.from(t) + " WHERE " + w + group
-	rows, err := s.conn.Query(ctx, stmt, args...)
+	rows, err := s.conn(t).Query(ctx, stmt, args...)
 	if err != nil {
 		return nil, fmt.Errorf("usage from %s: %w", t, err)
 	}

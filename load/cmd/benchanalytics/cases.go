@@ -287,13 +287,17 @@ func (b *bench) dropCache(ctx context.Context) error {
 }
 
 // runDirect sends stmts to ClickHouse over the benchmark's own
-// connection, with the settings the store sends, and reads every row of
-// their answers.
+// connection, with the settings the store sends (chstore.Settings for a
+// statement that reads a rollup), and reads every row of their answers.
 func (b *bench) runDirect(ctx context.Context, stmts []statement) (time.Duration, error) {
-	ctx = clickhousego.Context(ctx, clickhousego.WithSettings(chstore.Settings))
+	rollups := clickhousego.Context(ctx, clickhousego.WithSettings(chstore.Settings))
 	start := time.Now()
 	for _, s := range stmts {
-		rows, err := b.conn.Query(ctx, s.sql, s.args...)
+		sctx := ctx
+		if slices.ContainsFunc(tablesOf([]statement{s}), func(t string) bool { return t != string(chstore.Raw) }) {
+			sctx = rollups
+		}
+		rows, err := b.conn.Query(sctx, s.sql, s.args...)
 		if err != nil {
 			return 0, fmt.Errorf("direct %s: %w", s.sql, err)
 		}

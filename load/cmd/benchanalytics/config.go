@@ -59,7 +59,7 @@ type config struct {
 //	BENCH_CPUPROFILE=              a file: the benchmark process (the API, its store and
 //	                               the client) is profiled while the cases are timed,
 //	                               for go tool pprof
-//	BENCH_CACHE=warm               the store's statements ask for ClickHouse's cache of
+//	BENCH_CACHE=warm               the store's rollup statements ask for ClickHouse's cache of
 //	                               uncompressed blocks: warm leaves it between requests,
 //	                               as a dashboard repeating its requests finds it; cold
 //	                               empties it before every timed request and baseline;
