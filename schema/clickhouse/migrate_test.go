@@ -89,7 +89,8 @@ func TestUpAndStatus(t *testing.T) {
 		"requests_by_hour_route requests_by_hour_route_mv " +
 		"requests_by_hour_service requests_by_hour_service_mv requests_by_hour_status requests_by_hour_status_mv " +
 		"requests_by_hour_workspace requests_by_hour_workspace_mv " +
-		"requests_by_minute requests_by_minute_mv requests_by_minute_workspace requests_by_minute_workspace_mv requests_by_week_route requests_by_week_route_mv schema_migrations"
+		"requests_by_minute requests_by_minute_mv requests_by_minute_route requests_by_minute_route_mv " +
+		"requests_by_minute_service requests_by_minute_service_mv requests_by_minute_workspace requests_by_minute_workspace_mv requests_by_week_route requests_by_week_route_mv schema_migrations"
 	if got := strings.Join(tables, " "); got != want {
 		t.Fatalf("tables = %s\nwant     %s", got, want)
 	}

@@ -33,6 +33,10 @@ const (
 	// without a workspace column).
 	TableRequestsByMinuteWorkspace = "requests_by_minute_workspace"
 	TableRequestsByHourAll         = "requests_by_hour_all"
+
+	// The minute rollups of 009_service_and_route_minutes.sql.
+	TableRequestsByMinuteService = "requests_by_minute_service"
+	TableRequestsByMinuteRoute   = "requests_by_minute_route"
 )
 
 // Rollup is a table that a materialized view fills from requests, each
@@ -72,6 +76,8 @@ const Week = 7 * Day
 var Rollups = []Rollup{
 	{Table: TableRequestsByMinute, Column: "minute", Step: time.Minute},
 	{Table: TableRequestsByMinuteWorkspace, Column: "minute", Step: time.Minute},
+	{Table: TableRequestsByMinuteService, Column: "minute", Step: time.Minute},
+	{Table: TableRequestsByMinuteRoute, Column: "minute", Step: time.Minute},
 	{Table: TableRequestsByHour, Column: "hour", Step: time.Hour},
 	{Table: TableRequestsByHourWorkspace, Column: "hour", Step: time.Hour},
 	{Table: TableRequestsByHourAll, Column: "hour", Step: time.Hour},

@@ -34,7 +34,8 @@ func TestPlanSeriesPicksTheSmallestExactTable(t *testing.T) {
 	}{
 		{"by minute", series(query.SeriesQuery{Bucket: time.Minute}), MinuteWorkspace},
 		{"by 15 minutes", series(query.SeriesQuery{}), MinuteWorkspace},
-		{"a service by minute", series(query.SeriesQuery{Filter: query.Filter{ServiceID: "s"}, Bucket: time.Minute}), Minute},
+		{"a service by minute", series(query.SeriesQuery{Filter: query.Filter{ServiceID: "s"}, Bucket: time.Minute}), MinuteService},
+		{"a route by minute", series(query.SeriesQuery{Filter: query.Filter{RouteID: "r"}, Bucket: time.Minute}), MinuteRoute},
 		{"by hour", series(query.SeriesQuery{Bucket: time.Hour}), HourWorkspace},
 		{"by 6 hours", series(query.SeriesQuery{Bucket: 6 * time.Hour, To: t0.Add(30 * query.Day)}), HourWorkspace},
 		{"by day", series(query.SeriesQuery{Bucket: query.Day, To: t0.Add(30 * query.Day)}), DayService},
@@ -102,6 +103,8 @@ func TestPlanGroupsPicksTheSmallestExactTables(t *testing.T) {
 		{name: "hours by service for a consumer", f: query.Filter{ConsumerID: "c"}, from: 0, to: h, by: query.ByService, want: "requests_by_hour [0s, 1h0m0s)"},
 		{name: "hours by status class", from: 0, to: h, by: query.ByStatusClass, want: "requests_by_hour_workspace [0s, 1h0m0s)"},
 		{name: "minutes", from: 0, to: m, by: query.ByConsumer, want: "requests_by_minute [0s, 1m0s)"},
+		{name: "the last hour by service", from: 7 * m, to: h + 7*m, by: query.ByService, want: "requests_by_minute_service [7m0s, 1h7m0s)"},
+		{name: "the last hour by route", from: 7 * m, to: h + 7*m, by: query.ByRoute, want: "requests_by_minute_route [7m0s, 1h7m0s)"},
 		{name: "seconds", from: 0, to: s, by: query.ByService, want: "requests [0s, 1s)"},
 		{name: "hours and seconds, short", from: 10 * s, to: 5*h + 5*s, by: query.ByService, want: "requests [10s, 5h0m5s)"},
 		{name: "by status", from: 0, to: h, by: query.ByStatus, want: "requests_by_hour_status [0s, 1h0m0s)"},
@@ -113,22 +116,22 @@ func TestPlanGroupsPicksTheSmallestExactTables(t *testing.T) {
 		{name: "by error class", from: 0, to: 30 * day, by: query.ByErrorClass, want: "requests_by_day_status [0s, 720h0m0s)"},
 		{
 			name: "30 days ending at a second, by service", from: -30*day + 13*h + 7*m + 5*s, to: 13*h + 7*m + 5*s, by: query.ByService,
-			want: "requests [-706h52m55s, -706h52m0s) + requests_by_minute [-706h52m0s, -706h0m0s) + " +
+			want: "requests [-706h52m55s, -706h52m0s) + requests_by_minute_service [-706h52m0s, -706h0m0s) + " +
 				"requests_by_hour_service [-706h0m0s, -696h0m0s) + requests_by_day_service [-696h0m0s, 0s) + " +
-				"requests_by_hour_service [0s, 13h0m0s) + requests_by_minute [13h0m0s, 13h7m0s) + requests [13h7m0s, 13h7m5s)",
+				"requests_by_hour_service [0s, 13h0m0s) + requests_by_minute_service [13h0m0s, 13h7m0s) + requests [13h7m0s, 13h7m5s)",
 		},
 		{
 			name: "30 days ending at a minute, by route", from: -30*day + 13*h + 7*m, to: 13*h + 7*m, by: query.ByRoute,
 			// t0 is a Monday; weeks start on Thursdays (-600h and -96h).
-			want: "requests_by_minute [-706h53m0s, -706h0m0s) + requests_by_hour_route [-706h0m0s, -696h0m0s) + " +
+			want: "requests_by_minute_route [-706h53m0s, -706h0m0s) + requests_by_hour_route [-706h0m0s, -696h0m0s) + " +
 				"requests_by_day_route [-696h0m0s, -600h0m0s) + requests_by_week_route [-600h0m0s, -96h0m0s) + " +
-				"requests_by_day_route [-96h0m0s, 0s) + requests_by_hour_route [0s, 13h0m0s) + requests_by_minute [13h0m0s, 13h7m0s)",
+				"requests_by_day_route [-96h0m0s, 0s) + requests_by_hour_route [0s, 13h0m0s) + requests_by_minute_route [13h0m0s, 13h7m0s)",
 		},
 		{
 			// The conformance suite's "a week and seconds": its records
 			// are read from the week rollup.
 			name: "the suite's week and seconds, by route", from: -4*day - 20*m + 7*s, to: 3*day + 5*s, by: query.ByRoute,
-			want: "requests [-96h19m53s, -96h19m0s) + requests_by_minute [-96h19m0s, -96h0m0s) + " +
+			want: "requests [-96h19m53s, -96h19m0s) + requests_by_minute_route [-96h19m0s, -96h0m0s) + " +
 				"requests_by_week_route [-96h0m0s, 72h0m0s) + requests [72h0m0s, 72h0m5s)",
 		},
 		{
@@ -187,7 +190,7 @@ func TestPlanGroupsPicksTheSmallestExactTables(t *testing.T) {
 		},
 		{
 			name: "seconds within the first minute", from: 10 * s, to: 7*h + 20*s, by: query.ByService,
-			want: "requests [10s, 1m0s) + requests_by_minute [1m0s, 1h0m0s) + requests_by_hour_service [1h0m0s, 7h0m0s) + requests [7h0m0s, 7h0m20s)",
+			want: "requests [10s, 1m0s) + requests_by_minute_service [1m0s, 1h0m0s) + requests_by_hour_service [1h0m0s, 7h0m0s) + requests [7h0m0s, 7h0m20s)",
 		},
 	} {
 		f := tc.f

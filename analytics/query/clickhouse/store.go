@@ -23,6 +23,8 @@ const (
 	Raw             Table = clickhousemigrate.TableRequests
 	Minute          Table = clickhousemigrate.TableRequestsByMinute
 	MinuteWorkspace Table = clickhousemigrate.TableRequestsByMinuteWorkspace
+	MinuteService   Table = clickhousemigrate.TableRequestsByMinuteService
+	MinuteRoute     Table = clickhousemigrate.TableRequestsByMinuteRoute
 	Hour            Table = clickhousemigrate.TableRequestsByHour
 	HourWorkspace   Table = clickhousemigrate.TableRequestsByHourWorkspace
 	HourAll         Table = clickhousemigrate.TableRequestsByHourAll
@@ -146,6 +148,8 @@ var rollups = []rollupKeys{
 	{HourRoute, keyWorkspace | keyService | keyRoute},
 	{Hour, keyWorkspace | keyService | keyRoute | keyConsumer},
 	{MinuteWorkspace, keyWorkspace},
+	{MinuteService, keyWorkspace | keyService},
+	{MinuteRoute, keyWorkspace | keyService | keyRoute},
 	{Minute, keyWorkspace | keyService | keyRoute | keyConsumer},
 }
 
