@@ -50,6 +50,8 @@ func (e *env) rollupDump(days bool) string {
 		traffic(clickhousemigrate.TableRequestsByMinute, "minute, workspace, service_id, route_id, consumer_id, status_class"),
 		traffic(clickhousemigrate.TableRequestsByHour, "hour, workspace, service_id, route_id, consumer_id, status_class"),
 		traffic(clickhousemigrate.TableRequestsByMinuteWorkspace, "minute, workspace, status_class"),
+		traffic(clickhousemigrate.TableRequestsByMinuteService, "minute, workspace, service_id, status_class"),
+		traffic(clickhousemigrate.TableRequestsByMinuteRoute, "minute, workspace, service_id, route_id, status_class"),
 		traffic(clickhousemigrate.TableRequestsByHourWorkspace, "hour, workspace, status_class"),
 		traffic(clickhousemigrate.TableRequestsByHourAll, "hour, status_class"),
 		traffic(clickhousemigrate.TableRequestsByHourService, "hour, workspace, service_id, status_class"),
@@ -200,6 +202,8 @@ func TestReconcile(t *testing.T) {
 			rebuilt: map[string]int{
 				clickhousemigrate.TableRequestsByMinute:          twiceHours,
 				clickhousemigrate.TableRequestsByMinuteWorkspace: twiceHours,
+				clickhousemigrate.TableRequestsByMinuteService:   twiceHours,
+				clickhousemigrate.TableRequestsByMinuteRoute:     twiceHours,
 				clickhousemigrate.TableRequestsByHour:            twiceHours,
 				clickhousemigrate.TableRequestsByHourWorkspace:   twiceHours,
 				clickhousemigrate.TableRequestsByHourAll:         twiceHours,

@@ -93,6 +93,7 @@ func TestChecksumsPinned(t *testing.T) {
 		"006_workspace_minutes_and_all_hours.sql":   "7536136eda48ced603b56d11c34b599265a1f6c381ac3337814e84b7d5182e27",
 		"007_day_and_week_granules.sql":             "81d4cce724b075fa796c5e76ae167aeaa06815fc25b91aa3c1d40fb16f974d61",
 		"008_workspace_hour_granules.sql":           "78ab8125fc593c1ebe1554fe4755ec227f1ec542dc784a9c146a96a55acef984",
+		"009_service_and_route_minutes.sql":         "3406d1ef4c2566ad32b80c1678ed0676055a98da0b4d4b0089210e7a0dca83d9",
 	})
 }
 

@@ -411,7 +411,7 @@ func TestDropOlderThan(t *testing.T) {
 	}{
 		{
 			name:     "traffic tables",
-			wantDrop: 28, // 2 days x 14 tables, and no week
+			wantDrop: 32, // 2 days x 16 tables, and no week
 			wantDays: []string{"20240310", "20240312"},
 			wantCounts: map[string]uint64{
 				"requests": 3, "requests_by_minute": 3, "requests_by_hour": 3,
