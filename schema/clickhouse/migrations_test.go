@@ -94,6 +94,7 @@ func TestChecksumsPinned(t *testing.T) {
 		"007_day_and_week_granules.sql":             "81d4cce724b075fa796c5e76ae167aeaa06815fc25b91aa3c1d40fb16f974d61",
 		"008_workspace_hour_granules.sql":           "78ab8125fc593c1ebe1554fe4755ec227f1ec542dc784a9c146a96a55acef984",
 		"009_service_and_route_minutes.sql":         "3406d1ef4c2566ad32b80c1678ed0676055a98da0b4d4b0089210e7a0dca83d9",
+		"010_minute_rollup_by_time.sql":             "4ca9fa4dc97f8808c0595e0efe70669b2ca19509e0c0f8871689ae669da08133",
 	})
 }
 

@@ -287,23 +287,28 @@ func TestUpgradeAddsRouteWeeks(t *testing.T) {
 	runAgain(t, conn, db, migs, at)
 }
 
-// TestUpgradeFillsNewAndRebuiltRollups: each of 006 to 008, applied to a
+// TestUpgradeFillsNewAndRebuiltRollups: each of 006 to 010, applied to a
 // database holding requests, leaves its new or rebuilt rollups counting
 // the stored requests (006 fills the workspace minute rollup and the
 // every-workspace hour rollup from the rollups; 007 rebuilds the day
 // rollups from the stored requests and the week rollup from the new day
-// rollup, and 008 the workspace hour rollup, with 32-row granules), and
-// every rollup counts each request once and fills from later inserts, also
-// after the migration is run again.
+// rollup, and 008 the workspace hour rollup, with 32-row granules; 009
+// fills the service and route minute rollups from the minute rollup; 010
+// rebuilds the minute rollup sorted by time first, with 256-row granules),
+// and every rollup counts each request once and fills from later inserts,
+// also after the migration is run again.
 func TestUpgradeFillsNewAndRebuiltRollups(t *testing.T) {
 	for _, tc := range []struct {
 		file     string
 		tables   []string
-		granules int // of the tables, when the migration rebuilds them
+		granules int    // of the tables, when the migration sets them
+		orderBy  string // the tables' sorting key, when the migration sets it
 	}{
-		{"006_workspace_minutes_and_all_hours.sql", []string{TableRequestsByMinuteWorkspace, TableRequestsByHourAll}, 0},
-		{"007_day_and_week_granules.sql", []string{TableRequestsByDayService, TableRequestsByDayRoute, TableRequestsByDayStatus, TableRequestsByWeekRoute}, 32},
-		{"008_workspace_hour_granules.sql", []string{TableRequestsByHourWorkspace}, 32},
+		{"006_workspace_minutes_and_all_hours.sql", []string{TableRequestsByMinuteWorkspace, TableRequestsByHourAll}, 0, ""},
+		{"007_day_and_week_granules.sql", []string{TableRequestsByDayService, TableRequestsByDayRoute, TableRequestsByDayStatus, TableRequestsByWeekRoute}, 32, ""},
+		{"008_workspace_hour_granules.sql", []string{TableRequestsByHourWorkspace}, 32, ""},
+		{"009_service_and_route_minutes.sql", []string{TableRequestsByMinuteService, TableRequestsByMinuteRoute}, 256, ""},
+		{"010_minute_rollup_by_time.sql", []string{TableRequestsByMinute}, 256, "(workspace, minute, service_id, route_id, consumer_id, status_class)"},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
 			conn, db, migs, at, rows := before(t, tc.file)
@@ -312,6 +317,9 @@ func TestUpgradeFillsNewAndRebuiltRollups(t *testing.T) {
 			}
 			if tc.granules > 0 {
 				checkGranules(t, conn, db, tc.granules, tc.tables...)
+			}
+			if tc.orderBy != "" {
+				checkEngine(t, conn, db, "ORDER BY "+tc.orderBy, tc.tables...)
 			}
 			checkStored(t, conn, db, tc.tables...)
 			insertRows(t, conn, db, rows[60:])
@@ -331,6 +339,20 @@ func checkGranules(t *testing.T, conn driver.Conn, db string, rows int, tables .
 		}
 		if want := fmt.Sprintf("index_granularity = %d", rows); !strings.Contains(engine, want) {
 			t.Errorf("%s is %q; want %d-row granules", table, engine, rows)
+		}
+	}
+}
+
+// checkEngine checks that the engine clause of each of tables holds want.
+func checkEngine(t *testing.T, conn driver.Conn, db, want string, tables ...string) {
+	t.Helper()
+	for _, table := range tables {
+		var engine string
+		if err := conn.QueryRow(t.Context(), "SELECT engine_full FROM system.tables WHERE database = ? AND name = ?", db, table).Scan(&engine); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(engine, want) {
+			t.Errorf("%s is %q; want %s", table, engine, want)
 		}
 	}
 }
