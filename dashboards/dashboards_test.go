@@ -704,6 +704,7 @@ func rowMatches(got, want string) bool {
 func TestPanelNumbers(t *testing.T) {
 	conn := migrated(t)
 	overview := loadDashboard(t, "tollgate-overview")
+	service := loadDashboard(t, "tollgate-service")
 	tests := []struct {
 		name      string
 		dashboard dashboard
@@ -732,6 +733,32 @@ func TestPanelNumbers(t *testing.T) {
 				"orders 4 1 0.25 ~30 4000",
 				"payments 2 2 1 ~50 2000",
 			},
+		},
+		{
+			name: "top routes", dashboard: overview, title: "Top routes", interval: time.Minute,
+			want: []string{
+				"service route total failed error_rate p95_ms sent",
+				"orders orders-list 3 0 0 ~20 3000",
+				"payments pay 2 2 1 ~50 2000",
+				"orders orders-create 1 1 1 ~30 1000",
+			},
+		},
+		{
+			name: "service requests per minute", dashboard: service, title: "Requests per $__interval", interval: time.Minute,
+			want: []string{"time total 4xx 5xx", "+0s 2 0 0", "+1m0s 2 1 1", "+2m0s 1 0 1", "+1h1m0s 1 0 0"},
+		},
+		{
+			name: "service routes", dashboard: service, title: "Routes", interval: time.Minute,
+			want: []string{
+				"service route total failed error_rate p95_ms sent",
+				"orders orders-list 3 0 0 ~20 3000",
+				"payments pay 2 2 1 ~50 2000",
+				"orders orders-create 1 1 1 ~30 1000",
+			},
+		},
+		{
+			name: "status classes", dashboard: loadDashboard(t, "tollgate-errors"), title: "Status classes", interval: time.Minute,
+			want: []string{"time class total", "+0s 2xx 2", "+1m0s 4xx 1", "+1m0s 5xx 1", "+2m0s 5xx 1", "+1h1m0s 2xx 1"},
 		},
 		{
 			name: "billable usage", dashboard: loadDashboard(t, "tollgate-consumer"), title: "Billable usage by consumer", interval: time.Hour,
