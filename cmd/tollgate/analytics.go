@@ -189,7 +189,7 @@ func runAnalytics(ctx context.Context, args []string, stderr io.Writer, getenv f
 		return err
 	}
 	defer conn.Close()
-	qs, err := chquery.New(conn, s.Pipeline.ClickHouseDatabase)
+	qs, err := chquery.New(conn, s.Pipeline.ClickHouseDatabase, chquery.RollupSettings())
 	if err != nil {
 		return err
 	}

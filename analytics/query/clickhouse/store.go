@@ -45,50 +45,60 @@ const (
 // concurrent use.
 type Store struct {
 	raw     driver.Conn // for statements that read the raw table alone
-	rollups driver.Conn // for the others: sends Settings with every statement
+	rollups driver.Conn // for the others: sends the rollup settings with every statement
 	db      string
 }
 
-// Settings are the ClickHouse settings of every statement of a Store that
-// reads a rollup. use_uncompressed_cache keeps the blocks a statement
-// decompresses in the server's cache of uncompressed blocks
-// (uncompressed_cache_size in its configuration; without one the setting
-// does nothing), so that a dashboard's repeated statements over the same
-// settled rollup rows skip decompressing them again.
+// RollupSettings returns the ClickHouse settings for a Store's statements
+// that read a rollup (New).
+// use_uncompressed_cache keeps the blocks a statement decompresses in the
+// server's cache of uncompressed blocks (uncompressed_cache_size in its
+// configuration; without one the setting does nothing), so that a
+// dashboard's repeated statements over the same settled rollup rows skip
+// decompressing them again.
 //
-// Statements that read the raw table alone run without it. Recent
-// requests decompress a block of every column at the end of each
+// Statements that read the raw table alone run without them (ReadsRollup).
+// Recent requests decompress a block of every column at the end of each
 // service's range, about 100 MB for a busy workspace's last hour: a few
 // such reads fill the cache and evict each other, and a read that misses
 // costs ClickHouse 18.16 more with the cache than without, as it copies
 // every block into it (BENCHMARKS.md, "The cache of uncompressed blocks").
-var Settings = clickhousego.Settings{"use_uncompressed_cache": 1}
+func RollupSettings() clickhousego.Settings {
+	return clickhousego.Settings{"use_uncompressed_cache": 1}
+}
 
-// withSettings is a connection whose statements run with Settings.
-type withSettings struct{ driver.Conn }
+// ReadsRollup says whether a statement that reads tables reads a rollup,
+// and so runs with the rollup settings.
+func ReadsRollup(tables ...Table) bool {
+	return slices.ContainsFunc(tables, func(t Table) bool { return t != Raw })
+}
 
-func settings(ctx context.Context) context.Context {
-	return clickhousego.Context(ctx, clickhousego.WithSettings(Settings))
+// withSettings is a connection whose statements run with settings.
+type withSettings struct {
+	driver.Conn
+	settings clickhousego.Settings
+}
+
+func (c withSettings) context(ctx context.Context) context.Context {
+	return clickhousego.Context(ctx, clickhousego.WithSettings(c.settings))
 }
 
 func (c withSettings) Query(ctx context.Context, q string, args ...any) (driver.Rows, error) {
-	return c.Conn.Query(settings(ctx), q, args...)
+	return c.Conn.Query(c.context(ctx), q, args...)
 }
 
 func (c withSettings) QueryRow(ctx context.Context, q string, args ...any) driver.Row {
-	return c.Conn.QueryRow(settings(ctx), q, args...)
+	return c.Conn.QueryRow(c.context(ctx), q, args...)
 }
 
 func (c withSettings) Select(ctx context.Context, dest any, q string, args ...any) error {
-	return c.Conn.Select(settings(ctx), dest, q, args...)
+	return c.Conn.Select(c.context(ctx), dest, q, args...)
 }
 
 // conn is the connection for a statement that reads tables.
 func (s *Store) conn(tables ...Table) driver.Conn {
-	for _, t := range tables {
-		if t != Raw {
-			return s.rollups
-		}
+	if ReadsRollup(tables...) {
+		return s.rollups
 	}
 	return s.raw
 }
@@ -96,13 +106,15 @@ func (s *Store) conn(tables ...Table) driver.Conn {
 var _ query.Store = (*Store)(nil)
 
 // New returns a Store reading database over conn. It does not own conn.
-func New(conn driver.Conn, database string) (*Store, error) {
+// Statements that read a rollup run with the settings rollup, usually
+// RollupSettings().
+func New(conn driver.Conn, database string, rollup clickhousego.Settings) (*Store, error) {
 	// The database name is the one identifier that is not a constant of
 	// this package: it comes from configuration, and is checked.
 	if !clickhousemigrate.ValidDatabase(database) {
 		return nil, fmt.Errorf("analytics store: invalid clickhouse database name %q", database)
 	}
-	return &Store{raw: conn, rollups: withSettings{conn}, db: database}, nil
+	return &Store{raw: conn, rollups: withSettings{conn, rollup}, db: database}, nil
 }
 
 // rawOnly says whether a query needs columns that only the raw table has:

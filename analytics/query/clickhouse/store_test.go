@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ClickHouse/ch-go"
+	clickhousego "github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/tollgate/tollgate/analytics/query"
@@ -42,7 +43,7 @@ func newStore(t *testing.T) (*Store, querytest.Loader, driver.Conn) {
 	if _, err := clickhousemigrate.Up(t.Context(), conn, db, nil); err != nil {
 		t.Fatalf("migrate: %v", err)
 	}
-	s, err := New(conn, db)
+	s, err := New(conn, db, RollupSettings())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -199,6 +200,11 @@ func TestRollupStatementsUseTheUncompressedCache(t *testing.T) {
 	}
 	f := query.Filter{Workspace: querytest.Acme}
 	from, to := querytest.T0.Add(-query.Day), querytest.T0.Add(query.Day)
+	// A store given other settings sends those instead.
+	off, err := New(conn, s.db, clickhousego.Settings{"use_uncompressed_cache": 0})
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, c := range []struct {
 		name   string
 		cached bool
@@ -206,6 +212,10 @@ func TestRollupStatementsUseTheUncompressedCache(t *testing.T) {
 	}{
 		{"series by the hour", true, func() error {
 			_, err := s.Series(t.Context(), query.SeriesQuery{Filter: f, From: from, To: to, Bucket: time.Hour})
+			return err
+		}},
+		{"series by the day, with the cache turned off", false, func() error {
+			_, err := off.Series(t.Context(), query.SeriesQuery{Filter: f, From: from, To: to, Bucket: query.Day})
 			return err
 		}},
 		{"top routes", true, func() error {

@@ -11,8 +11,6 @@ import (
 	"path/filepath"
 	"time"
 
-	clickhousego "github.com/ClickHouse/clickhouse-go/v2"
-
 	"github.com/tollgate/tollgate/analytics/api"
 	chstore "github.com/tollgate/tollgate/analytics/query/clickhouse"
 )
@@ -29,12 +27,13 @@ func (b *bench) startAPI(tr *traffic) error {
 	}
 	b.OnClose(conn.Close)
 	b.rec = &recordingConn{Conn: conn}
+	b.rollupSettings = chstore.RollupSettings()
 	if b.cfg.cache == "off" {
 		// The store's statements, and the baselines, as they ran before
 		// the store asked for the cache.
-		chstore.Settings = clickhousego.Settings{"use_uncompressed_cache": 0}
+		b.rollupSettings["use_uncompressed_cache"] = 0
 	}
-	store, err := chstore.New(b.rec, database)
+	store, err := chstore.New(b.rec, database, b.rollupSettings)
 	if err != nil {
 		return err
 	}

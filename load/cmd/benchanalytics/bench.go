@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	clickhousego "github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/tollgate/tollgate/load/benchrig"
@@ -29,6 +30,9 @@ type bench struct {
 	ch   *benchrig.ClickHouse
 	conn driver.Conn    // the benchmark's own: seeding, counts, baselines
 	rec  *recordingConn // the API store's, recording its statements
+	// rollupSettings are what the store sends with statements that read a
+	// rollup (chstore.ReadsRollup), and the baselines with the same ones.
+	rollupSettings clickhousego.Settings
 
 	apiURL              string
 	adminToken, wsToken string

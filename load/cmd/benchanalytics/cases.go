@@ -287,14 +287,14 @@ func (b *bench) dropCache(ctx context.Context) error {
 }
 
 // runDirect sends stmts to ClickHouse over the benchmark's own
-// connection, with the settings the store sends (chstore.Settings for a
+// connection, with the settings the store sends (b.rollupSettings for a
 // statement that reads a rollup), and reads every row of their answers.
 func (b *bench) runDirect(ctx context.Context, stmts []statement) (time.Duration, error) {
-	rollups := clickhousego.Context(ctx, clickhousego.WithSettings(chstore.Settings))
+	rollups := clickhousego.Context(ctx, clickhousego.WithSettings(b.rollupSettings))
 	start := time.Now()
 	for _, s := range stmts {
 		sctx := ctx
-		if slices.ContainsFunc(tablesOf([]statement{s}), func(t string) bool { return t != string(chstore.Raw) }) {
+		if slices.ContainsFunc(tablesOf([]statement{s}), func(t string) bool { return chstore.ReadsRollup(chstore.Table(t)) }) {
 			sctx = rollups
 		}
 		rows, err := b.conn.Query(sctx, s.sql, s.args...)
