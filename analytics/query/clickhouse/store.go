@@ -3,6 +3,7 @@ package clickhouse
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -49,13 +50,13 @@ type Store struct {
 	db      string
 }
 
-// RollupSettings returns the ClickHouse settings for a Store's statements
-// that read a rollup (New).
-// use_uncompressed_cache keeps the blocks a statement decompresses in the
-// server's cache of uncompressed blocks (uncompressed_cache_size in its
-// configuration; without one the setting does nothing), so that a
-// dashboard's repeated statements over the same settled rollup rows skip
-// decompressing them again.
+// RollupSettings returns the ClickHouse settings a Store is usually given
+// (New) for its statements that read a rollup. use_uncompressed_cache
+// keeps the blocks a statement decompresses in the server's cache of
+// uncompressed blocks (uncompressed_cache_size in its configuration;
+// without one the setting does nothing), so that a dashboard's repeated
+// statements over the same settled rollup rows skip decompressing them
+// again.
 //
 // Statements that read the raw table alone run without them (ReadsRollup).
 // Recent requests decompress a block of every column at the end of each
@@ -107,14 +108,14 @@ var _ query.Store = (*Store)(nil)
 
 // New returns a Store reading database over conn. It does not own conn.
 // Statements that read a rollup run with the settings rollup, usually
-// RollupSettings().
+// RollupSettings(); New keeps a copy.
 func New(conn driver.Conn, database string, rollup clickhousego.Settings) (*Store, error) {
 	// The database name is the one identifier that is not a constant of
 	// this package: it comes from configuration, and is checked.
 	if !clickhousemigrate.ValidDatabase(database) {
 		return nil, fmt.Errorf("analytics store: invalid clickhouse database name %q", database)
 	}
-	return &Store{raw: conn, rollups: withSettings{conn, rollup}, db: database}, nil
+	return &Store{raw: conn, rollups: withSettings{conn, maps.Clone(rollup)}, db: database}, nil
 }
 
 // rawOnly says whether a query needs columns that only the raw table has:
