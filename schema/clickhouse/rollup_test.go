@@ -332,15 +332,7 @@ func TestUpgradeFillsNewAndRebuiltRollups(t *testing.T) {
 // checkGranules checks that each of tables has granules of rows rows.
 func checkGranules(t *testing.T, conn driver.Conn, db string, rows int, tables ...string) {
 	t.Helper()
-	for _, table := range tables {
-		var engine string
-		if err := conn.QueryRow(t.Context(), "SELECT engine_full FROM system.tables WHERE database = ? AND name = ?", db, table).Scan(&engine); err != nil {
-			t.Fatal(err)
-		}
-		if want := fmt.Sprintf("index_granularity = %d", rows); !strings.Contains(engine, want) {
-			t.Errorf("%s is %q; want %d-row granules", table, engine, rows)
-		}
-	}
+	checkEngine(t, conn, db, fmt.Sprintf("index_granularity = %d", rows), tables...)
 }
 
 // checkEngine checks that the engine clause of each of tables holds want.
