@@ -14,9 +14,11 @@
 // statement, and records each migration after its last statement, so a
 // migration that failed half way is re-run whole: its statements must be
 // safe to run again (CREATE … IF NOT EXISTS; DROP … IF EXISTS; a backfill
-// INSERT … SELECT inserts only while its table is empty; a RENAME moves
-// only a table the same migration creates before it, which the re-run
-// creates again). A recorded migration whose checksum differs
+// INSERT … SELECT inserts only while its table is empty; a check, SELECT
+// throwIf(…), only reads; a RENAME moves only a table the same migration
+// creates before it, which the re-run creates again, or swaps such a table
+// in for one it moves to a name the migration drops before). A recorded
+// migration whose checksum differs
 // from the embedded file is an error: applied migrations are never edited;
 // a change is a new migration.
 //

@@ -119,6 +119,10 @@ func up(ctx context.Context, conn driver.Conn, db string, log *slog.Logger, migs
 					// leaves some.
 					err = fmt.Errorf("%w; %s may be partly filled: run DROP TABLE %s and then up again", err, filling, filling)
 				}
+				if isCheck(stmt) {
+					err = fmt.Errorf("%w; a check of the migration failed: the comment above this statement in %s "+
+						"(schema/clickhouse/README.md) says what it checks and what to do", err, m.File)
+				}
 				return applied, err
 			}
 			if took := time.Since(stmtStart); took >= time.Second {
@@ -226,3 +230,8 @@ func fillTarget(stmt string) string {
 	}
 	return ""
 }
+
+// isCheck says stmt is one of the migrations' checks, a SELECT that
+// throws when what a migration has done so far is not what it should be,
+// so that the statements after it do not run.
+func isCheck(stmt string) bool { return strings.HasPrefix(stmt, "SELECT throwIf(") }

@@ -35,7 +35,7 @@ func TestEmbeddedMigrations(t *testing.T) {
 		t.Error(err)
 	}
 	for _, m := range migs {
-		created := map[string]bool{}
+		created, dropped := map[string]bool{}, map[string]bool{}
 		for i, stmt := range m.In("tollgate") {
 			if strings.Contains(stmt, DatabasePlaceholder) {
 				t.Errorf("%s statement %d keeps the placeholder", m.File, i+1)
@@ -43,12 +43,18 @@ func TestEmbeddedMigrations(t *testing.T) {
 			if c := createTable.FindStringSubmatch(stmt); c != nil {
 				created[c[1]] = true
 			}
+			if strings.HasPrefix(stmt, "DROP TABLE IF EXISTS ") {
+				dropped[strings.Fields(stmt)[4]] = true
+			}
 			// A migration must be safe to run again whole (see doc.go):
 			// a CREATE says IF NOT EXISTS, a DROP IF EXISTS, a backfill
-			// inserts only into an empty table, and a RENAME moves a
-			// table the migration itself creates before it.
+			// inserts only into an empty table, a check only reads, and a
+			// RENAME moves a table the migration itself creates before
+			// it, or swaps one in for a table it moves to a name it drops
+			// before.
 			if !strings.Contains(stmt, "IF NOT EXISTS") && !strings.HasPrefix(stmt, "DROP TABLE IF EXISTS ") &&
-				!guardedBackfill(stmt) && !renamesCreated(stmt, created) {
+				!guardedBackfill(stmt) && !strings.HasPrefix(stmt, "SELECT ") &&
+				!renamesCreated(stmt, created) && !swapsCreated(stmt, created, dropped) {
 				t.Errorf("%s statement %d is not idempotent: %s", m.File, i+1, migration.FirstLine(stmt))
 			}
 		}
@@ -58,7 +64,16 @@ func TestEmbeddedMigrations(t *testing.T) {
 var (
 	createTable = regexp.MustCompile(`^CREATE TABLE IF NOT EXISTS (\S+) \(`)
 	renameTable = regexp.MustCompile(`^RENAME TABLE (\S+) TO \S+$`)
+	swapTable   = regexp.MustCompile(`^RENAME TABLE (\S+) TO (\S+), (\S+) TO (\S+)$`)
 )
+
+// swapsCreated says stmt moves a table to a name in dropped and a table in
+// created to the first one's name: run again, the drop clears the way and
+// the create makes the new table again.
+func swapsCreated(stmt string, created, dropped map[string]bool) bool {
+	m := swapTable.FindStringSubmatch(stmt)
+	return m != nil && dropped[m[2]] && created[m[3]] && m[4] == m[1]
+}
 
 // renamesCreated says stmt renames a table in created.
 func renamesCreated(stmt string, created map[string]bool) bool {
@@ -73,7 +88,7 @@ func guardedBackfill(stmt string) bool {
 	return m != nil && m[1] == m[2]
 }
 
-var backfill = regexp.MustCompile(`^INSERT INTO (\S+) \([^)]*\)\nSELECT\n[\s\S]*\nWHERE \(SELECT count\(\) FROM (\S+)\) = 0\n`)
+var backfill = regexp.MustCompile(`^INSERT INTO (\S+) \([^)]*\)\nSELECT\n[\s\S]*\nWHERE \(SELECT count\(\) FROM (\S+)\) = 0(?:\n|$)`)
 
 // TestChecksumsPinned holds the checksum of every migration that ships, as
 // databases record it: a change to how files are split or hashed that
@@ -95,6 +110,7 @@ func TestChecksumsPinned(t *testing.T) {
 		"008_workspace_hour_granules.sql":           "78ab8125fc593c1ebe1554fe4755ec227f1ec542dc784a9c146a96a55acef984",
 		"009_service_and_route_minutes.sql":         "3406d1ef4c2566ad32b80c1678ed0676055a98da0b4d4b0089210e7a0dca83d9",
 		"010_minute_rollup_by_time.sql":             "4ca9fa4dc97f8808c0595e0efe70669b2ca19509e0c0f8871689ae669da08133",
+		"011_requests_by_time.sql":                  "5dcb4dfdec16602bdd597c14e7176ec220ed164dc3a8e5d0b8d5b777d79d9469",
 	})
 }
 

@@ -329,6 +329,78 @@ func TestUpgradeFillsNewAndRebuiltRollups(t *testing.T) {
 	}
 }
 
+// TestUpgradeSortsRequestsByTime: 011 rebuilds the raw table sorted by
+// workspace and time, keeping every stored row once; the views go on
+// filling every rollup and the loaded offsets from inserts into the new
+// table; and 011 run again leaves the same.
+func TestUpgradeSortsRequestsByTime(t *testing.T) {
+	conn, db, migs, at, rows := before(t, "011_requests_by_time.sql")
+	if _, err := up(t.Context(), conn, db, testLogger(t), migs); err != nil {
+		t.Fatalf("up: %v", err)
+	}
+	checkEngine(t, conn, db, "ORDER BY (workspace, started_at, request_id)", TableRequests)
+	checkRaw(t, conn, db, 60)
+	insertRows(t, conn, db, rows[60:])
+	checkRaw(t, conn, db, 100)
+	checkTraffic(t, conn, db)
+	// hundredRows puts request i at offset i/2 of partition i%2.
+	got := lines(t, conn, "SELECT toString(kafka_partition) || ':' || toString(max(max_offset)) FROM "+db+".loaded_offsets GROUP BY kafka_partition ORDER BY kafka_partition")
+	if want := []string{"0:49", "1:49"}; !slices.Equal(got, want) {
+		t.Errorf("loaded offsets = %v after inserts into the new table; want %v", got, want)
+	}
+	runAgain(t, conn, db, migs, at)
+	checkRaw(t, conn, db, 100)
+}
+
+// TestUpgradeRequestsCheckStopsTheSwap: records loaded into requests while
+// 011 fills its new table (a collector left running) make its check fail
+// before the rename, with a message that says where to look; requests is
+// left whole and as it was. Once the half-filled table is dropped, up
+// rebuilds it with every row.
+func TestUpgradeRequestsCheckStopsTheSwap(t *testing.T) {
+	conn, db, migs, at, rows := before(t, "011_requests_by_time.sql")
+	ctx := t.Context()
+	stmts := migs[at].In(db)
+	check := slices.IndexFunc(stmts, isCheck)
+	if check < 0 {
+		t.Fatal("011 has no check")
+	}
+	for _, stmt := range stmts[:check] {
+		if err := conn.Exec(ctx, stmt); err != nil {
+			t.Fatalf("%s: %v", migration.FirstLine(stmt), err)
+		}
+	}
+	insertRows(t, conn, db, rows[60:])
+	_, err := up(ctx, conn, db, testLogger(t), migs)
+	if err == nil || !strings.Contains(err.Error(), "a check of the migration failed") || !strings.Contains(err.Error(), migs[at].File) {
+		t.Fatalf("up with records loaded during the fill: %v; want the check's failure naming %s", err, migs[at].File)
+	}
+	checkEngine(t, conn, db, "ORDER BY (workspace, service_id, started_at, request_id)", TableRequests)
+	checkRaw(t, conn, db, 100)
+
+	if err := conn.Exec(ctx, "DROP TABLE "+db+".requests_011"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := up(ctx, conn, db, testLogger(t), migs); err != nil {
+		t.Fatalf("up after dropping the half-filled table: %v", err)
+	}
+	checkEngine(t, conn, db, "ORDER BY (workspace, started_at, request_id)", TableRequests)
+	checkRaw(t, conn, db, 100)
+	checkTraffic(t, conn, db)
+}
+
+// checkRaw checks that requests holds n rows, each a different request.
+func checkRaw(t *testing.T, conn driver.Conn, db string, n uint64) {
+	t.Helper()
+	var rows, ids uint64
+	if err := conn.QueryRow(t.Context(), "SELECT count(), uniqExact(request_id) FROM "+db+".requests").Scan(&rows, &ids); err != nil {
+		t.Fatal(err)
+	}
+	if rows != n || ids != n {
+		t.Errorf("requests holds %d rows of %d requests; want %d of %d", rows, ids, n, n)
+	}
+}
+
 // checkGranules checks that each of tables has granules of rows rows.
 func checkGranules(t *testing.T, conn driver.Conn, db string, rows int, tables ...string) {
 	t.Helper()

@@ -59,11 +59,11 @@ type Store struct {
 // again.
 //
 // Statements that read the raw table alone run without them (ReadsRollup).
-// Recent requests decompress a block of every column at the end of each
-// service's range, about 100 MB for a busy workspace's last hour: a few
-// such reads fill the cache and evict each other, and a read that misses
-// costs ClickHouse 18.16 more with the cache than without, as it copies
-// every block into it (BENCHMARKS.md, "The cache of uncompressed blocks").
+// The raw table's blocks are the largest and the least read again: a
+// dashboard's refresh reads the newest records, which are in new parts,
+// and a read that misses costs ClickHouse 18.16 more with the cache than
+// without, as it copies every block into it (BENCHMARKS.md, "The cache of
+// uncompressed blocks").
 func RollupSettings() clickhousego.Settings {
 	return clickhousego.Settings{"use_uncompressed_cache": 1}
 }
@@ -683,26 +683,36 @@ func (s *Store) Top(ctx context.Context, q query.TopQuery) ([]query.Row, error) 
 	return query.Groups(s.groups).Top(ctx, q)
 }
 
-// recentWindows are how far back from the end of its range Recent reads
+// recentHour is how far back from the end of its range Recent reads
 // first: a busy workspace has its latest records in the last hour, and
 // sorting a month to return a hundred is what made recent requests slow.
-var recentWindows = []time.Duration{time.Hour, query.Day}
+const recentHour = time.Hour
 
-// Recent implements query.Store. It reads windows ending at q.To, the
-// last hour, then the last day, then the whole range, and stops at the
-// first that holds q.Limit records: those are then the latest of the
-// range, since every record outside the window started before every
-// record in it.
+// Recent implements query.Store. It reads the last hour of the range
+// first; when that holds fewer than q.Limit records, it reads from the
+// start of the latest hours that hold q.Limit requests by an hour rollup
+// that keeps the filter (recentStart), or else the last day; and when
+// that is short too, the whole range. It stops at the first read that
+// holds q.Limit records: those are then the latest of the range, since
+// every record outside the read started before every record in it.
 func (s *Store) Recent(ctx context.Context, q query.RecentQuery) ([]logrecord.Record, error) {
 	q, err := q.Normalize()
 	if err != nil {
 		return nil, err
 	}
-	for _, d := range recentWindows {
-		from := q.To.Add(-d)
-		if !from.After(q.From) {
-			break
-		}
+	hour := q.To.Add(-recentHour)
+	if !hour.After(q.From) {
+		return s.recent(ctx, q, q.From)
+	}
+	out, err := s.recent(ctx, q, hour)
+	if err != nil || len(out) >= q.Limit {
+		return out, err
+	}
+	from, err := s.recentStart(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	if from.After(q.From) && from.Before(hour) {
 		out, err := s.recent(ctx, q, from)
 		if err != nil || len(out) >= q.Limit {
 			return out, err
@@ -711,11 +721,59 @@ func (s *Store) Recent(ctx context.Context, q query.RecentQuery) ([]logrecord.Re
 	return s.recent(ctx, q, q.From)
 }
 
+// recentStart returns where the read of recent requests after the last
+// hour starts: the start of the latest hours of the range that hold
+// q.Limit requests, counted by the smallest hour rollup that keeps the
+// filter, so that a quiet filter's records, days or weeks before the end of
+// a long range, are read without reading the whole range; the raw table
+// is sorted by workspace and time, and a service filter reads every
+// record's service id in the range it reads. A filter no rollup keeps
+// (method, node) reads the last day. It returns q.From when the range
+// holds fewer requests than that: the whole range is read.
+//
+// A rollup's hours count the requests of the hour that holds q.To after
+// q.To as well, and copies of a record loaded twice until they merge, so
+// the hours found may hold fewer than q.Limit of the range's records:
+// Recent then reads the whole range, as it would have without them.
+func (s *Store) recentStart(ctx context.Context, q query.RecentQuery) (time.Time, error) {
+	t := rollup(time.Hour, needs(q.Filter, ""))
+	if rawOnly(q.Filter, "") || t == "" {
+		return q.To.Add(-query.Day), nil
+	}
+	w, args := where(t, q.Filter, q.From, q.To)
+	rows, err := s.conn(t).Query(ctx, "SELECT toInt64("+timeColumn[t]+") AS at, toUInt64(sumMerge(requests)) FROM "+
+		s.from(t)+" WHERE "+w+" GROUP BY at ORDER BY at DESC", args...)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("recent requests: %w", err)
+	}
+	defer rows.Close()
+	var total uint64
+	for rows.Next() {
+		var (
+			at int64
+			n  uint64
+		)
+		if err := rows.Scan(&at, &n); err != nil {
+			return time.Time{}, fmt.Errorf("recent requests: %w", err)
+		}
+		if total += n; total >= uint64(q.Limit) {
+			return time.Unix(at, 0).UTC(), nil
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return time.Time{}, fmt.Errorf("recent requests: %w", err)
+	}
+	return q.From, nil
+}
+
 // recent returns the latest q.Limit records of [from, q.To). A busy
 // workspace has tens of thousands of records in an hour, and sorting them
 // with all their columns to keep a hundred is the cost: the start time of
 // the q.Limit-th latest row is found first from one column, and only the
-// rows from then on are read whole.
+// rows from then on are read whole. The raw table is sorted by workspace
+// and start time (migration 011), so the second statement also bounds
+// started_at, in whole seconds, and its primary key narrows the read to
+// the granules that hold those rows.
 //
 // The raw table keeps the copies of a record loaded twice until its parts
 // merge, so those rows may hold fewer than q.Limit records. That is rare,
@@ -735,7 +793,8 @@ func (s *Store) recent(ctx context.Context, q query.RecentQuery, from time.Time)
 	if rows == 0 {
 		return nil, nil
 	}
-	out, err := s.records(ctx, w+" AND started_at_ms >= ?", append(slices.Clip(args), since), q.Limit)
+	out, err := s.records(ctx, w+" AND started_at >= toDateTime(?) AND started_at_ms >= ?",
+		append(slices.Clip(args), since/1000, since), q.Limit)
 	if err != nil || len(out) == q.Limit || rows < uint64(q.Limit) {
 		return out, err // fewer rows than asked for: every record of the range
 	}

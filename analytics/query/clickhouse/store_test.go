@@ -3,6 +3,7 @@ package clickhouse
 import (
 	"cmp"
 	"context"
+	"maps"
 	"os"
 	"reflect"
 	"slices"
@@ -140,6 +141,69 @@ func TestRecentCountsCopiesOnce(t *testing.T) {
 	}
 }
 
+// Recent requests of a filter quiet at the end of a long range start their
+// read at the latest hours that hold the limit's worth of the filter's
+// requests, as counted by an hour rollup; a filter no rollup keeps reads
+// the last day; a range holding fewer than the limit is read whole.
+func TestRecentStartCountsTheLatestHours(t *testing.T) {
+	s, load, _ := newStore(t)
+	recs := querytest.Records()
+	load(t, recs)
+	from, to := querytest.T0.Add(-2*query.Day), querytest.T0.Add(3*query.Day)
+	// want is the start of the latest hour at which the filter's records
+	// from there on reach limit, counted from the records themselves.
+	want := func(keep func(logrecord.Record) bool, limit int) time.Time {
+		perHour := map[time.Time]int{}
+		for _, r := range recs {
+			if keep(r) {
+				perHour[time.UnixMilli(r.StartedAt).UTC().Truncate(time.Hour)]++
+			}
+		}
+		hours := slices.SortedFunc(maps.Keys(perHour), func(a, b time.Time) int { return b.Compare(a) })
+		n := 0
+		for _, h := range hours {
+			if n += perHour[h]; n >= limit {
+				return h
+			}
+		}
+		return from
+	}
+	acme := func(r logrecord.Record) bool { return r.Workspace == querytest.Acme }
+	for _, tc := range []struct {
+		name  string
+		f     query.Filter
+		limit int
+		want  time.Time
+	}{
+		{"a consumer", query.Filter{Workspace: querytest.Acme, ConsumerID: "bob"}, 30,
+			want(func(r logrecord.Record) bool { return acme(r) && r.ConsumerID == "bob" }, 30)},
+		{"a service's server errors", query.Filter{Workspace: querytest.Acme, ServiceID: "svc-b", StatusClass: 5}, 5,
+			want(func(r logrecord.Record) bool { return acme(r) && r.ServiceID == "svc-b" && r.Status/100 == 5 }, 5)},
+		{"an error class", query.Filter{Workspace: querytest.Acme, ErrorClass: "timeout"}, 3,
+			want(func(r logrecord.Record) bool { return acme(r) && r.ErrorClass == "timeout" }, 3)},
+		{"every workspace", query.Filter{AllWorkspaces: true}, 500, want(func(logrecord.Record) bool { return true }, 500)},
+		{"a method, in no rollup: the last day", query.Filter{Workspace: querytest.Acme, Method: "POST"}, 10, to.Add(-query.Day)},
+		{"more than there is: the whole range", query.Filter{Workspace: querytest.Acme, ConsumerID: "bob"}, 1000, from},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			q, err := query.RecentQuery{Filter: tc.f, From: from, To: to, Limit: tc.limit}.Normalize()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.want.Equal(from) && tc.limit < 1000 {
+				t.Fatal("the filter's records never reach the limit: the case checks nothing")
+			}
+			got, err := s.recentStart(t.Context(), q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !got.Equal(tc.want) {
+				t.Errorf("recent requests of %+v start at %v; want %v", tc.f, got, tc.want)
+			}
+		})
+	}
+}
+
 // The planner's keys of each rollup are the columns the migrations give
 // it, and it knows every traffic rollup: a key it wrongly believed a table
 // kept would send a query to a table without that column, and one it
@@ -222,8 +286,10 @@ func TestRollupStatementsUseTheUncompressedCache(t *testing.T) {
 			_, err := s.Top(t.Context(), query.TopQuery{Filter: f, From: from, To: to, By: query.ByRoute, OrderBy: query.MetricRequests})
 			return err
 		}},
-		{"recent requests", false, func() error {
-			_, err := s.Recent(t.Context(), query.RecentQuery{Filter: f, From: from, To: to})
+		// Within an hour: recent requests of a longer range may count
+		// the hours to read in a rollup first (recentStart).
+		{"recent requests over an hour", false, func() error {
+			_, err := s.Recent(t.Context(), query.RecentQuery{Filter: f, From: querytest.T0.Add(9 * time.Hour), To: querytest.T0.Add(10 * time.Hour)})
 			return err
 		}},
 		{"series of one method (raw)", false, func() error {

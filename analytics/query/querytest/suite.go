@@ -510,6 +510,15 @@ func (c *checker) recent(t *testing.T) {
 		{"long range, a last day's worth", query.RecentQuery{Filter: acme(query.Filter{}), From: T0.Add(-2 * query.Day), To: T0.Add(10 * time.Hour), Limit: 500}},
 		{"long range, more than there is", query.RecentQuery{Filter: acme(query.Filter{}), From: T0.Add(-2 * query.Day), To: T0.Add(10 * time.Hour), Limit: 1000}},
 		{"long range, exactly the last hour's", query.RecentQuery{Filter: acme(query.Filter{}), From: T0.Add(-2 * query.Day), To: T0.Add(10 * time.Hour), Limit: 72}},
+		// Nothing in the last day of these ranges: a store may count
+		// the latest hours that hold the limit's worth in a rollup
+		// that keeps the filter, and read from there.
+		{"quiet for days, a consumer", query.RecentQuery{Filter: acme(query.Filter{ConsumerID: "bob"}), From: T0.Add(-2 * query.Day), To: T0.Add(3 * query.Day), Limit: 30}},
+		{"quiet for days, a service's failures", query.RecentQuery{Filter: acme(query.Filter{ServiceID: "svc-b", ErrorsOnly: true}), From: T0.Add(-2 * query.Day), To: T0.Add(3 * query.Day), Limit: 10}},
+		{"quiet for days, a status code", query.RecentQuery{Filter: acme(query.Filter{Status: 200}), From: T0.Add(-2 * query.Day), To: T0.Add(3 * query.Day), Limit: 100}},
+		{"quiet for days, a method", query.RecentQuery{Filter: acme(query.Filter{Method: "POST"}), From: T0.Add(-2 * query.Day), To: T0.Add(3 * query.Day), Limit: 40}},
+		{"quiet for days, every workspace", query.RecentQuery{Filter: query.Filter{AllWorkspaces: true}, From: T0.Add(-2 * query.Day), To: T0.Add(3 * query.Day), Limit: 200}},
+		{"quiet for days, more than there is", query.RecentQuery{Filter: acme(query.Filter{ConsumerID: "bob"}), From: T0.Add(-2 * query.Day), To: T0.Add(3 * query.Day), Limit: 1000}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := c.store.Recent(t.Context(), tc.q)

@@ -93,6 +93,9 @@ func cases(service, consumer string) []apiCase {
 			}
 		}
 		add("/v1/recent", false)
+		// The errors page's recent failing requests of one service: a
+		// service filter on the raw table, which is sorted by time.
+		add("/v1/recent", false, "service", service, "errors", "true")
 		add("/v1/usage", true, "per", "1d")
 		out = append(out, apiCase{endpoint: "/v1/series", params: url.Values{}, rng: rng, admin: true, baseline: true})
 	}
