@@ -15,7 +15,7 @@
 -- status code 85 to 15 and by error class 65 to 16. What it costs: a
 -- statement that filters by one service reads the service_id of the whole
 -- workspace in its range, so a service's hour went from 8 to 20 ms and a
--- quiet service's day from 6 to 50; such statements are the API's
+-- day of a service with few records from 6 to 50; such statements are the API's
 -- breakdowns by method or node of one service, its recent requests of one
 -- service, and the Grafana panels that read the raw table for one service
 -- (see analytics/README.md). A record's copies have the same workspace,

@@ -15,7 +15,9 @@
 // table answers what the rollups do not keep (method, node, gateway
 // latency, a status code or error class with a route or consumer, short
 // sub-minute ranges) and recent requests, read from the last hour, then
-// the last day, then the whole range, until one holds enough;
+// from the latest hours that an hour rollup counts enough requests of the
+// filter in (the last day for a filter no rollup keeps), then the whole
+// range, until one holds enough;
 // consumer_usage_by_day answers daily usage and consumer_usage_by_hour
 // hourly usage.
 //
