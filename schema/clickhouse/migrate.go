@@ -103,8 +103,10 @@ func up(ctx context.Context, conn driver.Conn, db string, log *slog.Logger, migs
 			if filling != "" {
 				var rows uint64
 				if err := conn.QueryRow(ctx, "SELECT count() FROM "+filling).Scan(&rows); err == nil && rows > 0 {
-					// The statement's own guard skips it.
+					// The statement's own guard skips it, so a failure
+					// of it leaves the table as it was.
 					log.Info("table already filled; not filling it again", "migration", m.File, "statement", at, "table", filling)
+					filling = ""
 				} else {
 					log.Info("filling a new table from the stored rows; this takes minutes on a large table",
 						"migration", m.File, "statement", at, "table", filling)

@@ -389,6 +389,48 @@ func TestUpgradeRequestsCheckStopsTheSwap(t *testing.T) {
 	checkTraffic(t, conn, db)
 }
 
+// TestUpgradeRequestsRenameCutShort: 011's RENAME cut between its two
+// tables (requests moved to requests_010, the checked copy not yet moved
+// in) makes the next up fail for want of requests, without advising to
+// drop the copy, which is then the only table holding the rows; renaming
+// the copy into place, as the schema README says, lets up finish.
+func TestUpgradeRequestsRenameCutShort(t *testing.T) {
+	conn, db, migs, at, rows := before(t, "011_requests_by_time.sql")
+	ctx := t.Context()
+	stmts := migs[at].In(db)
+	swap := slices.IndexFunc(stmts, func(s string) bool { return strings.HasPrefix(s, "RENAME TABLE ") })
+	if swap < 0 {
+		t.Fatal("011 renames nothing")
+	}
+	for _, stmt := range stmts[:swap] {
+		if err := conn.Exec(ctx, stmt); err != nil {
+			t.Fatalf("%s: %v", migration.FirstLine(stmt), err)
+		}
+	}
+	if err := conn.Exec(ctx, "RENAME TABLE "+db+".requests TO "+db+".requests_010"); err != nil {
+		t.Fatal(err)
+	}
+	_, err := up(ctx, conn, db, testLogger(t), migs)
+	if err == nil || strings.Contains(err.Error(), "DROP TABLE") {
+		t.Fatalf("up after a cut rename: %v; want a failure that does not advise dropping a table", err)
+	}
+	var copied uint64
+	if err := conn.QueryRow(ctx, "SELECT count() FROM "+db+".requests_011").Scan(&copied); err != nil || copied != 60 {
+		t.Fatalf("requests_011 holds %d rows (%v); want the 60 stored", copied, err)
+	}
+	if err := conn.Exec(ctx, "RENAME TABLE "+db+".requests_011 TO "+db+".requests"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := up(ctx, conn, db, testLogger(t), migs); err != nil {
+		t.Fatalf("up after renaming the copy into place: %v", err)
+	}
+	checkEngine(t, conn, db, "ORDER BY (workspace, started_at, request_id)", TableRequests)
+	checkRaw(t, conn, db, 60)
+	insertRows(t, conn, db, rows[60:])
+	checkRaw(t, conn, db, 100)
+	checkTraffic(t, conn, db)
+}
+
 // checkRaw checks that requests holds n rows, each a different request.
 func checkRaw(t *testing.T, conn driver.Conn, db string, n uint64) {
 	t.Helper()
