@@ -1,9 +1,11 @@
 package dashboards
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io/fs"
+	"maps"
 	"math"
 	"os"
 	"path"
@@ -657,7 +659,13 @@ func point(row []any) string {
 // every other variable set to All.
 func runTitled(t *testing.T, conn driver.Conn, d dashboard, title string, interval time.Duration) []string {
 	t.Helper()
-	r := request{from: base.Add(-time.Hour + 17*time.Second), to: base.Add(3 * time.Hour), interval: interval}
+	return runTitledIn(t, conn, d, title, interval, base.Add(-time.Hour+17*time.Second), base.Add(3*time.Hour))
+}
+
+// runTitledIn is runTitled over the time range [from, to].
+func runTitledIn(t *testing.T, conn driver.Conn, d dashboard, title string, interval time.Duration, from, to time.Time) []string {
+	t.Helper()
+	r := request{from: from, to: to, interval: interval}
 	r = resolve(t, conn, d, r, pickFor("acme", func(variable, []string) selection { return selection{all: true} }))
 	p := d.panel(t, title)
 	stmt, err := expand(p.Targets[0].RawSQL, r)
@@ -776,6 +784,59 @@ func TestPanelNumbers(t *testing.T) {
 				t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(tc.want, "\n"))
 			}
 		})
+	}
+}
+
+// TestStatusCodePanelsSplitAtWholeHours: the status code panels read the
+// range's whole hours from requests_by_hour_status and the rest from
+// requests, and count every seeded request of the range once, whether
+// its edges fall on hours, inside the hours that hold requests, or
+// within one hour.
+func TestStatusCodePanelsSplitAtWholeHours(t *testing.T) {
+	conn := migrated(t)
+	service, errors := loadDashboard(t, "tollgate-service"), loadDashboard(t, "tollgate-errors")
+	for _, rng := range []struct {
+		name     string
+		from, to time.Time
+	}{
+		{"whole hours inside", base.Add(-time.Hour + 17*time.Second), base.Add(3 * time.Hour)},
+		{"edges inside the hours with requests", base.Add(15 * time.Second), base.Add(time.Hour + 90*time.Second)},
+		{"within one hour", base.Add(time.Minute), base.Add(2 * time.Minute)},
+		{"ending on a request's second", base.Add(-time.Hour), base.Add(time.Hour + time.Minute)},
+		{"exactly one hour", base, base.Add(time.Hour)},
+	} {
+		for _, p := range []struct {
+			d     dashboard
+			title string
+			keep  func(uint16) bool
+		}{
+			{service, "Status codes", func(uint16) bool { return true }},
+			{errors, "Failing status codes", func(s uint16) bool { return s >= 400 }},
+		} {
+			t.Run(rng.name+"/"+p.title, func(t *testing.T) {
+				got := runTitledIn(t, conn, p.d, p.title, time.Minute, rng.from, rng.to)
+				counts := map[uint16]int{}
+				for _, r := range seed {
+					at := base.Add(r.at).Unix()
+					if r.workspace == "acme" && at >= rng.from.Unix() && at <= rng.to.Unix() && p.keep(r.status) {
+						counts[r.status]++
+					}
+				}
+				codes := slices.SortedFunc(maps.Keys(counts), func(a, b uint16) int {
+					return cmp.Or(cmp.Compare(counts[b], counts[a]), cmp.Compare(a, b))
+				})
+				want := []string{"code total"}
+				for _, c := range codes {
+					want = append(want, fmt.Sprintf("%d %d", c, counts[c]))
+				}
+				if len(want) == 1 {
+					t.Fatal("no seeded request in the range: the case checks nothing")
+				}
+				if !slices.Equal(got, want) {
+					t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+				}
+			})
+		}
 	}
 }
 
