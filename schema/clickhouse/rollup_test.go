@@ -250,16 +250,7 @@ func TestUpgradeRebuildsLatencyBuckets(t *testing.T) {
 func TestUpgradeCutShortIsRunAgain(t *testing.T) {
 	conn, db, migs, at, rows := beforeLatencyBuckets(t)
 	ctx := t.Context()
-	stmts := migs[at].In(db)
-	cut := slices.IndexFunc(stmts, func(s string) bool { return strings.HasPrefix(s, "CREATE MATERIALIZED VIEW ") })
-	if cut < 0 {
-		t.Fatal("004 creates no view")
-	}
-	for _, stmt := range stmts[:cut] {
-		if err := conn.Exec(ctx, stmt); err != nil {
-			t.Fatalf("%s: %v", migration.FirstLine(stmt), err)
-		}
-	}
+	runUntil(t, conn, db, migs[at], func(s string) bool { return strings.HasPrefix(s, "CREATE MATERIALIZED VIEW ") })
 	if _, err := up(ctx, conn, db, testLogger(t), migs); err != nil {
 		t.Fatalf("up: %v", err)
 	}
@@ -335,14 +326,7 @@ func TestUpgradeFillsNewAndRebuiltRollups(t *testing.T) {
 // table; and 011 run again leaves the same.
 func TestUpgradeSortsRequestsByTime(t *testing.T) {
 	conn, db, migs, at, rows := before(t, "011_requests_by_time.sql")
-	if _, err := up(t.Context(), conn, db, testLogger(t), migs); err != nil {
-		t.Fatalf("up: %v", err)
-	}
-	checkEngine(t, conn, db, "ORDER BY (workspace, started_at, request_id)", TableRequests)
-	checkRaw(t, conn, db, 60)
-	insertRows(t, conn, db, rows[60:])
-	checkRaw(t, conn, db, 100)
-	checkTraffic(t, conn, db)
+	upSortsByTime(t, conn, db, migs, rows)
 	// hundredRows puts request i at offset i/2 of partition i%2.
 	got := lines(t, conn, "SELECT toString(kafka_partition) || ':' || toString(max(max_offset)) FROM "+db+".loaded_offsets GROUP BY kafka_partition ORDER BY kafka_partition")
 	if want := []string{"0:49", "1:49"}; !slices.Equal(got, want) {
@@ -360,16 +344,7 @@ func TestUpgradeSortsRequestsByTime(t *testing.T) {
 func TestUpgradeRequestsCheckStopsTheSwap(t *testing.T) {
 	conn, db, migs, at, rows := before(t, "011_requests_by_time.sql")
 	ctx := t.Context()
-	stmts := migs[at].In(db)
-	check := slices.IndexFunc(stmts, isCheck)
-	if check < 0 {
-		t.Fatal("011 has no check")
-	}
-	for _, stmt := range stmts[:check] {
-		if err := conn.Exec(ctx, stmt); err != nil {
-			t.Fatalf("%s: %v", migration.FirstLine(stmt), err)
-		}
-	}
+	runUntil(t, conn, db, migs[at], isCheck)
 	insertRows(t, conn, db, rows[60:])
 	_, err := up(ctx, conn, db, testLogger(t), migs)
 	if err == nil || !strings.Contains(err.Error(), "a check of the migration failed") || !strings.Contains(err.Error(), migs[at].File) {
@@ -397,16 +372,7 @@ func TestUpgradeRequestsCheckStopsTheSwap(t *testing.T) {
 func TestUpgradeRequestsRenameCutShort(t *testing.T) {
 	conn, db, migs, at, rows := before(t, "011_requests_by_time.sql")
 	ctx := t.Context()
-	stmts := migs[at].In(db)
-	swap := slices.IndexFunc(stmts, func(s string) bool { return strings.HasPrefix(s, "RENAME TABLE ") })
-	if swap < 0 {
-		t.Fatal("011 renames nothing")
-	}
-	for _, stmt := range stmts[:swap] {
-		if err := conn.Exec(ctx, stmt); err != nil {
-			t.Fatalf("%s: %v", migration.FirstLine(stmt), err)
-		}
-	}
+	runUntil(t, conn, db, migs[at], func(s string) bool { return strings.HasPrefix(s, "RENAME TABLE ") })
 	if err := conn.Exec(ctx, "RENAME TABLE "+db+".requests TO "+db+".requests_010"); err != nil {
 		t.Fatal(err)
 	}
@@ -421,14 +387,38 @@ func TestUpgradeRequestsRenameCutShort(t *testing.T) {
 	if err := conn.Exec(ctx, "RENAME TABLE "+db+".requests_011 TO "+db+".requests"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := up(ctx, conn, db, testLogger(t), migs); err != nil {
-		t.Fatalf("up after renaming the copy into place: %v", err)
+	upSortsByTime(t, conn, db, migs, rows)
+}
+
+// upSortsByTime runs up on a database holding the first 60 of rows, and
+// checks that requests is then sorted by time and holds them once, and
+// that it and every rollup count the rest once inserted.
+func upSortsByTime(t *testing.T, conn driver.Conn, db string, migs []Migration, rows []testRow) {
+	t.Helper()
+	if _, err := up(t.Context(), conn, db, testLogger(t), migs); err != nil {
+		t.Fatalf("up: %v", err)
 	}
 	checkEngine(t, conn, db, "ORDER BY (workspace, started_at, request_id)", TableRequests)
 	checkRaw(t, conn, db, 60)
 	insertRows(t, conn, db, rows[60:])
 	checkRaw(t, conn, db, 100)
 	checkTraffic(t, conn, db)
+}
+
+// runUntil runs m's statements in db up to the first that stop says it
+// is, not that one, as a migration cut short there would have.
+func runUntil(t *testing.T, conn driver.Conn, db string, m Migration, stop func(string) bool) {
+	t.Helper()
+	stmts := m.In(db)
+	n := slices.IndexFunc(stmts, stop)
+	if n < 0 {
+		t.Fatalf("%s has no statement to stop at", m.File)
+	}
+	for _, stmt := range stmts[:n] {
+		if err := conn.Exec(t.Context(), stmt); err != nil {
+			t.Fatalf("%s: %v", migration.FirstLine(stmt), err)
+		}
+	}
 }
 
 // checkRaw checks that requests holds n rows, each a different request.
