@@ -453,6 +453,12 @@ var seed = []seedRow{
 // migrated and the seed loaded, through its materialized views.
 func migrated(t *testing.T) driver.Conn {
 	t.Helper()
+	return migratedWith(t, seed)
+}
+
+// migratedWith is migrated with rows as the seed.
+func migratedWith(t *testing.T, rows []seedRow) driver.Conn {
+	t.Helper()
 	srv := clickhouse.Server(t)
 	db := srv.Database(t)
 	conn := srv.Conn(t, db)
@@ -467,7 +473,7 @@ func migrated(t *testing.T) driver.Conn {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i, r := range seed {
+	for i, r := range rows {
 		at := base.Add(r.at)
 		var billable uint8
 		if r.billable {
@@ -837,6 +843,68 @@ func TestStatusCodePanelsSplitAtWholeHours(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestRecentFailingRequestsReadTheLatestHours: the errors dashboard's
+// recent failing requests read from the latest whole hours that the hour
+// status rollup counts twice the panel's limit in, and show the latest 100
+// failing requests of the range, newest first, whether the range holds
+// more (the rollup narrows the read) or fewer (the whole range is read).
+func TestRecentFailingRequestsReadTheLatestHours(t *testing.T) {
+	rows := slices.Clone(seed)
+	// 300 failing requests of acme, one a minute from base+2h, and a
+	// successful one between each two.
+	for i := range 300 {
+		status, service := uint16(500), "orders"
+		if i%2 == 1 {
+			status, service = 404, "payments"
+		}
+		at := 2*time.Hour + time.Duration(i)*time.Minute
+		rows = append(rows,
+			seedRow{fmt.Sprintf("f%03d", i), "acme", service, "orders-list", "bob", at, status, "", 10, false, 0},
+			seedRow{fmt.Sprintf("s%03d", i), "acme", service, "orders-list", "bob", at + 30*time.Second, 200, "", 10, true, 1})
+	}
+	conn := migratedWith(t, rows)
+	errors := loadDashboard(t, "tollgate-errors")
+	for _, rng := range []struct {
+		name     string
+		from, to time.Time
+	}{
+		{"every failing request", base.Add(-time.Hour + 17*time.Second), base.Add(8 * time.Hour)},
+		{"ending inside an hour", base.Add(-time.Hour), base.Add(4*time.Hour + 30*time.Minute + 17*time.Second)},
+		{"fewer than the limit", base, base.Add(2 * time.Hour)},
+		{"within one hour", base.Add(2*time.Hour + 10*time.Minute), base.Add(2*time.Hour + 50*time.Minute)},
+	} {
+		t.Run(rng.name, func(t *testing.T) {
+			type rec struct {
+				id string
+				at int64
+			}
+			var want []rec
+			for _, r := range rows {
+				at := base.Add(r.at).Unix()
+				if r.workspace == "acme" && r.status >= 400 && at >= rng.from.Unix() && at <= rng.to.Unix() {
+					want = append(want, rec{r.id, at})
+				}
+			}
+			slices.SortFunc(want, func(a, b rec) int { return cmp.Or(cmp.Compare(b.at, a.at), strings.Compare(b.id, a.id)) })
+			want = want[:min(len(want), 100)]
+			if len(want) == 0 {
+				t.Fatal("no failing request in the range: the case checks nothing")
+			}
+			got := runTitledIn(t, conn, errors, "Recent failing requests", time.Minute, rng.from, rng.to)
+			var ids, wantIDs []string
+			for _, row := range got[1:] {
+				ids = append(ids, strings.Fields(row)[1])
+			}
+			for _, r := range want {
+				wantIDs = append(wantIDs, r.id)
+			}
+			if !slices.Equal(ids, wantIDs) {
+				t.Errorf("request ids %v\nwant %v", ids, wantIDs)
+			}
+		})
 	}
 }
 
