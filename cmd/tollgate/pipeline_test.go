@@ -18,6 +18,7 @@ import (
 
 	"github.com/tollgate/tollgate/internal/clickhousetest"
 	"github.com/tollgate/tollgate/internal/logrecord"
+	clickhousemigrate "github.com/tollgate/tollgate/schema/clickhouse"
 )
 
 // clickhouse is this test binary's ClickHouse server (Debian's
@@ -206,12 +207,18 @@ func TestPipelineToClickHouse(t *testing.T) {
 		return st.Queued == 0 && st.SpoolRecords == 0 && uint64(st.Sent) == total
 	})
 	// An INSERT makes the raw rows visible a moment before its
-	// materialized views' rows.
-	eventually(t, "the minute rollup to count every request", func() bool {
-		return countRows("SELECT toUInt64(sumMerge(requests)) FROM requests_by_minute") >= total
-	})
-	if rolled := countRows("SELECT toUInt64(sumMerge(requests)) FROM requests_by_minute"); rolled != total {
-		t.Errorf("the minute rollup counts %d requests, the raw table %d", rolled, total)
+	// materialized views' rows, and ClickHouse writes the views one
+	// after another: wait for every traffic rollup, which the analytics
+	// below read.
+	for _, r := range clickhousemigrate.Rollups {
+		if r.Usage {
+			continue
+		}
+		stmt := "SELECT toUInt64(" + r.Requests() + ") FROM " + r.Table
+		eventually(t, r.Table+" to count every request", func() bool { return countRows(stmt) >= total })
+		if rolled := countRows(stmt); rolled != total {
+			t.Errorf("%s counts %d requests, the raw table %d", r.Table, rolled, total)
+		}
 	}
 
 	var r logrecord.Record
