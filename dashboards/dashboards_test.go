@@ -793,14 +793,50 @@ func TestPanelNumbers(t *testing.T) {
 	}
 }
 
-// TestStatusCodePanelsSplitAtWholeHours: the status code panels read the
-// range's whole hours from requests_by_hour_status and the rest from
-// requests, and count every seeded request of the range once, whether
-// its edges fall on hours, inside the hours that hold requests, or
-// within one hour.
-func TestStatusCodePanelsSplitAtWholeHours(t *testing.T) {
+// TestPanelsSplitAtWholeHours: the status code and error class panels
+// read the range's whole hours from requests_by_hour_status and the rest
+// from requests (the error classes' last seen times from the raw records
+// of each class's latest whole hour and of the edges), and count every
+// seeded request of the range once, whether its edges fall on hours,
+// inside the hours that hold requests, or within one hour.
+func TestPanelsSplitAtWholeHours(t *testing.T) {
 	conn := migrated(t)
 	service, errors := loadDashboard(t, "tollgate-service"), loadDashboard(t, "tollgate-errors")
+	// byCode and byClass are what the panels should show for the
+	// seeded requests of acme in a range.
+	byCode := func(keep func(uint16) bool) func([]seedRow) []string {
+		return func(in []seedRow) []string {
+			counts := map[uint16]int{}
+			for _, r := range in {
+				if keep(r.status) {
+					counts[r.status]++
+				}
+			}
+			out := []string{"code total"}
+			for _, c := range slices.SortedFunc(maps.Keys(counts), func(a, b uint16) int {
+				return cmp.Or(cmp.Compare(counts[b], counts[a]), cmp.Compare(a, b))
+			}) {
+				out = append(out, fmt.Sprintf("%d %d", c, counts[c]))
+			}
+			return out
+		}
+	}
+	byClass := func(in []seedRow) []string {
+		counts, last := map[string]int{}, map[string]time.Duration{}
+		for _, r := range in {
+			if r.errorClass != "" {
+				counts[r.errorClass]++
+				last[r.errorClass] = max(last[r.errorClass], r.at.Truncate(time.Second))
+			}
+		}
+		out := []string{"class total last_seen"}
+		for _, c := range slices.SortedFunc(maps.Keys(counts), func(a, b string) int {
+			return cmp.Or(cmp.Compare(counts[b], counts[a]), strings.Compare(a, b))
+		}) {
+			out = append(out, fmt.Sprintf("%s %d +%s", c, counts[c], last[c]))
+		}
+		return out
+	}
 	for _, rng := range []struct {
 		name     string
 		from, to time.Time
@@ -811,30 +847,24 @@ func TestStatusCodePanelsSplitAtWholeHours(t *testing.T) {
 		{"ending on a request's second", base.Add(-time.Hour), base.Add(time.Hour + time.Minute)},
 		{"exactly one hour", base, base.Add(time.Hour)},
 	} {
+		var in []seedRow
+		for _, r := range seed {
+			if at := base.Add(r.at).Unix(); r.workspace == "acme" && at >= rng.from.Unix() && at <= rng.to.Unix() {
+				in = append(in, r)
+			}
+		}
 		for _, p := range []struct {
 			d     dashboard
 			title string
-			keep  func(uint16) bool
+			want  func([]seedRow) []string
 		}{
-			{service, "Status codes", func(uint16) bool { return true }},
-			{errors, "Failing status codes", func(s uint16) bool { return s >= 400 }},
+			{service, "Status codes", byCode(func(uint16) bool { return true })},
+			{errors, "Failing status codes", byCode(func(s uint16) bool { return s >= 400 })},
+			{errors, "Error classes in the range", byClass},
 		} {
 			t.Run(rng.name+"/"+p.title, func(t *testing.T) {
 				got := runTitledIn(t, conn, p.d, p.title, time.Minute, rng.from, rng.to)
-				counts := map[uint16]int{}
-				for _, r := range seed {
-					at := base.Add(r.at).Unix()
-					if r.workspace == "acme" && at >= rng.from.Unix() && at <= rng.to.Unix() && p.keep(r.status) {
-						counts[r.status]++
-					}
-				}
-				codes := slices.SortedFunc(maps.Keys(counts), func(a, b uint16) int {
-					return cmp.Or(cmp.Compare(counts[b], counts[a]), cmp.Compare(a, b))
-				})
-				want := []string{"code total"}
-				for _, c := range codes {
-					want = append(want, fmt.Sprintf("%d %d", c, counts[c]))
-				}
+				want := p.want(in)
 				if len(want) == 1 {
 					t.Fatal("no seeded request in the range: the case checks nothing")
 				}
