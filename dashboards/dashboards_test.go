@@ -800,7 +800,15 @@ func TestPanelNumbers(t *testing.T) {
 // seeded request of the range once, whether its edges fall on hours,
 // inside the hours that hold requests, or within one hour.
 func TestPanelsSplitAtWholeHours(t *testing.T) {
-	conn := migrated(t)
+	// The seed, and failing requests of acme later in the hours that
+	// hold its errors and in a later hour, so that a class's last seen
+	// time is not its only request of an hour.
+	rows := append(slices.Clone(seed),
+		seedRow{"e1", "acme", "payments", "pay", "bob", 20 * time.Minute, 504, "upstream_timeout", 70, false, 0},
+		seedRow{"e2", "acme", "orders", "orders-list", "bob", 40*time.Minute + 5*time.Second, 504, "upstream_timeout", 80, false, 0},
+		seedRow{"e3", "acme", "payments", "pay", "", 2*time.Hour + 5*time.Minute, 502, "upstream_connect", 90, false, 0},
+		seedRow{"e4", "acme", "payments", "pay", "", 2*time.Hour + 7*time.Minute, 502, "upstream_connect", 90, false, 0})
+	conn := migratedWith(t, rows)
 	service, errors := loadDashboard(t, "tollgate-service"), loadDashboard(t, "tollgate-errors")
 	// byCode and byClass are what the panels should show for the
 	// seeded requests of acme in a range.
@@ -848,7 +856,7 @@ func TestPanelsSplitAtWholeHours(t *testing.T) {
 		{"exactly one hour", base, base.Add(time.Hour)},
 	} {
 		var in []seedRow
-		for _, r := range seed {
+		for _, r := range rows {
 			if at := base.Add(r.at).Unix(); r.workspace == "acme" && at >= rng.from.Unix() && at <= rng.to.Unix() {
 				in = append(in, r)
 			}
