@@ -723,12 +723,13 @@ func (s *Store) Recent(ctx context.Context, q query.RecentQuery) ([]logrecord.Re
 
 // recentStart returns where the read of recent requests after the last
 // hour starts: the start of the latest hours of the range that hold
-// q.Limit requests, counted by the smallest hour rollup that keeps the
-// filter, so that a quiet filter's records, days or weeks before the end of
-// a long range, are read without reading the whole range; the raw table
-// is sorted by workspace and time, and a service filter reads every
-// record's service id in the range it reads. A filter no rollup keeps
-// (method, node) reads the last day. It returns q.From when the range
+// q.Limit requests, counted by the rollup an hourly series of the filter
+// reads (PlanSeries), so that a quiet filter's records, days or weeks
+// before the end of a long range, are read without reading the whole
+// range; the raw table is sorted by workspace and time, and a service
+// filter reads every record's service id in the range it reads. A filter
+// no rollup keeps (method, node), whose series reads the raw table, reads
+// the last day. It returns q.From when the range
 // holds fewer requests than that: the whole range is read.
 //
 // A rollup's hours count the requests of the hour that holds q.To after
@@ -736,8 +737,8 @@ func (s *Store) Recent(ctx context.Context, q query.RecentQuery) ([]logrecord.Re
 // the hours found may hold fewer than q.Limit of the range's records:
 // Recent then reads the whole range, as it would have without them.
 func (s *Store) recentStart(ctx context.Context, q query.RecentQuery) (time.Time, error) {
-	t := rollup(time.Hour, needs(q.Filter, ""))
-	if rawOnly(q.Filter, "") || t == "" {
+	t := PlanSeries(query.SeriesQuery{Filter: q.Filter, Bucket: time.Hour})
+	if t == Raw {
 		return q.To.Add(-query.Day), nil
 	}
 	w, args := where(t, q.Filter, q.From, q.To)
