@@ -5,6 +5,7 @@ import (
 	"net"
 	"runtime"
 	"sync/atomic"
+	"time"
 )
 
 // turns tells a connection's reads that come right after one of its writes.
@@ -53,11 +54,55 @@ func (l turnListener) Accept() (net.Conn, error) {
 	return &turnConn{Conn: c, io: socketIO(c)}, nil
 }
 
-// turnConn is a client connection that yields between turns.
+// turnConn is a client connection that yields between turns, and that
+// moves its read deadline only when it must (SetReadDeadline).
 type turnConn struct {
 	net.Conn
 	turns turns
 	io    io.ReadWriter // socketIO(Conn)
+	// readDL is the read deadline in force, in Unix nanoseconds; 0 when
+	// there is none or it is not known.
+	readDL atomic.Int64
+}
+
+// clientDeadlineSlack is how much earlier than asked a client's read
+// deadline may come: fasthttp sets the read deadline twice per keep-alive
+// request (the idle timeout while it waits, then the header timeout), a
+// timer update each, though both are a minute and move by the time
+// between two requests. A deadline that would move later by less than
+// this stays where it is.
+const clientDeadlineSlack = min(clientHeaderTimeout, clientIdleTimeout, clientBodyTimeout) / 16
+
+// SetReadDeadline keeps the deadline in force when t is at most
+// clientDeadlineSlack later than it, so that the timeout a read gets is
+// between the one asked for, less the slack, and all of it. An earlier
+// deadline, one far later, or none (the zero time) is set at once.
+func (c *turnConn) SetReadDeadline(t time.Time) error {
+	var at int64
+	if !t.IsZero() {
+		at = t.UnixNano()
+		if cur := c.readDL.Load(); cur != 0 && at >= cur && at-cur < int64(clientDeadlineSlack) {
+			return nil
+		}
+	}
+	c.readDL.Store(0) // unknown until the call below returns
+	if err := c.Conn.SetReadDeadline(t); err != nil {
+		return err
+	}
+	c.readDL.Store(at)
+	return nil
+}
+
+// SetDeadline sets both deadlines; the read one is then t.
+func (c *turnConn) SetDeadline(t time.Time) error {
+	c.readDL.Store(0)
+	if err := c.Conn.SetDeadline(t); err != nil {
+		return err
+	}
+	if !t.IsZero() {
+		c.readDL.Store(t.UnixNano())
+	}
+	return nil
 }
 
 func (c *turnConn) Read(p []byte) (int, error) {

@@ -66,3 +66,71 @@ func TestPipelinedRequestsAreAnsweredInOrder(t *testing.T) {
 		read(p)
 	}
 }
+
+// deadlineRecorder is a net.Conn that records the read deadlines set on it.
+type deadlineRecorder struct {
+	net.Conn
+	set []time.Time
+}
+
+func (c *deadlineRecorder) SetReadDeadline(t time.Time) error {
+	c.set = append(c.set, t)
+	return nil
+}
+
+func (c *deadlineRecorder) SetDeadline(t time.Time) error { return c.SetReadDeadline(t) }
+
+// A client connection's read deadline is moved only when it must be: the
+// deadline in force is never later than the one asked for, and at most
+// clientDeadlineSlack earlier.
+func TestClientReadDeadlineMovesOnlyWhenItMust(t *testing.T) {
+	rec := &deadlineRecorder{}
+	c := &turnConn{Conn: rec}
+	t0 := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
+	inForce := time.Time{}
+	steps := []struct {
+		name  string
+		t     time.Time
+		moved bool
+	}{
+		{"the first deadline", t0, true},
+		{"a second later", t0.Add(time.Second), false},
+		{"just within the slack", t0.Add(clientDeadlineSlack - time.Nanosecond), false},
+		{"at the slack", t0.Add(clientDeadlineSlack), true},
+		{"earlier than the one in force", t0, true},
+		{"long past, to wake a read", time.Unix(1, 0), true},
+		{"a minute later", t0.Add(time.Minute), true},
+		{"none", time.Time{}, true},
+		{"a deadline after none", t0, true},
+	}
+	for _, st := range steps {
+		n := len(rec.set)
+		if err := c.SetReadDeadline(st.t); err != nil {
+			t.Fatal(err)
+		}
+		if moved := len(rec.set) > n; moved != st.moved {
+			t.Fatalf("%s: moved %v, want %v", st.name, moved, st.moved)
+		}
+		if st.moved {
+			inForce = rec.set[len(rec.set)-1]
+		}
+		switch {
+		case st.t.IsZero() != inForce.IsZero():
+			t.Fatalf("%s: deadline in force %v, asked %v", st.name, inForce, st.t)
+		case !st.t.IsZero() && (inForce.After(st.t) || st.t.Sub(inForce) >= clientDeadlineSlack):
+			t.Fatalf("%s: deadline in force %v, asked %v: more than %v apart", st.name, inForce, st.t, clientDeadlineSlack)
+		}
+	}
+
+	// SetDeadline sets the read deadline too: a read deadline asked for
+	// just after it keeps it, one before it moves it.
+	if err := c.SetDeadline(t0.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	n := len(rec.set)
+	_ = c.SetReadDeadline(t0.Add(time.Hour + time.Second))
+	_ = c.SetReadDeadline(t0)
+	if got := rec.set[n:]; len(got) != 1 || !got[0].Equal(t0) {
+		t.Fatalf("after SetDeadline: read deadlines set %v, want only %v", got, t0)
+	}
+}
