@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"sync/atomic"
 	"syscall"
 	"unsafe"
 )
@@ -25,7 +26,8 @@ import (
 // request fell from 4.3–4.5 to 1.9, nginx's figure (BENCHMARKS.md, Proxy).
 //
 // Only one Read and one Write may run at a time, as for the connections
-// that use it (turnConn, deadlineConn).
+// that use it (turnConn, deadlineConn). While a Write waits in the round's
+// batch, the connection that sends the batch writes its bytes for it.
 type rawIO struct {
 	conn net.Conn
 	rc   syscall.RawConn
@@ -37,11 +39,20 @@ type rawIO struct {
 	rerr syscall.Errno
 	rfn  func(uintptr) bool
 
-	// The same for Write; wn counts what has been written of wbuf.
+	// The same for Write; wn counts what has been written of wbuf. tfn
+	// writes without waiting for room (tryWrite).
 	wbuf []byte
 	wn   int
 	werr syscall.Errno
 	wfn  func(uintptr) bool
+	tfn  func(uintptr) bool
+
+	// A write waiting in the round's batch (batch_linux.go): its bytes,
+	// and what sending them did once done is set.
+	bp   []byte
+	bn   int
+	berr error
+	done atomic.Bool
 }
 
 // socketIO returns what reads and writes c's socket: raw I/O for a TCP
@@ -66,6 +77,10 @@ func newRawIO(c net.Conn) *rawIO {
 	r := &rawIO{conn: c, rc: rc}
 	r.rfn = r.readOnce
 	r.wfn = r.writeAll
+	r.tfn = func(fd uintptr) bool {
+		r.writeAll(fd)
+		return true
+	}
 	return r
 }
 
@@ -129,13 +144,32 @@ func (r *rawIO) Read(p []byte) (int, error) {
 }
 
 // Write writes all of p, as net.Conn's Write does, unless an error or the
-// write deadline stops it.
+// write deadline stops it. A write shorter than batchMax goes out with the
+// other connections' writes of the same round (writeBatch).
 func (r *rawIO) Write(p []byte) (int, error) {
-	if len(p) == 0 {
+	switch {
+	case len(p) == 0:
 		return 0, nil
+	case len(p) < batchMax:
+		return writes.write(r, p)
 	}
+	return r.writeNow(p)
+}
+
+// writeNow writes all of p, waiting for room in the socket as needed.
+func (r *rawIO) writeNow(p []byte) (int, error) {
+	return r.write(p, r.wfn)
+}
+
+// tryWrite writes what the socket takes now, without waiting for room: n
+// may be short of len(p) with a nil error.
+func (r *rawIO) tryWrite(p []byte) (int, error) {
+	return r.write(p, r.tfn)
+}
+
+func (r *rawIO) write(p []byte, fn func(uintptr) bool) (int, error) {
 	r.wbuf, r.wn, r.werr = p, 0, 0
-	err := r.rc.Write(r.wfn)
+	err := r.rc.Write(fn)
 	n := r.wn
 	r.wbuf = nil
 	switch {

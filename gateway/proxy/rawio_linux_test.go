@@ -6,9 +6,11 @@ import (
 	"bytes"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
+	"runtime"
 	"syscall"
 	"testing"
 	"time"
@@ -169,5 +171,150 @@ func TestRawIOBehavesAsNetConn(t *testing.T) {
 	}
 	if u := (&net.UnixConn{}); socketIO(u) != io.ReadWriter(u) {
 		t.Errorf("socketIO of a connection that is not TCP is %T, want the connection itself", socketIO(u))
+	}
+}
+
+// Short writes wait for their round's batch (batch_linux.go); they must
+// still fail as net.Conn's writes do.
+func TestShortWritesFailAsNetConn(t *testing.T) {
+	t.Run("after the write deadline, a timeout", func(t *testing.T) {
+		c, _ := tcpPair(t)
+		raw := newRawIO(c)
+		_ = c.SetWriteDeadline(time.Now().Add(-time.Second))
+		if n, err := raw.Write([]byte("late")); n != 0 || !errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatalf("Write = %d, %v; want 0 and a timeout", n, err)
+		}
+	})
+	t.Run("on a closed connection, net.ErrClosed", func(t *testing.T) {
+		c, _ := tcpPair(t)
+		raw := newRawIO(c)
+		_ = c.Close()
+		if n, err := raw.Write([]byte("closed")); n != 0 || !errors.Is(err, net.ErrClosed) {
+			t.Fatalf("Write = %d, %v; want 0 and net.ErrClosed", n, err)
+		}
+	})
+	t.Run("to a peer that reset, a write OpError", func(t *testing.T) {
+		c, peer := tcpPair(t)
+		raw := newRawIO(c)
+		_ = peer.SetLinger(0)
+		_ = peer.Close()
+		time.Sleep(20 * time.Millisecond)
+		var err error
+		for range 10 { // the first write may be taken before the reset is seen
+			if _, err = raw.Write([]byte("anyone?")); err != nil {
+				break
+			}
+		}
+		var op *net.OpError
+		if !errors.As(err, &op) || op.Op != "write" || !(errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)) {
+			t.Fatalf("Write = %v; want a write OpError wrapping ECONNRESET or EPIPE", err)
+		}
+	})
+}
+
+// The short writes of connections that take turns together go out in one
+// send, each whole and in order on its own connection.
+func TestShortWritesOfARoundGoOutTogether(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	const conns, msgs = 20, 50
+	raws := make([]*rawIO, conns)
+	peers := make([]*net.TCPConn, conns)
+	for i := range raws {
+		c, peer := tcpPair(t)
+		raws[i], peers[i] = newRawIO(c), peer
+	}
+	sends, batched := 0, 0
+	sendHook = func(n int) { sends, batched = sends+1, batched+n }
+	defer func() { sendHook = nil }()
+
+	start := make(chan struct{})
+	errs := make(chan error, conns)
+	for i, raw := range raws {
+		go func() {
+			<-start
+			for m := range msgs {
+				msg := fmt.Appendf(nil, "conn %d message %d\n", i, m)
+				if n, err := raw.Write(msg); n != len(msg) || err != nil {
+					errs <- fmt.Errorf("conn %d: Write = %d, %v", i, n, err)
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	close(start)
+	for range conns {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, peer := range peers {
+		_ = peer.SetReadDeadline(time.Now().Add(5 * time.Second))
+		var want bytes.Buffer
+		for m := range msgs {
+			fmt.Fprintf(&want, "conn %d message %d\n", i, m)
+		}
+		got := make([]byte, want.Len())
+		if _, err := io.ReadFull(peer, got); err != nil || !bytes.Equal(got, want.Bytes()) {
+			t.Fatalf("conn %d received %q, %v; want its %d messages in order", i, got, err, msgs)
+		}
+	}
+	// Every write went through a batch, and a round's writes together:
+	// far fewer sends than writes.
+	if writesN := conns * msgs; batched != writesN || sends*4 > writesN {
+		t.Fatalf("%d writes, %d of them batched, in %d sends; want every write batched, a round's writes sent together", writesN, batched, sends)
+	}
+	t.Logf("%d writes went out in %d sends", conns*msgs, sends)
+}
+
+// A batched write that its socket cannot take whole is finished by its
+// writer, once the peer reads.
+func TestShortWriteFinishesWhatTheSocketLeft(t *testing.T) {
+	c, peer := tcpPair(t)
+	raw := newRawIO(c)
+	// Fixed buffers (no autotuning), then filled until they take nothing more.
+	if err := c.SetWriteBuffer(8 << 10); err != nil {
+		t.Fatal(err)
+	}
+	if err := peer.SetReadBuffer(8 << 10); err != nil {
+		t.Fatal(err)
+	}
+	filler := make([]byte, 64<<10)
+	sent := 0
+	for range 1000 {
+		_ = c.SetWriteDeadline(time.Now().Add(20 * time.Millisecond))
+		n, _ := raw.Write(filler) // times out once the buffers are full
+		sent += n
+		if n == 0 {
+			break
+		}
+	}
+	_ = c.SetWriteDeadline(time.Time{})
+
+	msg := make([]byte, batchMax-1)
+	_, _ = rand.Read(msg)
+	done := make(chan error, 1)
+	go func() {
+		n, err := raw.Write(msg)
+		if err == nil && n != len(msg) {
+			err = fmt.Errorf("wrote %d of %d", n, len(msg))
+		}
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		t.Fatalf("the write returned (%v) while the peer read nothing and the socket was full", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	_ = peer.SetReadDeadline(time.Now().Add(5 * time.Second))
+	got := make([]byte, sent+len(msg))
+	if _, err := io.ReadFull(peer, got); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got[sent:], msg) {
+		t.Fatal("the peer received the short write altered")
 	}
 }
