@@ -5,6 +5,7 @@ package proxy
 import (
 	"runtime"
 	"sync"
+	"sync/atomic"
 )
 
 // writeBatch sends the short writes of one round of connection turns
@@ -42,12 +43,24 @@ type writeBatch struct {
 // would wait a round per buffer.
 const batchMax = 4 << 10
 
-// writes is the node's batch: a round's writes go out together whichever
-// listener or upstream they are for.
-var writes writeBatch
+// batches are the node's batches, one per processor the runtime had when
+// the first connection was made: a round's writes go out together whichever
+// listener or upstream they are for, and on a node with several processors
+// the connections share their batches' locks among as many batches.
+var (
+	batches     []writeBatch
+	batchesOnce sync.Once
+	nextBatch   atomic.Uint32
+)
+
+// batchFor picks the batch of a new connection, in turn.
+func batchFor() *writeBatch {
+	batchesOnce.Do(func() { batches = make([]writeBatch, runtime.GOMAXPROCS(0)) })
+	return &batches[int(nextBatch.Add(1))%len(batches)]
+}
 
 // sendHook, when set (by tests), is told the size of every send.
-var sendHook func(n int)
+var sendHook atomic.Pointer[func(n int)]
 
 // write sends p on r with the round's batch and returns as rawIO's Write
 // does.
@@ -59,13 +72,10 @@ func (b *writeBatch) write(r *rawIO, p []byte) (int, error) {
 	b.mu.Unlock()
 	runtime.Gosched()
 	if !r.done.Load() {
+		// Either this write is still pending and this send takes it, or a
+		// send under way on another processor took it, and that send
+		// holds b.sending until every write it took is done.
 		b.send()
-	}
-	// send returns once every write queued before it was called is done;
-	// only a send on another processor can still hold this one, and it
-	// holds b.sending until it has finished.
-	for !r.done.Load() {
-		runtime.Gosched()
 	}
 	n, err := r.bn, r.berr
 	r.bp, r.berr = nil, nil
@@ -84,8 +94,8 @@ func (b *writeBatch) send() {
 	list := b.pending
 	b.pending, b.spare = b.spare[:0], nil
 	b.mu.Unlock()
-	if sendHook != nil {
-		sendHook(len(list))
+	if h := sendHook.Load(); h != nil {
+		(*h)(len(list))
 	}
 	for i, r := range list {
 		r.bn, r.berr = r.tryWrite(r.bp)

@@ -47,12 +47,14 @@ type rawIO struct {
 	wfn  func(uintptr) bool
 	tfn  func(uintptr) bool
 
-	// A write waiting in the round's batch (batch_linux.go): its bytes,
-	// and what sending them did once done is set.
-	bp   []byte
-	bn   int
-	berr error
-	done atomic.Bool
+	// The batch its short writes go out with (batch_linux.go), and the
+	// write waiting in it: its bytes, and what sending them did once done
+	// is set.
+	batch *writeBatch
+	bp    []byte
+	bn    int
+	berr  error
+	done  atomic.Bool
 }
 
 // socketIO returns what reads and writes c's socket: raw I/O for a TCP
@@ -74,7 +76,7 @@ func newRawIO(c net.Conn) *rawIO {
 	if err != nil {
 		return nil
 	}
-	r := &rawIO{conn: c, rc: rc}
+	r := &rawIO{conn: c, rc: rc, batch: batchFor()}
 	r.rfn = r.readOnce
 	r.wfn = r.writeAll
 	r.tfn = func(fd uintptr) bool {
@@ -151,7 +153,7 @@ func (r *rawIO) Write(p []byte) (int, error) {
 	case len(p) == 0:
 		return 0, nil
 	case len(p) < batchMax:
-		return writes.write(r, p)
+		return r.batch.write(r, p)
 	}
 	return r.writeNow(p)
 }

@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"runtime"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -223,9 +224,10 @@ func TestShortWritesOfARoundGoOutTogether(t *testing.T) {
 		c, peer := tcpPair(t)
 		raws[i], peers[i] = newRawIO(c), peer
 	}
-	sends, batched := 0, 0
-	sendHook = func(n int) { sends, batched = sends+1, batched+n }
-	defer func() { sendHook = nil }()
+	var sendsN, batchedN atomic.Int64 // sends of different batches may overlap
+	hook := func(n int) { sendsN.Add(1); batchedN.Add(int64(n)) }
+	sendHook.Store(&hook)
+	defer sendHook.Store(nil)
 
 	start := make(chan struct{})
 	errs := make(chan error, conns)
@@ -259,6 +261,7 @@ func TestShortWritesOfARoundGoOutTogether(t *testing.T) {
 			t.Fatalf("conn %d received %q, %v; want its %d messages in order", i, got, err, msgs)
 		}
 	}
+	sends, batched := int(sendsN.Load()), int(batchedN.Load())
 	// Every write went through a batch, and a round's writes together:
 	// far fewer sends than writes.
 	if writesN := conns * msgs; batched != writesN || sends*4 > writesN {
