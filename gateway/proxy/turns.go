@@ -73,8 +73,8 @@ type turnConn struct {
 // this stays where it is.
 const clientDeadlineSlack = min(clientHeaderTimeout, clientIdleTimeout, clientBodyTimeout) / 16
 
-// SetReadDeadline keeps the deadline in force when t is at most
-// clientDeadlineSlack later than it, so that the timeout a read gets is
+// SetReadDeadline keeps the deadline in force when t is later than it by
+// less than clientDeadlineSlack, so that the timeout a read gets is
 // between the one asked for, less the slack, and all of it. An earlier
 // deadline, one far later, or none (the zero time) is set at once.
 func (c *turnConn) SetReadDeadline(t time.Time) error {
