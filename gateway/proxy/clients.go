@@ -163,31 +163,25 @@ func dialer(k clientKey, tlsCfg *tls.Config) fasthttp.DialFunc {
 	}
 }
 
-// deadlineSlack: a deadline is moved only once it has come closer than
-// timeout - timeout/deadlineSlack, so that the timeout an operation gets is
-// between 15/16 of the configured one and all of it, while a busy
-// connection moves its deadlines (a timer update each) a few times per
-// timeout instead of on every read and write.
-const deadlineSlack = 16
-
-// deadlineConn applies a timeout to every Read and Write, and yields
-// between turns (turns). Reads and writes may run concurrently (each keeps
-// its own state), but not two of one kind.
+// deadlineConn applies a timeout to every Read and Write, moving its
+// deadlines lazily (deadlineSlack), and yields between turns (turns). Reads
+// and writes may run concurrently (each keeps its own state), but not two
+// of one kind.
 type deadlineConn struct {
 	net.Conn
 	read, write     time.Duration
-	readAt, writeAt time.Time // when the current deadlines were set
+	readDL, writeDL lazyDeadline
 	turns           turns
 	io              io.ReadWriter // socketIO(Conn)
 }
 
 func (c *deadlineConn) Read(p []byte) (int, error) {
 	if c.read > 0 {
-		if now := time.Now(); now.Sub(c.readAt) > c.read/deadlineSlack {
-			if err := c.Conn.SetReadDeadline(now.Add(c.read)); err != nil {
+		if t := time.Now().Add(c.read); !c.readDL.keeps(t, c.read/deadlineSlack) {
+			if err := c.Conn.SetReadDeadline(t); err != nil {
 				return 0, err
 			}
-			c.readAt = now
+			c.readDL.moved(t)
 		}
 	}
 	c.turns.beforeRead()
@@ -196,11 +190,11 @@ func (c *deadlineConn) Read(p []byte) (int, error) {
 
 func (c *deadlineConn) Write(p []byte) (int, error) {
 	if c.write > 0 {
-		if now := time.Now(); now.Sub(c.writeAt) > c.write/deadlineSlack {
-			if err := c.Conn.SetWriteDeadline(now.Add(c.write)); err != nil {
+		if t := time.Now().Add(c.write); !c.writeDL.keeps(t, c.write/deadlineSlack) {
+			if err := c.Conn.SetWriteDeadline(t); err != nil {
 				return 0, err
 			}
-			c.writeAt = now
+			c.writeDL.moved(t)
 		}
 	}
 	c.turns.afterWrite()

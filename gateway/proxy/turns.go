@@ -55,53 +55,44 @@ func (l turnListener) Accept() (net.Conn, error) {
 }
 
 // turnConn is a client connection that yields between turns, and that
-// moves its read deadline only when it must (SetReadDeadline).
+// moves its read deadline lazily (SetReadDeadline).
 type turnConn struct {
 	net.Conn
-	turns turns
-	io    io.ReadWriter // socketIO(Conn)
-	// readDL is the read deadline in force, in Unix nanoseconds; 0 when
-	// there is none or it is not known.
-	readDL atomic.Int64
+	turns  turns
+	io     io.ReadWriter // socketIO(Conn)
+	readDL lazyDeadline
 }
 
 // clientDeadlineSlack is how much earlier than asked a client's read
-// deadline may come: fasthttp sets the read deadline twice per keep-alive
-// request (the idle timeout while it waits, then the header timeout), a
-// timer update each, though both are a minute and move by the time
-// between two requests. A deadline that would move later by less than
-// this stays where it is.
-const clientDeadlineSlack = min(clientHeaderTimeout, clientIdleTimeout, clientBodyTimeout) / 16
+// deadline may come (deadlineSlack): fasthttp sets the read deadline twice
+// per keep-alive request (the idle timeout while it waits, then the header
+// timeout), though both are a minute and move by the time between two
+// requests.
+const clientDeadlineSlack = min(clientHeaderTimeout, clientIdleTimeout, clientBodyTimeout) / deadlineSlack
 
 // SetReadDeadline keeps the deadline in force when t is later than it by
 // less than clientDeadlineSlack, so that the timeout a read gets is
 // between the one asked for, less the slack, and all of it. An earlier
 // deadline, one far later, or none (the zero time) is set at once.
 func (c *turnConn) SetReadDeadline(t time.Time) error {
-	var at int64
-	if !t.IsZero() {
-		at = t.UnixNano()
-		if cur := c.readDL.Load(); cur != 0 && at >= cur && at-cur < int64(clientDeadlineSlack) {
-			return nil
-		}
+	if c.readDL.keeps(t, clientDeadlineSlack) {
+		return nil
 	}
-	c.readDL.Store(0) // unknown until the call below returns
+	c.readDL.moving()
 	if err := c.Conn.SetReadDeadline(t); err != nil {
 		return err
 	}
-	c.readDL.Store(at)
+	c.readDL.moved(t)
 	return nil
 }
 
 // SetDeadline sets both deadlines; the read one is then t.
 func (c *turnConn) SetDeadline(t time.Time) error {
-	c.readDL.Store(0)
+	c.readDL.moving()
 	if err := c.Conn.SetDeadline(t); err != nil {
 		return err
 	}
-	if !t.IsZero() {
-		c.readDL.Store(t.UnixNano())
-	}
+	c.readDL.moved(t)
 	return nil
 }
 

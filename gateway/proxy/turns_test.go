@@ -67,14 +67,19 @@ func TestPipelinedRequestsAreAnsweredInOrder(t *testing.T) {
 	}
 }
 
-// deadlineRecorder is a net.Conn that records the read deadlines set on it.
+// deadlineRecorder is a net.Conn that records the deadlines set on it.
 type deadlineRecorder struct {
 	net.Conn
-	set []time.Time
+	set, setWrite []time.Time
 }
 
 func (c *deadlineRecorder) SetReadDeadline(t time.Time) error {
 	c.set = append(c.set, t)
+	return nil
+}
+
+func (c *deadlineRecorder) SetWriteDeadline(t time.Time) error {
+	c.setWrite = append(c.setWrite, t)
 	return nil
 }
 
@@ -132,5 +137,53 @@ func TestClientReadDeadlineMovesOnlyWhenItMust(t *testing.T) {
 	_ = c.SetReadDeadline(t0)
 	if got := rec.set[n:]; len(got) != 1 || !got[0].Equal(t0) {
 		t.Fatalf("after SetDeadline: read deadlines set %v, want only %v", got, t0)
+	}
+}
+
+// nopIO reads and writes nothing, at once.
+type nopIO struct{}
+
+func (nopIO) Read(p []byte) (int, error)  { return len(p), nil }
+func (nopIO) Write(p []byte) (int, error) { return len(p), nil }
+
+// A busy upstream connection moves its deadlines once per slack of its
+// timeouts, each to the full timeout from then.
+func TestUpstreamDeadlinesMoveOncePerSlack(t *testing.T) {
+	rec := &deadlineRecorder{}
+	c := &deadlineConn{Conn: rec, read: time.Minute, write: 2 * time.Minute, io: nopIO{}}
+	before := time.Now()
+	buf := make([]byte, 8)
+	for range 100 {
+		if _, err := c.Write(buf); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Read(buf); err != nil {
+			t.Fatal(err)
+		}
+	}
+	after := time.Now()
+	for _, d := range []struct {
+		name    string
+		set     []time.Time
+		timeout time.Duration
+	}{{"read", rec.set, c.read}, {"write", rec.setWrite, c.write}} {
+		if len(d.set) != 1 {
+			t.Fatalf("%s deadline set %d times over 100 operations within %v; want once", d.name, len(d.set), after.Sub(before))
+		}
+		if at := d.set[0]; at.Before(before.Add(d.timeout)) || at.After(after.Add(d.timeout)) {
+			t.Fatalf("%s deadline %v; want %v from the first operation", d.name, at, d.timeout)
+		}
+	}
+
+	// With a timeout shorter than the time between two operations, every
+	// operation moves it.
+	rec.set = nil
+	c = &deadlineConn{Conn: rec, read: deadlineSlack * time.Nanosecond, io: nopIO{}}
+	for range 3 {
+		time.Sleep(time.Millisecond)
+		_, _ = c.Read(buf)
+	}
+	if len(rec.set) != 3 {
+		t.Fatalf("read deadline of a %v timeout set %d times over 3 reads a millisecond apart; want 3", c.read, len(rec.set))
 	}
 }
