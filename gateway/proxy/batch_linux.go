@@ -32,8 +32,8 @@ import (
 type writeBatch struct {
 	mu      sync.Mutex // pending
 	pending []*rawIO
-	sending sync.Mutex // one send at a time, so that spare can be reused
-	spare   []*rawIO
+	sending sync.Mutex // one send at a time; spare
+	spare   []*rawIO   // the slice of the last send, pending's next
 }
 
 // batchMax: writes of this size and longer are sent at once. The
@@ -89,10 +89,9 @@ func (b *writeBatch) write(r *rawIO, p []byte) (int, error) {
 // send writes every pending write as far as its socket takes it.
 func (b *writeBatch) send() {
 	b.sending.Lock()
-	defer b.sending.Unlock()
 	b.mu.Lock()
 	list := b.pending
-	b.pending, b.spare = b.spare[:0], nil
+	b.pending = b.spare[:0]
 	b.mu.Unlock()
 	if h := sendHook.Load(); h != nil {
 		(*h)(len(list))
@@ -102,7 +101,6 @@ func (b *writeBatch) send() {
 		r.done.Store(true)
 		list[i] = nil
 	}
-	b.mu.Lock()
 	b.spare = list[:0]
-	b.mu.Unlock()
+	b.sending.Unlock()
 }
